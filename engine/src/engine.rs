@@ -1,0 +1,267 @@
+//! The engine: one tick (swap, collect, run, apply, account) and the loops around it.
+
+use std::{
+    ops::ControlFlow,
+    time::{Duration, Instant},
+};
+
+use bevy_ecs::world::World;
+
+use crate::{
+    BuildError, Clock, FixedStep, TickError, TickStats, Time,
+    ingest::Collect,
+    queue::registry::{QueueEntry, registered_queues},
+    schedule::{
+        Executor, ExecutorKind, FailedSystem, Schedule, SchedulePlan, SystemConfig, SystemTiming,
+        node::NodeFault,
+    },
+};
+
+/// What [`App::build`](crate::App::build) hands over.
+pub(crate) struct EngineParts {
+    pub(crate) world: World,
+    pub(crate) systems: Vec<SystemConfig>,
+    pub(crate) timers: Vec<Box<dyn Collect>>,
+    pub(crate) sources: Vec<Box<dyn Collect>>,
+    pub(crate) executor: ExecutorKind,
+    pub(crate) dt: Duration,
+    pub(crate) max_ticks_per_frame: u32,
+}
+
+/// What one real-time frame did.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct FrameReport {
+    /// Ticks run in this frame.
+    pub ticks: u32,
+    /// Simulation time dropped by the clamp in this frame.
+    pub dropped: Duration,
+    /// Interpolation factor between the last tick and the next, in `[0, 1)`.
+    pub alpha: f64,
+    /// Ticks run since the engine was built.
+    pub tick_count: u64,
+}
+
+/// A built simulation: a bevy_ecs world, its systems, queues and sources, and the loop.
+pub struct Engine {
+    world: World,
+    schedule: Schedule,
+    executor: Box<dyn Executor>,
+    queues: Vec<QueueEntry>,
+    timers: Vec<Box<dyn Collect>>,
+    sources: Vec<Box<dyn Collect>>,
+    step: FixedStep,
+    tick: u64,
+    stats: TickStats,
+    last_frame: Option<Duration>,
+}
+
+impl Engine {
+    pub(crate) fn new(parts: EngineParts) -> Result<Self, BuildError> {
+        let EngineParts {
+            mut world,
+            systems,
+            timers,
+            sources,
+            executor,
+            dt,
+            max_ticks_per_frame,
+        } = parts;
+        world.insert_resource(Time::new(dt));
+        let executor = executor.build()?;
+        world.insert_resource(crate::ComputePool::new(executor.pool()));
+        let schedule = Schedule::build(systems, &mut world)?;
+        let mut step = FixedStep::new(dt);
+        step.set_max_ticks_per_frame(max_ticks_per_frame);
+        Ok(Self {
+            queues: registered_queues(&world),
+            executor,
+            world,
+            schedule,
+            timers,
+            sources,
+            step,
+            tick: 0,
+            stats: TickStats::default(),
+            last_frame: None,
+        })
+    }
+
+    /// Runs one tick: swap the queues, collect sources, run the systems, apply their deferred
+    /// work in registration order, account. On error the tick still ends (see [`TickError`]).
+    pub fn tick(&mut self) -> Result<&TickStats, TickError> {
+        let start = Instant::now();
+        self.swap_queues();
+        self.collect();
+        self.world.resource_mut::<Time>().set_tick(self.tick);
+        let ran = self.executor.run(&mut self.schedule, &mut self.world);
+        let applied = self.schedule.apply_deferred(&mut self.world);
+        self.account(start);
+        let tick = self.tick - 1;
+        ran.map_err(|failed| self.tick_error(failed, tick, false))?;
+        applied.map_err(|failed| self.tick_error(failed, tick, true))?;
+        Ok(&self.stats)
+    }
+
+    /// Runs `ticks` ticks as fast as possible (headless: replays, tests, benchmarks), stopping
+    /// at the first error.
+    pub fn run_ticks(&mut self, ticks: u64) -> Result<(), TickError> {
+        for _ in 0..ticks {
+            self.tick()?;
+        }
+        Ok(())
+    }
+
+    /// Runs one real-time frame: the time since the last frame (scaled, clamped) becomes
+    /// whole ticks. The first frame only starts the clock.
+    pub fn frame(&mut self, clock: &impl Clock) -> Result<FrameReport, TickError> {
+        let now = clock.now();
+        let frame_time = self
+            .last_frame
+            .map_or(Duration::ZERO, |last| now.saturating_sub(last));
+        self.last_frame = Some(now);
+        let plan = self.step.advance(frame_time);
+        for _ in 0..plan.ticks {
+            self.tick()?;
+        }
+        Ok(FrameReport {
+            ticks: plan.ticks,
+            dropped: plan.dropped,
+            alpha: self.step.alpha(),
+            tick_count: self.tick,
+        })
+    }
+
+    /// Runs frames in real time until `on_frame` breaks or a tick fails. `on_frame` is the
+    /// render side: it gets the engine and the frame's report (with the interpolation alpha).
+    /// Between frames the loop sleeps until the next tick is due.
+    pub fn run<C: Clock>(
+        &mut self,
+        clock: &C,
+        mut on_frame: impl FnMut(&mut Engine, &FrameReport) -> ControlFlow<()>,
+    ) -> Result<(), TickError> {
+        loop {
+            let report = self.frame(clock)?;
+            if on_frame(self, &report).is_break() {
+                return Ok(());
+            }
+            clock.sleep(self.wait_for_next_tick());
+        }
+    }
+
+    /// Real time until the accumulator holds a tick (a whole tick while paused or stopped).
+    fn wait_for_next_tick(&self) -> Duration {
+        let scale = self.step.time_scale();
+        if self.step.is_paused() || scale <= 0.0 {
+            return self.step.dt();
+        }
+        self.step
+            .until_next_tick()
+            .div_f64(scale)
+            .min(self.step.dt())
+    }
+
+    /// The bevy_ecs world.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// The bevy_ecs world, mutably (between ticks).
+    pub fn world_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
+
+    /// Ticks run since the engine was built (the number of the next tick).
+    pub fn tick_count(&self) -> u64 {
+        self.tick
+    }
+
+    /// The fixed-step accumulator: pause, resume, step, time scale, alpha.
+    pub fn fixed_step(&self) -> &FixedStep {
+        &self.step
+    }
+
+    /// The fixed-step accumulator, mutably.
+    pub fn fixed_step_mut(&mut self) -> &mut FixedStep {
+        &mut self.step
+    }
+
+    /// Counters of the last tick.
+    pub fn stats(&self) -> &TickStats {
+        &self.stats
+    }
+
+    /// The first channel source of event type `T` (to attach a recording tap or a replay feed).
+    pub fn source_mut<T: crate::Event>(&mut self) -> Option<&mut crate::InputSource<T>> {
+        crate::ingest::find_source(&mut self.sources)
+    }
+
+    /// Names of the channel sources, in the order of [`TickStats::sources`].
+    pub fn source_names(&self) -> impl Iterator<Item = &str> {
+        self.sources.iter().map(|source| source.name())
+    }
+
+    /// Per-system timings (last tick and running average), in registration order.
+    pub fn system_timings(&self) -> impl Iterator<Item = (&str, SystemTiming)> {
+        self.schedule.timings()
+    }
+
+    /// The schedule: systems, run order, every edge with its reason, what may overlap.
+    pub fn schedule_plan(&self) -> SchedulePlan {
+        self.schedule.plan()
+    }
+
+    /// Threads that run systems (the driving thread included).
+    pub fn threads(&self) -> usize {
+        self.executor.threads()
+    }
+
+    fn swap_queues(&mut self) {
+        for queue in &self.queues {
+            (queue.swap)(&mut self.world);
+        }
+    }
+
+    fn collect(&mut self) {
+        for timers in &mut self.timers {
+            timers.collect(&mut self.world, self.tick);
+        }
+        self.stats.sources.clear();
+        for source in &mut self.sources {
+            let stats = source.collect(&mut self.world, self.tick);
+            self.stats.sources.push(stats);
+        }
+    }
+
+    fn account(&mut self, start: Instant) {
+        self.stats.tick = self.tick;
+        self.stats.queues.clear();
+        for queue in &self.queues {
+            let stats = (queue.finish)(&mut self.world);
+            self.stats.queues.push((queue.name, stats));
+        }
+        self.schedule.check_change_ticks(&mut self.world);
+        self.tick += 1;
+        self.stats.duration = start.elapsed();
+    }
+
+    fn tick_error(&self, failed: FailedSystem, tick: u64, applying: bool) -> TickError {
+        let system = self.schedule.nodes[failed.index].name.clone();
+        match (failed.fault, applying) {
+            (NodeFault::Panicked(message), true) => TickError::CommandsPanicked {
+                system,
+                tick,
+                message,
+            },
+            (NodeFault::Panicked(message), false) => TickError::SystemPanicked {
+                system,
+                tick,
+                message,
+            },
+            (NodeFault::Failed(message), _) => TickError::SystemFailed {
+                system,
+                tick,
+                message,
+            },
+        }
+    }
+}

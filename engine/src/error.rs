@@ -1,0 +1,95 @@
+//! Errors of building an engine and of running a tick.
+
+/// Why [`App::build`](crate::App::build) refused to build an engine.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Explicit `after` / `before` orders form a cycle; the systems on it, in order.
+    #[error("the explicit system orders form a cycle: {}", cycle_text(.systems))]
+    Cycle {
+        /// The systems on the cycle; each runs after the one before it.
+        systems: Vec<String>,
+    },
+    /// An `after` / `before` target matches no system.
+    #[error("system {system} is ordered against {target}, which matches no other system")]
+    UnknownOrderTarget {
+        /// The system with the order.
+        system: String,
+        /// The target as written.
+        target: String,
+    },
+    /// The tick length is zero.
+    #[error("the tick length must be greater than zero")]
+    ZeroTickLength,
+    /// The thread pool could not be created.
+    #[error("could not start the engine's thread pool: {0}")]
+    ThreadPool(#[from] rayon::ThreadPoolBuildError),
+}
+
+fn cycle_text(systems: &[String]) -> String {
+    let mut text = systems.join(" -> ");
+    if let Some(first) = systems.first() {
+        text.push_str(" -> ");
+        text.push_str(first);
+    }
+    text
+}
+
+/// Why a tick ended with an error. The tick still ended: the deferred work of the systems
+/// that ran was applied and the tick counter advanced, so the engine stays consistent and can
+/// be inspected, run further or dropped.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TickError {
+    /// A system (or one of its run conditions) panicked.
+    #[error("system {system} panicked in tick {tick}: {message}")]
+    SystemPanicked {
+        /// The system's name.
+        system: String,
+        /// The tick it panicked in.
+        tick: u64,
+        /// The panic message.
+        message: String,
+    },
+    /// A system returned an error, or a parameter of it was invalid (for example a missing
+    /// resource).
+    #[error("system {system} failed in tick {tick}: {message}")]
+    SystemFailed {
+        /// The system's name.
+        system: String,
+        /// The tick it failed in.
+        tick: u64,
+        /// The error.
+        message: String,
+    },
+    /// Applying a system's deferred work (its `Commands`) panicked.
+    #[error("applying the commands of system {system} panicked in tick {tick}: {message}")]
+    CommandsPanicked {
+        /// The system's name.
+        system: String,
+        /// The tick.
+        tick: u64,
+        /// The panic message.
+        message: String,
+    },
+}
+
+impl TickError {
+    /// The system the error names.
+    pub fn system(&self) -> &str {
+        match self {
+            TickError::SystemPanicked { system, .. }
+            | TickError::SystemFailed { system, .. }
+            | TickError::CommandsPanicked { system, .. } => system,
+        }
+    }
+
+    /// The tick the error happened in.
+    pub fn tick(&self) -> u64 {
+        match self {
+            TickError::SystemPanicked { tick, .. }
+            | TickError::SystemFailed { tick, .. }
+            | TickError::CommandsPanicked { tick, .. } => *tick,
+        }
+    }
+}

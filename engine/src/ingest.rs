@@ -1,0 +1,158 @@
+//! Step 2 of a tick: due timers first, then channel receivers drained into the readable
+//! buffers, in source registration order, arrival order within a source, at most the source's
+//! budget per tick. During a replay a source's feed replaces its channel.
+
+use bevy_ecs::{change_detection::DetectChangesMut, world::World};
+use crossbeam_channel::{Receiver, TryRecvError};
+
+use crate::{Event, EventQueue, queue::registry::ensure_queue};
+
+/// Counters of one source for one tick.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SourceTickStats {
+    /// Events collected this tick.
+    pub collected: usize,
+    /// Events still waiting in the channel after collection (over budget, or sent meanwhile).
+    pub backlog: usize,
+    /// Every sender is gone and the channel is empty: nothing more will arrive.
+    pub disconnected: bool,
+    /// Total events collected since the engine was built.
+    pub total: u64,
+}
+
+/// Anything that feeds a queue at the start of a tick.
+pub(crate) trait Collect: Send + std::any::Any {
+    /// The name shown in stats.
+    fn name(&self) -> &str;
+
+    /// Moves this tick's events into the readable buffer of its queue.
+    fn collect(&mut self, world: &mut World, tick: u64) -> SourceTickStats;
+
+    /// For finding a typed source again (`App::source_mut`).
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
+}
+
+/// Observes the events a source collected in a tick (recording).
+pub type SourceTap<T> = Box<dyn FnMut(u64, &[T]) + Send>;
+
+/// Supplies a source's events for a tick instead of its channel (replay): called once per
+/// tick with the tick number and a buffer to push that tick's events into.
+pub type SourceFeed<T> = Box<dyn FnMut(u64, &mut Vec<T>) + Send>;
+
+/// A channel source as the engine holds it: a crossbeam receiver with a per-tick budget,
+/// optionally observed by a tap (recording) or replaced by a feed (replay).
+pub struct InputSource<T: Event> {
+    name: String,
+    rx: Receiver<T>,
+    budget: usize,
+    total: u64,
+    tap: Option<SourceTap<T>>,
+    feed: Option<(SourceFeed<T>, Vec<T>)>,
+}
+
+impl<T: Event> InputSource<T> {
+    pub(crate) fn new(name: String, rx: Receiver<T>, budget: usize) -> Self {
+        Self {
+            name,
+            rx,
+            budget,
+            total: 0,
+            tap: None,
+            feed: None,
+        }
+    }
+
+    /// The source's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Calls `tap` every tick with the events this source collected (possibly none).
+    pub fn set_tap(&mut self, tap: SourceTap<T>) {
+        self.tap = Some(tap);
+    }
+
+    /// Removes the tap.
+    pub fn clear_tap(&mut self) {
+        self.tap = None;
+    }
+
+    /// From now on the source's events come from `feed`, not from its channel (which is left
+    /// untouched). The budget does not apply to a feed: it supplies a tick's events exactly.
+    pub fn set_feed(&mut self, feed: SourceFeed<T>) {
+        self.feed = Some((feed, Vec::new()));
+    }
+
+    /// Goes back to the live channel.
+    pub fn clear_feed(&mut self) {
+        self.feed = None;
+    }
+
+    fn drain_channel(&mut self, queue: &mut EventQueue<T>) -> (usize, bool) {
+        let mut collected = 0;
+        while collected < self.budget {
+            match self.rx.try_recv() {
+                Ok(event) => {
+                    queue.push_collected(event);
+                    collected += 1;
+                }
+                Err(TryRecvError::Empty) => return (collected, false),
+                Err(TryRecvError::Disconnected) => return (collected, true),
+            }
+        }
+        (collected, false)
+    }
+
+    fn drain_feed(&mut self, queue: &mut EventQueue<T>, tick: u64) -> usize {
+        let Some((feed, buffer)) = &mut self.feed else {
+            return 0;
+        };
+        feed(tick, buffer);
+        let collected = buffer.len();
+        for event in buffer.drain(..) {
+            queue.push_collected(event);
+        }
+        collected
+    }
+}
+
+impl<T: Event> Collect for InputSource<T> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn collect(&mut self, world: &mut World, tick: u64) -> SourceTickStats {
+        ensure_queue::<T>(world);
+        let mut queue = world.resource_mut::<EventQueue<T>>();
+        let queue = queue.bypass_change_detection();
+        let first = queue.readable().len();
+        let (collected, disconnected) = if self.feed.is_some() {
+            (self.drain_feed(queue, tick), false)
+        } else {
+            self.drain_channel(queue)
+        };
+        if let Some(tap) = &mut self.tap {
+            tap(tick, &queue.readable()[first..]);
+        }
+        self.total += collected as u64;
+        SourceTickStats {
+            collected,
+            backlog: self.rx.len(),
+            disconnected,
+            total: self.total,
+        }
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
+/// The first source in `sources` whose events are of type `T`.
+pub(crate) fn find_source<T: Event>(
+    sources: &mut [Box<dyn Collect>],
+) -> Option<&mut InputSource<T>> {
+    sources
+        .iter_mut()
+        .find_map(|source| source.as_any_mut().downcast_mut::<InputSource<T>>())
+}

@@ -1,0 +1,210 @@
+//! The store behind one event type: two buffers and the counters that describe a tick.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bevy_ecs::resource::Resource;
+
+use crate::Event;
+
+/// Counters of one event queue for one tick.
+///
+/// "Unconsumed" follows the contract in the crate docs: events readable during a tick in which
+/// no [`EventReader`](crate::EventReader) of their type ran are counted here, because nobody
+/// will ever see them (they are not delivered later).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueTickStats {
+    /// Events merged from writer systems during this tick (readable next tick).
+    pub written: usize,
+    /// Events collected from timers and channel sources at the start of this tick.
+    pub collected: usize,
+    /// Events readable during this tick (written during the previous tick plus collected).
+    pub readable: usize,
+    /// Readable events of this tick that no reader system consumed.
+    pub unconsumed: usize,
+}
+
+/// Running totals of one event queue since the engine was built.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueTotals {
+    /// Sum of [`QueueTickStats::written`].
+    pub written: u64,
+    /// Sum of [`QueueTickStats::collected`].
+    pub collected: u64,
+    /// Sum of [`QueueTickStats::readable`].
+    pub readable: u64,
+    /// Sum of [`QueueTickStats::unconsumed`].
+    pub unconsumed: u64,
+}
+
+/// A typed, double-buffered event queue, stored as a bevy_ecs resource.
+///
+/// # Buffer lifetime
+///
+/// * `pending` receives the events of writer systems, merged at the end of a tick in system
+///   registration order.
+/// * At the start of the next tick the buffers swap: `pending` becomes `readable`, the buffer
+///   that was readable is cleared (its capacity kept) and becomes `pending`.
+/// * Timers and channel sources then append to `readable`.
+///
+/// So every event is readable during exactly one tick: the one after it was written (or the
+/// one it was collected in). After warm-up no tick allocates.
+#[derive(Resource)]
+pub struct EventQueue<T: Event> {
+    readable: Vec<T>,
+    pending: Vec<T>,
+    collected: usize,
+    consumed: AtomicBool,
+    last: QueueTickStats,
+    totals: QueueTotals,
+}
+
+impl<T: Event> Default for EventQueue<T> {
+    fn default() -> Self {
+        Self {
+            readable: Vec::new(),
+            pending: Vec::new(),
+            collected: 0,
+            consumed: AtomicBool::new(false),
+            last: QueueTickStats::default(),
+            totals: QueueTotals::default(),
+        }
+    }
+}
+
+impl<T: Event> EventQueue<T> {
+    /// The events readable during the current tick, in delivery order.
+    pub fn readable(&self) -> &[T] {
+        &self.readable
+    }
+
+    /// Events merged during the current tick, which become readable next tick.
+    pub fn pending(&self) -> &[T] {
+        &self.pending
+    }
+
+    /// Counters of the last completed tick.
+    pub fn last_tick_stats(&self) -> QueueTickStats {
+        self.last
+    }
+
+    /// Running totals since the engine was built.
+    pub fn totals(&self) -> QueueTotals {
+        self.totals
+    }
+
+    /// Step 1 of a tick: last tick's writes become readable; last tick's readable events go.
+    pub(crate) fn swap(&mut self) {
+        std::mem::swap(&mut self.readable, &mut self.pending);
+        self.pending.clear();
+        self.collected = 0;
+        *self.consumed.get_mut() = false;
+        debug_assert!(
+            self.pending.is_empty(),
+            "pending must start every tick empty"
+        );
+    }
+
+    /// Step 2 of a tick: an event from a timer or a channel source, readable this tick.
+    pub(crate) fn push_collected(&mut self, event: T) {
+        self.readable.push(event);
+        self.collected += 1;
+    }
+
+    /// Step 4 of a tick: one writer system's private buffer, appended in registration order.
+    /// `Vec::append` leaves `events` empty with its capacity, so warm writers never allocate.
+    pub(crate) fn merge_written(&mut self, events: &mut Vec<T>) {
+        self.pending.append(events);
+    }
+
+    /// Called by every reader system when it runs. Only flips a flag the first time, so
+    /// parallel readers do not fight over the cache line.
+    pub(crate) fn mark_consumed(&self) {
+        if !self.consumed.load(Ordering::Relaxed) {
+            self.consumed.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Step 5 of a tick: close the counters of the tick that just ran.
+    pub(crate) fn finish_tick(&mut self) -> QueueTickStats {
+        let readable = self.readable.len();
+        let unconsumed = if *self.consumed.get_mut() {
+            0
+        } else {
+            readable
+        };
+        self.last = QueueTickStats {
+            written: self.pending.len(),
+            collected: self.collected,
+            readable,
+            unconsumed,
+        };
+        self.totals.written += self.last.written as u64;
+        self.totals.collected += self.last.collected as u64;
+        self.totals.readable += readable as u64;
+        self.totals.unconsumed += unconsumed as u64;
+        self.last
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_is_readable_during_exactly_the_tick_after_it_was_written() {
+        let mut queue = EventQueue::<u32>::default();
+        queue.merge_written(&mut vec![1, 2]);
+        assert!(queue.readable().is_empty());
+        queue.swap();
+        assert_eq!(queue.readable(), &[1, 2]);
+        queue.merge_written(&mut vec![3]);
+        assert_eq!(
+            queue.readable(),
+            &[1, 2],
+            "new writes wait for the next tick"
+        );
+        queue.swap();
+        assert_eq!(queue.readable(), &[3]);
+        queue.swap();
+        assert!(queue.readable().is_empty());
+    }
+
+    #[test]
+    fn collected_events_follow_last_ticks_writes() {
+        let mut queue = EventQueue::<u32>::default();
+        queue.merge_written(&mut vec![1]);
+        queue.swap();
+        queue.push_collected(9);
+        assert_eq!(queue.readable(), &[1, 9]);
+        let stats = queue.finish_tick();
+        assert_eq!(stats.collected, 1);
+        assert_eq!(stats.readable, 2);
+        assert_eq!(stats.unconsumed, 2, "nobody read them");
+    }
+
+    #[test]
+    fn capacity_is_kept_across_swaps() {
+        let mut queue = EventQueue::<u64>::default();
+        for _ in 0..3 {
+            queue.merge_written(&mut (0..1000).collect());
+            queue.swap();
+        }
+        let before = (queue.readable.capacity(), queue.pending.capacity());
+        queue.merge_written(&mut (0..1000).collect());
+        queue.swap();
+        let after = (queue.readable.capacity(), queue.pending.capacity());
+        assert_eq!(before.0.min(before.1), after.0.min(after.1));
+        assert!(after.0 >= 1000 && after.1 >= 1000);
+    }
+
+    #[test]
+    fn consumed_ticks_count_nothing_unconsumed() {
+        let mut queue = EventQueue::<u8>::default();
+        queue.merge_written(&mut vec![1, 2, 3]);
+        queue.swap();
+        queue.mark_consumed();
+        assert_eq!(queue.finish_tick().unconsumed, 0);
+        queue.swap();
+        assert_eq!(queue.totals().readable, 3);
+    }
+}

@@ -1,0 +1,66 @@
+//! Type-erased list of the registered queues, so the engine can swap and count them per tick.
+
+use std::any::type_name;
+
+use bevy_ecs::{change_detection::DetectChangesMut, resource::Resource, world::World};
+
+use super::{EventQueue, QueueTickStats};
+use crate::Event;
+
+/// One registered queue: its type name and the per-tick operations on it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct QueueEntry {
+    pub(crate) name: &'static str,
+    pub(crate) swap: fn(&mut World),
+    pub(crate) finish: fn(&mut World) -> QueueTickStats,
+}
+
+impl QueueEntry {
+    fn of<T: Event>() -> Self {
+        Self {
+            name: type_name::<T>(),
+            swap: swap_queue::<T>,
+            finish: finish_queue::<T>,
+        }
+    }
+}
+
+fn swap_queue<T: Event>(world: &mut World) {
+    if let Some(mut queue) = world.get_resource_mut::<EventQueue<T>>() {
+        queue.bypass_change_detection().swap();
+    }
+}
+
+fn finish_queue<T: Event>(world: &mut World) -> QueueTickStats {
+    world
+        .get_resource_mut::<EventQueue<T>>()
+        .map(|mut queue| queue.bypass_change_detection().finish_tick())
+        .unwrap_or_default()
+}
+
+/// The queues of a world, in registration order (`add_event` calls first, then the order in
+/// which systems using a not yet registered type were added).
+#[derive(Resource, Default)]
+pub(crate) struct QueueRegistry {
+    pub(crate) entries: Vec<QueueEntry>,
+}
+
+/// Registers the queue of `T` once; later calls do nothing.
+pub(crate) fn ensure_queue<T: Event>(world: &mut World) {
+    if world.contains_resource::<EventQueue<T>>() {
+        return;
+    }
+    world.init_resource::<EventQueue<T>>();
+    world
+        .get_resource_or_init::<QueueRegistry>()
+        .entries
+        .push(QueueEntry::of::<T>());
+}
+
+/// The registered queues of `world`, in registration order.
+pub(crate) fn registered_queues(world: &World) -> Vec<QueueEntry> {
+    world
+        .get_resource::<QueueRegistry>()
+        .map(|registry| registry.entries.clone())
+        .unwrap_or_default()
+}

@@ -1,0 +1,56 @@
+//! The write side of a queue: a buffer owned by one system, merged at the end of the tick.
+
+use crate::Event;
+
+/// A system parameter that sends events of type `T`, readable during the next tick.
+///
+/// Writes go to a buffer owned by the system, so writers never conflict: they run in
+/// parallel with each other and with readers. At the end of the tick the buffers of all
+/// systems are appended to the queue in system registration order, whatever order the systems
+/// ran in. The buffer keeps its capacity, so a warm writer does not allocate.
+///
+/// ```
+/// use tickbus::prelude::*;
+///
+/// #[derive(Debug, Clone, Copy)]
+/// struct Spawned(u32);
+///
+/// fn spawner(mut out: EventWriter<Spawned>, time: Res<Time>) {
+///     out.send(Spawned(time.tick() as u32));
+///     out.send_batch([Spawned(100), Spawned(101)]);
+/// }
+/// # let mut app = App::new();
+/// # app.add_system(spawner);
+/// # app.build().unwrap();
+/// ```
+pub struct EventWriter<'s, T: Event> {
+    pub(crate) buffer: &'s mut Vec<T>,
+}
+
+impl<T: Event> EventWriter<'_, T> {
+    /// Sends one event.
+    pub fn send(&mut self, event: T) {
+        self.buffer.push(event);
+    }
+
+    /// Sends every event of `events`, in order.
+    pub fn send_batch(&mut self, events: impl IntoIterator<Item = T>) {
+        self.buffer.extend(events);
+    }
+
+    /// Events this system has sent during this tick so far.
+    pub fn len(&self) -> usize {
+        self.buffer.len()
+    }
+
+    /// True when this system has sent nothing during this tick so far.
+    pub fn is_empty(&self) -> bool {
+        self.buffer.is_empty()
+    }
+}
+
+impl<T: Event> Extend<T> for EventWriter<'_, T> {
+    fn extend<I: IntoIterator<Item = T>>(&mut self, events: I) {
+        self.send_batch(events);
+    }
+}

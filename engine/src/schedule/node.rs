@@ -1,0 +1,179 @@
+//! One scheduled system: the bevy system, its run conditions, what it accesses, and timings.
+
+use std::{any::TypeId, time::Duration};
+
+use bevy_ecs::{
+    change_detection::CheckChangeTicks,
+    schedule::BoxedCondition,
+    system::{ScheduleSystem, SystemAccess},
+    world::{World, WorldId},
+};
+
+use super::config::{OrderTarget, SetName, SystemConfig};
+
+/// Run-time figures of one system, for the stats module and the parallel executor's choices.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SystemTiming {
+    /// How long the system ran in the last tick (`None`: it did not run).
+    pub last: Option<Duration>,
+    /// Exponential moving average of its run time (weight 1/8 per run).
+    pub average: Duration,
+    /// Ticks in which it ran.
+    pub runs: u64,
+    /// Ticks in which a run condition (or a parameter) skipped it.
+    pub skipped: u64,
+}
+
+impl SystemTiming {
+    pub(crate) fn record_run(&mut self, elapsed: Duration) {
+        self.average = if self.runs == 0 {
+            elapsed
+        } else {
+            (self.average * 7 + elapsed) / 8
+        };
+        self.last = Some(elapsed);
+        self.runs += 1;
+    }
+
+    pub(crate) fn record_skip(&mut self) {
+        self.last = None;
+        self.skipped += 1;
+    }
+}
+
+/// What happened when a node was asked to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RunOutcome {
+    Ran,
+    Skipped,
+}
+
+/// Why a node did not finish normally.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum NodeFault {
+    Panicked(String),
+    Failed(String),
+}
+
+/// A system as the schedule holds it.
+pub(crate) struct SystemNode {
+    pub(crate) system: ScheduleSystem,
+    pub(crate) conditions: Vec<BoxedCondition>,
+    pub(crate) name: String,
+    pub(crate) type_id: TypeId,
+    pub(crate) sets: Vec<SetName>,
+    pub(crate) after: Vec<OrderTarget>,
+    pub(crate) before: Vec<OrderTarget>,
+    /// The system's access first, then each condition's.
+    pub(crate) access: Vec<SystemAccess>,
+    pub(crate) is_exclusive: bool,
+    pub(crate) is_send: bool,
+    pub(crate) has_deferred: bool,
+    pub(crate) world_id: WorldId,
+    pub(crate) timing: SystemTiming,
+}
+
+impl SystemNode {
+    /// Initializes the system and its conditions on `world` (bevy's `System::initialize`).
+    pub(crate) fn initialize(config: SystemConfig, world: &mut World) -> Self {
+        let SystemConfig {
+            mut system,
+            mut conditions,
+            sets,
+            after,
+            before,
+        } = config;
+        let mut access = vec![system.initialize(world)];
+        access.extend(conditions.iter_mut().map(|c| c.initialize(world)));
+        let is_exclusive = access.iter().any(SystemAccess::is_exclusive);
+        Self {
+            name: system.name().shortname().to_string(),
+            type_id: system.system_type(),
+            is_send: system.is_send() && conditions.iter().all(|c| c.is_send()),
+            has_deferred: system.has_deferred(),
+            conditions,
+            sets,
+            after,
+            before,
+            access,
+            is_exclusive,
+            world_id: world.id(),
+            timing: SystemTiming::default(),
+            system,
+        }
+    }
+
+    /// Runs conditions and system with exclusive access to the world (sequential paths and
+    /// exclusive systems). Deferred buffers are not applied here.
+    pub(crate) fn run_with_world(&mut self, world: &mut World) -> Result<RunOutcome, NodeFault> {
+        catch_fault(|| {
+            for condition in &mut self.conditions {
+                if !condition_result(condition.run((), world))? {
+                    return Ok(RunOutcome::Skipped);
+                }
+            }
+            system_result(self.system.run_without_applying_deferred((), world))
+        })
+    }
+
+    /// True when `target` names this system or one of its sets.
+    pub(crate) fn matches(&self, target: &OrderTarget) -> bool {
+        match target {
+            OrderTarget::Set(set) => self.sets.contains(set),
+            OrderTarget::System { type_id, .. } => self.type_id == *type_id,
+        }
+    }
+
+    pub(crate) fn check_change_ticks(&mut self, check: CheckChangeTicks) {
+        self.system.check_change_tick(check);
+        for condition in &mut self.conditions {
+            condition.check_change_tick(check);
+        }
+    }
+}
+
+/// Turns a condition's result into "run or not", or a fault.
+pub(crate) fn condition_result(
+    result: Result<bool, bevy_ecs::system::RunSystemError>,
+) -> Result<bool, NodeFault> {
+    use bevy_ecs::system::RunSystemError;
+    match result {
+        Ok(run) => Ok(run),
+        Err(RunSystemError::Skipped(_)) => Ok(false),
+        Err(RunSystemError::Failed(error)) => {
+            Err(NodeFault::Failed(format!("run condition failed: {error}")))
+        }
+    }
+}
+
+/// Turns a system's result into an outcome, or a fault.
+pub(crate) fn system_result(
+    result: Result<(), bevy_ecs::system::RunSystemError>,
+) -> Result<RunOutcome, NodeFault> {
+    use bevy_ecs::system::RunSystemError;
+    match result {
+        Ok(()) => Ok(RunOutcome::Ran),
+        Err(RunSystemError::Skipped(_)) => Ok(RunOutcome::Skipped),
+        Err(RunSystemError::Failed(error)) => Err(NodeFault::Failed(error.to_string())),
+    }
+}
+
+/// Runs `f`, turning a panic into [`NodeFault::Panicked`] with the panic's message.
+pub(crate) fn catch_fault(
+    f: impl FnOnce() -> Result<RunOutcome, NodeFault>,
+) -> Result<RunOutcome, NodeFault> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => Err(NodeFault::Panicked(panic_message(payload.as_ref()))),
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}

@@ -1,0 +1,280 @@
+//! The rayon executor: independent systems overlap on an engine-owned thread pool, but only
+//! when that pays.
+//!
+//! `threads = N` means N threads run systems: the thread that drives the tick plus N − 1 pool
+//! workers. A system is handed to a worker only when its recent run time is at least
+//! `offload_min` and there is other work for the driving thread meanwhile; everything else,
+//! cheap chains in particular, runs inline on the driving thread, which costs what the
+//! sequential executor costs. These choices change speed, never results: the graph fixes the
+//! order of every conflicting pair, and deferred work is applied in registration order after
+//! the systems ran.
+
+use std::{
+    collections::VecDeque,
+    time::{Duration, Instant},
+};
+
+use bevy_ecs::world::World;
+use crossbeam_channel::{Receiver, Sender};
+
+use super::{
+    Executor, FailedSystem, Schedule,
+    graph::Step,
+    node::{NodeFault, SystemNode},
+    sequential::{record, run_timed},
+};
+use crate::ecs_unsafe::SharedWorld;
+
+/// Default for [`ParallelConfig::offload_min`].
+pub const DEFAULT_OFFLOAD_MIN: Duration = Duration::from_micros(5);
+
+/// Settings of the rayon executor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParallelConfig {
+    /// Threads that run systems, the driving thread included (at least 1).
+    pub threads: usize,
+    /// Systems whose average run time is below this always run inline on the driving thread.
+    pub offload_min: Duration,
+}
+
+impl Default for ParallelConfig {
+    fn default() -> Self {
+        Self {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            offload_min: DEFAULT_OFFLOAD_MIN,
+        }
+    }
+}
+
+/// A finished offloaded system: its position in the step and how it ended.
+type Completion = (usize, Result<(), NodeFault>);
+
+pub(crate) struct ParallelExecutor {
+    pool: Option<std::sync::Arc<rayon::ThreadPool>>,
+    config: ParallelConfig,
+    done_tx: Sender<Completion>,
+    done_rx: Receiver<Completion>,
+}
+
+impl ParallelExecutor {
+    pub(crate) fn new(config: ParallelConfig) -> Result<Self, rayon::ThreadPoolBuildError> {
+        let workers = config.threads.max(1) - 1;
+        let pool = (workers > 0)
+            .then(|| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(workers)
+                    .thread_name(|i| format!("tickbus-worker-{i}"))
+                    .build()
+                    .map(std::sync::Arc::new)
+            })
+            .transpose()?;
+        let (done_tx, done_rx) = crossbeam_channel::unbounded();
+        Ok(Self {
+            pool,
+            config,
+            done_tx,
+            done_rx,
+        })
+    }
+
+    fn workers(&self) -> usize {
+        self.pool
+            .as_ref()
+            .map_or(0, |pool| pool.current_num_threads())
+    }
+
+    /// True when some system of the step is worth handing to a worker.
+    fn worth_dispatching(&self, nodes: &[SystemNode], step_nodes: &[usize]) -> bool {
+        self.pool.is_some()
+            && step_nodes.len() > 1
+            && step_nodes.iter().any(|&i| self.offloadable(&nodes[i]))
+    }
+
+    fn offloadable(&self, node: &SystemNode) -> bool {
+        node.is_send && node.timing.runs > 0 && node.timing.average >= self.config.offload_min
+    }
+}
+
+impl Executor for ParallelExecutor {
+    fn run(&mut self, schedule: &mut Schedule, world: &mut World) -> Result<(), FailedSystem> {
+        let Schedule {
+            nodes,
+            graph,
+            guard,
+            ..
+        } = schedule;
+        for step in &graph.steps {
+            match step {
+                Step::Exclusive(index) => {
+                    run_timed(&mut nodes[*index], world).map_err(|fault| FailedSystem {
+                        index: *index,
+                        fault,
+                    })?
+                }
+                Step::Shared { nodes: members, .. } if !self.worth_dispatching(nodes, members) => {
+                    for &index in members {
+                        run_timed(&mut nodes[index], world)
+                            .map_err(|fault| FailedSystem { index, fault })?;
+                    }
+                }
+                Step::Shared {
+                    nodes: members,
+                    predecessors,
+                    successors,
+                } => {
+                    let shared = SharedWorld::new(world, guard);
+                    let plan = StepPlan {
+                        members,
+                        predecessors,
+                        successors,
+                    };
+                    self.dispatch(shared, nodes, &plan)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn threads(&self) -> usize {
+        self.workers() + 1
+    }
+
+    fn pool(&self) -> Option<std::sync::Arc<rayon::ThreadPool>> {
+        self.pool.clone()
+    }
+}
+
+struct StepPlan<'a> {
+    members: &'a [usize],
+    predecessors: &'a [usize],
+    successors: &'a [Vec<usize>],
+}
+
+/// The driving thread's bookkeeping for one step.
+struct Dispatch<'n> {
+    slots: Vec<Option<&'n mut SystemNode>>,
+    waiting: Vec<usize>,
+    ready: VecDeque<usize>,
+    in_flight: usize,
+    failure: Option<FailedSystem>,
+}
+
+impl<'n> Dispatch<'n> {
+    fn new(nodes: &'n mut [SystemNode], plan: &StepPlan) -> Self {
+        let mut all: Vec<Option<&mut SystemNode>> = nodes.iter_mut().map(Some).collect();
+        let slots = plan.members.iter().map(|&i| all[i].take()).collect();
+        let ready = (0..plan.members.len())
+            .filter(|&p| plan.predecessors[p] == 0)
+            .collect();
+        Self {
+            slots,
+            waiting: plan.predecessors.to_vec(),
+            ready,
+            in_flight: 0,
+            failure: None,
+        }
+    }
+
+    /// The ready system with the longest recent run time (start big work first).
+    fn pop_heaviest(&mut self) -> Option<usize> {
+        let (at, _) = self
+            .ready
+            .iter()
+            .enumerate()
+            .max_by_key(|&(at, &position)| {
+                let average = self.slots[position]
+                    .as_ref()
+                    .map_or(Duration::ZERO, |n| n.timing.average);
+                (average, std::cmp::Reverse(at))
+            })?;
+        self.ready.remove(at)
+    }
+
+    fn complete(&mut self, plan: &StepPlan, position: usize, result: Result<(), NodeFault>) {
+        match result {
+            Ok(()) => {
+                for &next in &plan.successors[position] {
+                    self.waiting[next] -= 1;
+                    if self.waiting[next] == 0 {
+                        self.ready.push_back(next);
+                    }
+                }
+            }
+            Err(fault) => {
+                let index = plan.members[position];
+                // Keep the first failure in registration order among those seen.
+                if self.failure.as_ref().is_none_or(|f| f.index > index) {
+                    self.failure = Some(FailedSystem { index, fault });
+                }
+            }
+        }
+    }
+}
+
+impl ParallelExecutor {
+    fn dispatch(
+        &mut self,
+        shared: SharedWorld<'_>,
+        nodes: &mut [SystemNode],
+        plan: &StepPlan,
+    ) -> Result<(), FailedSystem> {
+        let workers = self.workers();
+        let offload_min = self.config.offload_min;
+        let pool = self
+            .pool
+            .as_ref()
+            .expect("dispatch is only chosen with a pool");
+        let done_rx = &self.done_rx;
+        let mut state = Dispatch::new(nodes, plan);
+        pool.in_place_scope(|scope| {
+            loop {
+                while state.failure.is_none() {
+                    let Some(position) = state.pop_heaviest() else {
+                        break;
+                    };
+                    let node = state.slots[position].take().expect("each system runs once");
+                    let index = plan.members[position];
+                    let other_work = !state.ready.is_empty() || state.in_flight > 0;
+                    let offload = other_work
+                        && state.in_flight < workers
+                        && node.is_send
+                        && node.timing.runs > 0
+                        && node.timing.average >= offload_min;
+                    if offload {
+                        state.in_flight += 1;
+                        let done_tx = self.done_tx.clone();
+                        scope.spawn(move |_| {
+                            let result = run_shared_timed(shared, index, node);
+                            // The receiver lives in the executor, which outlives the scope.
+                            let _ = done_tx.send((position, result));
+                        });
+                    } else {
+                        let result = run_shared_timed(shared, index, node);
+                        state.complete(plan, position, result);
+                    }
+                }
+                if state.in_flight == 0 {
+                    break;
+                }
+                let (position, result) = done_rx.recv().expect("the executor holds a sender");
+                state.in_flight -= 1;
+                state.complete(plan, position, result);
+            }
+        });
+        match state.failure {
+            Some(failure) => Err(failure),
+            None => Ok(()),
+        }
+    }
+}
+
+fn run_shared_timed(
+    shared: SharedWorld<'_>,
+    index: usize,
+    node: &mut SystemNode,
+) -> Result<(), NodeFault> {
+    let start = Instant::now();
+    let outcome = shared.run_node(index, node)?;
+    record(node, outcome, start);
+    Ok(())
+}

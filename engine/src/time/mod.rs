@@ -1,0 +1,47 @@
+//! Simulation time: the [`Clock`] trait, the fixed-step accumulator and the [`Time`] resource.
+
+mod clock;
+mod fixed_step;
+
+use std::time::Duration;
+
+use bevy_ecs::resource::Resource;
+
+pub use clock::{Clock, ManualClock, RealClock};
+pub use fixed_step::{DEFAULT_MAX_TICKS_PER_FRAME, FixedStep, StepPlan};
+
+/// The simulation clock as systems see it: integer ticks of a fixed `dt`.
+///
+/// During tick `n` (counting from 0), `tick()` is `n` and `elapsed()` is `n × dt`: the
+/// simulation time at the start of the tick. Nothing here is an accumulated float.
+#[derive(Resource, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Time {
+    tick: u64,
+    dt: Duration,
+}
+
+impl Time {
+    pub(crate) fn new(dt: Duration) -> Self {
+        Self { tick: 0, dt }
+    }
+
+    pub(crate) fn set_tick(&mut self, tick: u64) {
+        self.tick = tick;
+    }
+
+    /// The number of the tick being run.
+    pub fn tick(&self) -> u64 {
+        self.tick
+    }
+
+    /// The fixed tick length.
+    pub fn dt(&self) -> Duration {
+        self.dt
+    }
+
+    /// Simulation time at the start of this tick: `tick × dt`.
+    pub fn elapsed(&self) -> Duration {
+        let nanos = self.dt.as_nanos().saturating_mul(u128::from(self.tick));
+        Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+}
