@@ -64,6 +64,7 @@ mod engine;
 mod error;
 mod ingest;
 mod queue;
+pub mod replay;
 pub mod schedule;
 mod source;
 mod stats;
@@ -77,6 +78,7 @@ pub use ingest::{InputSource, SourceFeed, SourceTap, SourceTickStats};
 pub use queue::{EventQueue, EventReader, EventWriter, QueueTickStats, QueueTotals};
 pub use schedule::{ExecutorKind, IntoSystemConfig, ParallelConfig, SchedulePlan};
 pub use source::{BatchStop, EventSender, SendBatchError, SendError, SourceConfig, TrySendError};
+pub use source::{physics, timer};
 pub use stats::TickStats;
 pub use time::{
     Clock, DEFAULT_MAX_TICKS_PER_FRAME, FixedStep, ManualClock, RealClock, StepPlan, Time,

@@ -1,6 +1,8 @@
-//! Where events come from: channel handles for external producers (timers and physics
-//! arrive with their own issues).
+//! Where events come from: channel handles for external producers ([`EventSender`]),
+//! timers, and 2D physics.
 
 mod input;
+pub mod physics;
+pub mod timer;
 
 pub use input::{BatchStop, EventSender, SendBatchError, SendError, SourceConfig, TrySendError};

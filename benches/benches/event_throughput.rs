@@ -1,0 +1,3 @@
+//! Benchmark `event_throughput` (to be written).
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! Benchmark `physics` (to be written).
+
+fn main() {}

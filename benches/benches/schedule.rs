@@ -1,0 +1,3 @@
+//! Benchmark `schedule` (to be written).
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! Benchmark `timers` (to be written).
+
+fn main() {}

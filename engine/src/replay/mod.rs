@@ -1,0 +1,1 @@
+//! Scenarios: the RON format, recorder, replayer, state hashing and divergence reports.

@@ -1,0 +1,1 @@
+//! 2D physics (glam): bodies, colliders, a broadphase, and typed contact events.
