@@ -1,0 +1,164 @@
+//! The visibility contract of the event queues, checked on random scripts: several writer
+//! systems write in random ticks, readers run or are skipped by a run condition, and every
+//! reader must see exactly the events of the previous tick's writers, once, in writer
+//! registration order; skipped ticks are counted as unconsumed and never delivered later.
+
+use proptest::prelude::*;
+use tickbus::{ExecutorKind, ParallelConfig, prelude::*};
+
+const WRITERS: usize = 3;
+const READERS: usize = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Ev {
+    writer: usize,
+    tick: u64,
+    seq: u32,
+}
+
+/// The script: per tick, how many events each writer sends and whether each reader runs.
+#[derive(Resource, Debug, Clone)]
+struct Script {
+    writes: Vec<[u32; WRITERS]>,
+    runs: Vec<[bool; READERS]>,
+}
+
+/// What each reader saw: (tick, events) per run.
+#[derive(Resource, Default)]
+struct Seen(Vec<Vec<(u64, Vec<Ev>)>>);
+
+fn writer(id: usize) -> impl FnMut(EventWriter<Ev>, Res<Script>, Res<Time>) {
+    move |mut out, script, time| {
+        let tick = time.tick();
+        let count = script.writes.get(tick as usize).map_or(0, |w| w[id]);
+        out.send_batch((0..count).map(|seq| Ev {
+            writer: id,
+            tick,
+            seq,
+        }));
+    }
+}
+
+fn reader(id: usize) -> impl FnMut(EventReader<Ev>, ResMut<Seen>, Res<Time>) {
+    move |events, mut seen, time| seen.0[id].push((time.tick(), events.iter().copied().collect()))
+}
+
+fn reader_runs(id: usize) -> impl FnMut(Res<Script>, Res<Time>) -> bool {
+    move |script, time| script.runs.get(time.tick() as usize).is_none_or(|r| r[id])
+}
+
+fn build(script: &Script, executor: ExecutorKind) -> Engine {
+    let mut app = App::new();
+    app.set_executor(executor)
+        .insert_resource(script.clone())
+        .insert_resource(Seen(vec![Vec::new(); READERS]));
+    // Interleave readers and writers in registration order: the order of delivery must
+    // depend on writer registration order only.
+    for id in 0..WRITERS.max(READERS) {
+        if id < READERS {
+            app.add_system(reader(id).run_if(reader_runs(id)));
+        }
+        if id < WRITERS {
+            app.add_system(writer(id));
+        }
+    }
+    app.build().expect("valid schedule")
+}
+
+/// Events readable in `tick`: what the writers sent in `tick - 1`, writer by writer.
+fn expected(script: &Script, tick: u64) -> Vec<Ev> {
+    let Some(previous) = tick.checked_sub(1) else {
+        return Vec::new();
+    };
+    (0..WRITERS)
+        .flat_map(|writer| {
+            let count = script.writes[previous as usize][writer];
+            (0..count).map(move |seq| Ev {
+                writer,
+                tick: previous,
+                seq,
+            })
+        })
+        .collect()
+}
+
+fn check(script: &Script, executor: ExecutorKind) -> Result<(), TestCaseError> {
+    let mut engine = build(script, executor);
+    for tick in 0..script.writes.len() as u64 {
+        let stats = engine
+            .tick()
+            .expect("no system fails")
+            .queue("Ev")
+            .expect("queue");
+        let any_reader = script.runs[tick as usize].iter().any(|&r| r);
+        let readable = expected(script, tick).len();
+        prop_assert_eq!(stats.readable, readable);
+        prop_assert_eq!(stats.unconsumed, if any_reader { 0 } else { readable });
+    }
+    let seen = &engine.world().resource::<Seen>().0;
+    for (id, runs) in seen.iter().enumerate() {
+        let ran_ticks: Vec<u64> = (0..script.runs.len() as u64)
+            .filter(|&t| script.runs[t as usize][id])
+            .collect();
+        prop_assert_eq!(runs.iter().map(|(t, _)| *t).collect::<Vec<_>>(), ran_ticks);
+        for (tick, events) in runs {
+            prop_assert_eq!(
+                events,
+                &expected(script, *tick),
+                "reader {} tick {}",
+                id,
+                tick
+            );
+        }
+    }
+    Ok(())
+}
+
+fn script() -> impl Strategy<Value = Script> {
+    (1usize..24).prop_flat_map(|ticks| {
+        (
+            prop::collection::vec(prop::array::uniform3(0u32..5), ticks),
+            prop::collection::vec(prop::array::uniform3(any::<bool>()), ticks),
+        )
+            .prop_map(|(writes, runs)| Script { writes, runs })
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn sequential_readers_see_each_event_of_their_ticks_once_in_order(script in script()) {
+        check(&script, ExecutorKind::Sequential)?;
+    }
+
+    #[test]
+    fn parallel_readers_see_the_same(script in script()) {
+        let executor = ExecutorKind::Parallel(ParallelConfig {
+            threads: 3,
+            offload_min: std::time::Duration::ZERO,
+        });
+        check(&script, executor)?;
+    }
+}
+
+#[test]
+fn an_event_written_in_the_last_tick_is_still_pending() {
+    let script = Script {
+        writes: vec![[1, 0, 0]],
+        runs: vec![[true; READERS]],
+    };
+    let mut engine = build(&script, ExecutorKind::Sequential);
+    let stats = engine.tick().unwrap().queue("Ev").unwrap();
+    assert_eq!(stats.written, 1);
+    assert_eq!(stats.readable, 0);
+    let queue = engine.world().resource::<tickbus::EventQueue<Ev>>();
+    assert_eq!(
+        queue.pending(),
+        &[Ev {
+            writer: 0,
+            tick: 0,
+            seq: 0
+        }]
+    );
+}

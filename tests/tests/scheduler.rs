@@ -1,0 +1,341 @@
+//! The scheduler: parallelism is real, conflicting systems never overlap, explicit orders
+//! and conflict edges are as documented, cycles and unknown targets are rejected by name,
+//! panics are reported with the system and the tick, exclusive and non-Send systems.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use tickbus::{
+    BuildError, ExecutorKind, ParallelConfig, TickError,
+    prelude::*,
+    schedule::{EdgeReason, OrderTarget},
+};
+
+/// The rayon executor with `threads` threads that offloads every system with any history.
+fn eager(threads: usize) -> ExecutorKind {
+    ExecutorKind::Parallel(ParallelConfig {
+        threads,
+        offload_min: Duration::ZERO,
+    })
+}
+
+#[derive(Resource, Default)]
+struct Meeting {
+    arrived: Arc<AtomicUsize>,
+    met: Arc<AtomicBool>,
+}
+
+/// Arrives and waits (with a timeout) until the other system has arrived too: only possible
+/// when both run at the same time.
+fn rendezvous(meeting: Res<Meeting>, time: Res<Time>) {
+    if time.tick() == 0 {
+        return; // the first tick is inline: the executor has no run times yet
+    }
+    meeting.arrived.fetch_add(1, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if meeting.arrived.load(Ordering::SeqCst) >= 2 {
+            meeting.met.store(true, Ordering::SeqCst);
+            return;
+        }
+        std::hint::spin_loop();
+    }
+}
+
+fn other_rendezvous(meeting: Res<Meeting>, time: Res<Time>) {
+    rendezvous(meeting, time);
+}
+
+#[test]
+fn independent_systems_really_run_at_the_same_time() {
+    let mut app = App::new();
+    app.set_executor(eager(2))
+        .init_resource::<Meeting>()
+        .add_system(rendezvous)
+        .add_system(other_rendezvous);
+    let mut engine = app.build().unwrap();
+    engine.run_ticks(2).unwrap();
+    assert!(
+        engine
+            .world()
+            .resource::<Meeting>()
+            .met
+            .load(Ordering::SeqCst)
+    );
+}
+
+#[derive(Resource, Default)]
+struct Shared {
+    in_flight: Arc<AtomicUsize>,
+    overlaps: Arc<AtomicUsize>,
+    runs: u64,
+}
+
+fn touch_shared(mut shared: ResMut<Shared>) {
+    if shared.in_flight.fetch_add(1, Ordering::SeqCst) != 0 {
+        shared.overlaps.fetch_add(1, Ordering::SeqCst);
+    }
+    let until = Instant::now() + Duration::from_micros(20);
+    while Instant::now() < until {
+        std::hint::spin_loop();
+    }
+    shared.runs += 1;
+    shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+}
+
+fn idle_work() {
+    let until = Instant::now() + Duration::from_micros(20);
+    while Instant::now() < until {
+        std::hint::spin_loop();
+    }
+}
+
+#[test]
+fn conflicting_systems_never_overlap() {
+    let mut app = App::new();
+    app.set_executor(eager(4)).init_resource::<Shared>();
+    for _ in 0..4 {
+        app.add_system(touch_shared).add_system(idle_work);
+    }
+    let mut engine = app.build().unwrap();
+    engine.run_ticks(100).unwrap();
+    let shared = engine.world().resource::<Shared>();
+    assert_eq!(shared.runs, 400);
+    assert_eq!(shared.overlaps.load(Ordering::SeqCst), 0);
+}
+
+#[derive(Resource, Default)]
+struct Score(u32);
+#[derive(Resource, Default)]
+struct Log(Vec<&'static str>);
+
+fn spawn_wave(mut log: ResMut<Log>) {
+    log.0.push("spawn_wave");
+}
+fn move_units(mut log: ResMut<Log>) {
+    log.0.push("move_units");
+}
+fn add_score(mut score: ResMut<Score>) {
+    score.0 += 1;
+}
+fn show_score(score: Res<Score>) {
+    std::hint::black_box(score.0);
+}
+fn independent() {}
+
+#[test]
+fn the_plan_explains_every_edge() {
+    let mut app = App::new();
+    app.init_resource::<Score>()
+        .init_resource::<Log>()
+        .add_system(move_units.after(spawn_wave))
+        .add_system(spawn_wave.in_set("waves"))
+        .add_system(add_score)
+        .add_system(show_score.after("waves"))
+        .add_system(independent);
+    let engine = app.build().unwrap();
+    let plan = engine.schedule_plan();
+    let index = |name| plan.index_of(name).unwrap();
+    let reason = |from, to| {
+        plan.edges
+            .iter()
+            .find(|e| e.from == index(from) && e.to == index(to))
+            .map(|e| e.reason.clone())
+    };
+    assert!(matches!(
+        reason("spawn_wave", "move_units"),
+        Some(EdgeReason::After(OrderTarget::System { .. }))
+    ));
+    assert!(matches!(
+        reason("spawn_wave", "show_score"),
+        Some(EdgeReason::After(OrderTarget::Set(_)))
+    ));
+    assert_eq!(
+        reason("add_score", "show_score"),
+        Some(EdgeReason::Conflict(vec!["Score".into()]))
+    );
+    assert_eq!(
+        plan.run_order
+            .iter()
+            .map(|&i| plan.systems[i].name.as_str())
+            .collect::<Vec<_>>(),
+        vec![
+            "spawn_wave",
+            "move_units",
+            "add_score",
+            "show_score",
+            "independent"
+        ],
+        "explicit order first, registration order otherwise"
+    );
+    assert!(plan.may_run_together(index("independent"), index("move_units")));
+    assert!(!plan.may_run_together(index("add_score"), index("show_score")));
+    let text = plan.to_string();
+    assert!(
+        text.contains("add_score -> show_score: conflict: Score"),
+        "{text}"
+    );
+    assert!(
+        text.contains("spawn_wave -> move_units: after system spawn_wave: explicit"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_explicit_order_against_registration_order_wins_over_the_conflict_edge() {
+    fn first(mut log: ResMut<Log>) {
+        log.0.push("first");
+    }
+    fn second(mut log: ResMut<Log>) {
+        log.0.push("second");
+    }
+    let mut app = App::new();
+    app.init_resource::<Log>()
+        .add_system(first.after(second))
+        .add_system(second);
+    let mut engine = app.build().unwrap();
+    engine.tick().unwrap();
+    assert_eq!(engine.world().resource::<Log>().0, vec!["second", "first"]);
+}
+
+#[test]
+fn a_cycle_is_rejected_with_the_systems_on_it() {
+    let mut app = App::new();
+    app.init_resource::<Score>()
+        .init_resource::<Log>()
+        .add_system(spawn_wave.after(move_units))
+        .add_system(move_units.after(add_score))
+        .add_system(add_score.after(spawn_wave))
+        .add_system(independent);
+    let Err(BuildError::Cycle { systems }) = app.build() else {
+        panic!("a cycle must be rejected");
+    };
+    let mut sorted = systems.clone();
+    sorted.sort();
+    assert_eq!(sorted, vec!["add_score", "move_units", "spawn_wave"]);
+}
+
+#[test]
+fn an_order_against_nothing_is_rejected() {
+    let mut app = App::new();
+    app.add_system(independent.after("no-such-set"));
+    let error = app.build().err().expect("unknown target");
+    assert!(matches!(error, BuildError::UnknownOrderTarget { .. }));
+    assert_eq!(
+        error.to_string(),
+        "system independent is ordered against set \"no-such-set\", which matches no other system"
+    );
+}
+
+fn explode(time: Res<Time>, mut score: ResMut<Score>) {
+    score.0 += 1;
+    if time.tick() == 3 {
+        panic!("boom at three");
+    }
+}
+
+#[test]
+fn a_panic_names_the_system_and_the_tick_and_the_engine_stays_usable() {
+    for executor in [ExecutorKind::Sequential, eager(2)] {
+        let mut app = App::new();
+        app.set_executor(executor)
+            .init_resource::<Score>()
+            .add_system(explode)
+            .add_system(idle_work);
+        let mut engine = app.build().unwrap();
+        let error = engine.run_ticks(10).unwrap_err();
+        assert_eq!(
+            error,
+            TickError::SystemPanicked {
+                system: "explode".into(),
+                tick: 3,
+                message: "boom at three".into()
+            }
+        );
+        assert_eq!(engine.tick_count(), 4, "the failed tick still ended");
+        engine.run_ticks(2).unwrap();
+        assert_eq!(engine.world().resource::<Score>().0, 6);
+    }
+}
+
+#[test]
+fn exclusive_systems_run_alone_between_the_others() {
+    fn exclusive(world: &mut World) {
+        world.resource_mut::<Log>().0.push("exclusive");
+    }
+    fn before(mut log: ResMut<Log>) {
+        log.0.push("before");
+    }
+    fn after(mut log: ResMut<Log>) {
+        log.0.push("after");
+    }
+    let mut app = App::new();
+    app.set_executor(eager(2))
+        .init_resource::<Log>()
+        .add_system(before)
+        .add_system(exclusive)
+        .add_system(after)
+        .add_system(idle_work);
+    let mut engine = app.build().unwrap();
+    engine.run_ticks(3).unwrap();
+    let log = &engine.world().resource::<Log>().0;
+    assert_eq!(log.len(), 9);
+    assert!(log.chunks(3).all(|c| c == ["before", "exclusive", "after"]));
+    let plan = engine.schedule_plan();
+    assert!(plan.systems[1].exclusive);
+    assert!(
+        !plan.may_run_together(1, 3),
+        "exclusive systems overlap with nothing"
+    );
+}
+
+#[test]
+fn non_send_systems_run_on_the_driving_thread() {
+    struct MainOnly(std::rc::Rc<()>);
+    #[derive(Resource, Default)]
+    struct Threads(Vec<std::thread::ThreadId>);
+    fn on_main(_: NonSend<MainOnly>, mut threads: ResMut<Threads>) {
+        threads.0.push(std::thread::current().id());
+    }
+    let mut app = App::new();
+    app.set_executor(eager(4))
+        .insert_non_send_resource(MainOnly(std::rc::Rc::new(())))
+        .init_resource::<Threads>()
+        .add_system(on_main)
+        .add_system(idle_work)
+        .add_system(idle_work);
+    let mut engine = app.build().unwrap();
+    engine.run_ticks(20).unwrap();
+    let main = std::thread::current().id();
+    assert!(
+        engine
+            .world()
+            .resource::<Threads>()
+            .0
+            .iter()
+            .all(|&t| t == main)
+    );
+    assert!(engine.schedule_plan().systems[0].main_thread);
+}
+
+#[test]
+fn run_conditions_skip_and_timings_count_it() {
+    #[derive(Resource)]
+    struct Enabled(bool);
+    let mut app = App::new();
+    app.insert_resource(Enabled(false))
+        .init_resource::<Score>()
+        .add_system(add_score.run_if(|enabled: Res<Enabled>| enabled.0));
+    let mut engine = app.build().unwrap();
+    engine.run_ticks(3).unwrap();
+    engine.world_mut().resource_mut::<Enabled>().0 = true;
+    engine.run_ticks(2).unwrap();
+    assert_eq!(engine.world().resource::<Score>().0, 2);
+    let (name, timing) = engine.system_timings().next().unwrap();
+    assert_eq!((name, timing.runs, timing.skipped), ("add_score", 2, 3));
+}
