@@ -1,0 +1,68 @@
+//! What a recordable game is: a name, a configuration, an input type, how to build it and
+//! which state to hash.
+
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::{App, BuildError, Engine, Event, EventSender, ExecutorKind, SourceConfig};
+
+use super::{SimSeed, StateHasher};
+
+/// A game (or simulation) that can be recorded and replayed.
+///
+/// Everything that shapes a run must come from `config`, the [`SimSeed`] resource, the tick
+/// rate and the recorded inputs: the replayer rebuilds the game from exactly these. The
+/// recorded input source is added by the recorder or replayer *before* [`build`](Self::build)
+/// (so it is the first source); games read it with `EventReader<Self::Input>`.
+pub trait Game: 'static {
+    /// The name stored in scenarios; a scenario of another game is refused.
+    const NAME: &'static str;
+    /// The game's configuration, stored in the scenario.
+    type Config: Serialize + DeserializeOwned + Clone + Send + Sync + 'static;
+    /// The recorded external input (an enum when there are several kinds).
+    type Input: Event + Clone + Serialize + DeserializeOwned;
+
+    /// Adds the game's events, systems, resources and initial entities to `app`. The seed is
+    /// already in the world as [`SimSeed`]; the scenario's tick rate is applied after this.
+    fn build(config: &Self::Config, app: &mut App);
+
+    /// Registers the components and resources that make up the simulation state.
+    fn register_state(hasher: &mut StateHasher);
+
+    /// The channel of the recorded input source (default: unbounded, no budget).
+    fn input_source() -> SourceConfig {
+        SourceConfig::unbounded().name(format!("{} input", Self::NAME))
+    }
+}
+
+/// How a recorded or replayed run is set up, besides the game's configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunSetup {
+    /// The simulation seed.
+    pub seed: u64,
+    /// Ticks per simulated second.
+    pub tick_rate: u32,
+    /// The executor running the systems.
+    pub executor: ExecutorKind,
+}
+
+/// Builds `G` with its recorded input source first, the seed inserted and the tick rate set.
+pub(crate) fn build_game<G: Game>(
+    config: &G::Config,
+    setup: RunSetup,
+) -> Result<(Engine, EventSender<G::Input>), BuildError> {
+    let mut app = App::new();
+    app.set_executor(setup.executor)
+        .insert_resource(SimSeed(setup.seed));
+    let input = app.add_source::<G::Input>(G::input_source());
+    G::build(config, &mut app);
+    // After the game: the scenario's tick rate wins over whatever the game chose.
+    app.set_tick_rate(setup.tick_rate);
+    Ok((app.build()?, input))
+}
+
+/// The state hasher of `G`.
+pub(crate) fn state_hasher<G: Game>() -> StateHasher {
+    let mut hasher = StateHasher::new();
+    G::register_state(&mut hasher);
+    hasher
+}

@@ -1,0 +1,196 @@
+//! Recording a run: the inputs as they are collected, checkpoints every K ticks, the crash
+//! that ended it.
+
+use std::sync::mpsc;
+
+use crate::{BuildError, Engine, EventSender, ExecutorKind, TickError};
+
+use super::{
+    Checkpoint, FORMAT_VERSION, Game, RecordedCrash, RunSetup, Scenario, StateHasher, TimedInput,
+    game::{build_game, state_hasher},
+};
+
+/// The default checkpoint interval of a recording, in ticks.
+pub const DEFAULT_CHECKPOINT_EVERY: u64 = 60;
+
+/// The scenario of the game `G`.
+pub type GameScenario<G> = Scenario<<G as Game>::Config, <G as Game>::Input>;
+
+/// Sets up a [`Recorder`]: seed, tick rate, checkpoint interval, executor.
+pub struct RecorderBuilder<G: Game> {
+    config: G::Config,
+    setup: RunSetup,
+    checkpoint_every: u64,
+}
+
+impl<G: Game> RecorderBuilder<G> {
+    /// Sets the simulation seed (default 0).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.setup.seed = seed;
+        self
+    }
+
+    /// Sets the tick rate (default [`DEFAULT_TICK_RATE`](crate::DEFAULT_TICK_RATE)).
+    pub fn tick_rate(mut self, ticks_per_second: u32) -> Self {
+        self.setup.tick_rate = ticks_per_second;
+        self
+    }
+
+    /// Takes a checkpoint every `ticks` ticks (at least 1; 1 hashes every tick, which lets a
+    /// replay name the exact tick of a divergence). One is always taken at the start and at
+    /// the end.
+    pub fn checkpoint_every(mut self, ticks: u64) -> Self {
+        self.checkpoint_every = ticks.max(1);
+        self
+    }
+
+    /// Chooses the executor (default: rayon on all cores).
+    pub fn executor(mut self, executor: ExecutorKind) -> Self {
+        self.setup.executor = executor;
+        self
+    }
+
+    /// Builds the game and starts recording (the checkpoint of tick 0 is taken here).
+    pub fn build(self) -> Result<Recorder<G>, BuildError> {
+        let (mut engine, input) = build_game::<G>(&self.config, self.setup)?;
+        let (tap_tx, taps) = mpsc::channel();
+        if let Some(source) = engine.source_mut::<G::Input>() {
+            source.set_tap(Box::new(move |tick, events: &[G::Input]| {
+                if !events.is_empty() {
+                    // The receiver lives as long as the recorder, which owns the engine.
+                    let _ = tap_tx.send((tick, events.to_vec()));
+                }
+            }));
+        }
+        let mut recorder = Recorder {
+            scenario: self.empty_scenario(),
+            engine,
+            input,
+            hasher: state_hasher::<G>(),
+            taps,
+            checkpoint_every: self.checkpoint_every,
+            crash: None,
+        };
+        recorder.checkpoint();
+        Ok(recorder)
+    }
+
+    fn empty_scenario(&self) -> GameScenario<G> {
+        Scenario {
+            format_version: FORMAT_VERSION,
+            game: G::NAME.to_owned(),
+            seed: self.setup.seed,
+            tick_rate: self.setup.tick_rate,
+            ticks: 0,
+            config: self.config.clone(),
+            inputs: Vec::new(),
+            checkpoints: Vec::new(),
+            crash: None,
+        }
+    }
+}
+
+/// Runs a game and records it as a [`Scenario`].
+///
+/// Send live inputs through [`input`](Self::input); every event the engine collects is
+/// recorded with its tick. A checkpoint is taken every K ticks and by
+/// [`scenario`](Self::scenario) at the end. When a system panics, [`tick`](Self::tick)
+/// returns the [`TickError`] (system and tick) and the recording ends there:
+/// [`scenario`](Self::scenario) then holds every tick up to and including the crashed one,
+/// and replaying it reproduces the crash.
+pub struct Recorder<G: Game> {
+    engine: Engine,
+    input: EventSender<G::Input>,
+    hasher: StateHasher,
+    taps: mpsc::Receiver<(u64, Vec<G::Input>)>,
+    scenario: GameScenario<G>,
+    checkpoint_every: u64,
+    crash: Option<TickError>,
+}
+
+impl<G: Game> Recorder<G> {
+    /// Starts setting up a recording of `G` with `config`.
+    pub fn builder(config: G::Config) -> RecorderBuilder<G> {
+        RecorderBuilder {
+            config,
+            setup: RunSetup {
+                seed: 0,
+                tick_rate: crate::DEFAULT_TICK_RATE,
+                executor: ExecutorKind::default(),
+            },
+            checkpoint_every: DEFAULT_CHECKPOINT_EVERY,
+        }
+    }
+
+    /// A sender for live inputs (cloneable, usable from any thread).
+    pub fn input(&self) -> EventSender<G::Input> {
+        self.input.clone()
+    }
+
+    /// The engine being recorded (to read the world between ticks).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The crash that ended the recording, if one did.
+    pub fn crash(&self) -> Option<&TickError> {
+        self.crash.as_ref()
+    }
+
+    /// Runs and records one tick. After a crash nothing runs any more: the crash's error is
+    /// returned again, so the recording stays a faithful reproduction.
+    pub fn tick(&mut self) -> Result<(), TickError> {
+        if let Some(crash) = &self.crash {
+            return Err(crash.clone());
+        }
+        let result = self.engine.tick().map(|_| ());
+        self.take_inputs();
+        self.scenario.ticks = self.engine.tick_count();
+        match result {
+            Ok(()) if self.scenario.ticks % self.checkpoint_every == 0 => self.checkpoint(),
+            Ok(()) => {}
+            Err(error) => {
+                self.scenario.crash = Some(RecordedCrash::from(&error));
+                self.crash = Some(error.clone());
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs and records `ticks` ticks, stopping at the first crash.
+    pub fn run_ticks(&mut self, ticks: u64) -> Result<(), TickError> {
+        (0..ticks).try_for_each(|_| self.tick())
+    }
+
+    /// The recording so far as a scenario, with a final checkpoint of the current state
+    /// unless the run crashed (the state after a crashed tick depends on which systems were
+    /// still running, so it is not part of what a replay must reproduce).
+    pub fn scenario(&self) -> GameScenario<G> {
+        let mut scenario = self.scenario.clone();
+        let last = scenario
+            .checkpoints
+            .last()
+            .map(|checkpoint| checkpoint.tick);
+        if self.crash.is_none() && last != Some(scenario.ticks) {
+            let state = self.hasher.hash(self.engine.world());
+            scenario
+                .checkpoints
+                .push(Checkpoint::new(scenario.ticks, state));
+        }
+        scenario
+    }
+
+    fn take_inputs(&mut self) {
+        for (tick, events) in self.taps.try_iter() {
+            let timed = events.into_iter().map(|event| TimedInput { tick, event });
+            self.scenario.inputs.extend(timed);
+        }
+    }
+
+    fn checkpoint(&mut self) {
+        let state = self.hasher.hash(self.engine.world());
+        let tick = self.engine.tick_count();
+        self.scenario.checkpoints.push(Checkpoint::new(tick, state));
+    }
+}

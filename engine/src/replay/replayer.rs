@@ -1,0 +1,360 @@
+//! Replaying a scenario: rebuild the game, feed the recorded inputs at their ticks, run
+//! headless as fast as possible and compare every checkpoint.
+
+use std::{
+    fmt,
+    ops::Range,
+    time::{Duration, Instant},
+};
+
+use crate::{BuildError, Engine, ExecutorKind, TickError};
+
+use super::{
+    Checkpoint, FORMAT_VERSION, Game, GameScenario, RecordedCrash, RunSetup, ScenarioError,
+    StateHasher, TimedInput,
+    game::{build_game, state_hasher},
+};
+
+/// Why a replay could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplayError {
+    /// The scenario is not one this game can replay (version, game, tick orders).
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// The game's engine could not be built.
+    #[error("cannot build the game: {0}")]
+    Build(#[from] BuildError),
+}
+
+/// Where a replay first stopped being the recorded run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Divergence {
+    /// A checkpoint's state hash differs.
+    State {
+        /// The checkpoint's tick (ticks run before it was taken).
+        tick: u64,
+        /// The tick of the last checkpoint that matched (`None`: the first one failed).
+        last_verified: Option<u64>,
+        /// The component and resource types whose sub-hash differs.
+        components: Vec<String>,
+        /// The recorded combined hash.
+        expected: u64,
+        /// The replayed combined hash.
+        found: u64,
+    },
+    /// A system crashed where the recording did not.
+    UnexpectedCrash(TickError),
+    /// The recording ended with a crash that the replay did not reproduce (`found`: the
+    /// replay crashed differently, `None`: it did not crash).
+    CrashNotReproduced {
+        /// The recorded crash.
+        expected: RecordedCrash,
+        /// The replay's crash, if any.
+        found: Option<TickError>,
+    },
+}
+
+impl Divergence {
+    /// The ticks in which the divergence arose: between the last verified checkpoint and
+    /// the failing one for a state mismatch (a single tick with per-tick checkpoints), the
+    /// crashed tick for a crash. Empty at 0 when the built state (tick 0) already differs.
+    pub fn ticks(&self) -> Range<u64> {
+        match self {
+            Divergence::State {
+                tick,
+                last_verified,
+                ..
+            } => last_verified.unwrap_or(0)..*tick,
+            Divergence::UnexpectedCrash(error) => error.tick()..error.tick() + 1,
+            Divergence::CrashNotReproduced { expected, found } => {
+                let tick = found.as_ref().map_or(expected.tick, TickError::tick);
+                tick.min(expected.tick)..tick.max(expected.tick) + 1
+            }
+        }
+    }
+
+    /// The tick in which the divergence arose, when it is known exactly.
+    pub fn first_divergent_tick(&self) -> Option<u64> {
+        let ticks = self.ticks();
+        (ticks.end == ticks.start + 1).then_some(ticks.start)
+    }
+}
+
+impl fmt::Display for Divergence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Divergence::State {
+                tick, components, ..
+            } => {
+                let ticks = self.ticks();
+                write!(
+                    f,
+                    "state differs at checkpoint {tick} (arose in ticks {}..{}): {}",
+                    ticks.start,
+                    ticks.end,
+                    components.join(", ")
+                )
+            }
+            Divergence::UnexpectedCrash(error) => write!(f, "unexpected crash: {error}"),
+            Divergence::CrashNotReproduced { expected, found } => write!(
+                f,
+                "recorded crash of {} in tick {} not reproduced (replay: {})",
+                expected.system,
+                expected.tick,
+                found
+                    .as_ref()
+                    .map_or("no crash".to_owned(), |e| e.to_string())
+            ),
+        }
+    }
+}
+
+/// What a replay did and found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplayReport {
+    /// Ticks run.
+    pub ticks_run: u64,
+    /// Ticks in the scenario.
+    pub ticks_total: u64,
+    /// Wall time of the ticks and checks (building the game excluded).
+    pub elapsed: Duration,
+    /// Checkpoints that matched.
+    pub checkpoints_verified: usize,
+    /// Checkpoints in the scenario.
+    pub checkpoints_total: usize,
+    /// The replay's hash at every checkpoint it reached: `(tick, combined hash)`.
+    pub hashes: Vec<(u64, u64)>,
+    /// The crash that ended the replay, if one did (recorded or not).
+    pub crash: Option<TickError>,
+    /// The first divergence from the recording, if any.
+    pub divergence: Option<Divergence>,
+}
+
+impl ReplayReport {
+    /// Ticks per second of wall time.
+    pub fn ticks_per_second(&self) -> f64 {
+        self.ticks_run as f64 / self.elapsed.as_secs_f64().max(f64::MIN_POSITIVE)
+    }
+
+    /// True when the replay is the recorded run: every tick ran, every checkpoint matched
+    /// and a recorded crash (if any) happened again.
+    pub fn is_verified(&self) -> bool {
+        self.divergence.is_none()
+            && self.ticks_run == self.ticks_total
+            && self.checkpoints_verified == self.checkpoints_total
+    }
+
+    /// True when the replay crashed as recorded (same tick, system and message).
+    pub fn crash_reproduced(&self) -> bool {
+        self.crash.is_some() && self.divergence.is_none()
+    }
+}
+
+impl fmt::Display for ReplayReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}/{} ticks in {:.3}s ({:.0} ticks/s), {}/{} checkpoints verified",
+            self.ticks_run,
+            self.ticks_total,
+            self.elapsed.as_secs_f64(),
+            self.ticks_per_second(),
+            self.checkpoints_verified,
+            self.checkpoints_total
+        )?;
+        if let Some(crash) = self.crash.as_ref().filter(|_| self.divergence.is_none()) {
+            write!(f, "; recorded crash reproduced: {crash}")?;
+        }
+        match &self.divergence {
+            Some(divergence) => write!(f, "; DIVERGED: {divergence}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Replays a [`Scenario`](super::Scenario) of the game `G`.
+///
+/// ```
+/// # use tickbus::prelude::*;
+/// # use tickbus::replay::*;
+/// # struct Counter;
+/// # #[derive(Resource, Default)] struct Total(u64);
+/// # tickbus::impl_stable_hash!(Total { 0 });
+/// # fn add(inputs: EventReader<u64>, mut total: ResMut<Total>) { total.0 += inputs.iter().sum::<u64>(); }
+/// # impl Game for Counter {
+/// #     const NAME: &'static str = "counter";
+/// #     type Config = ();
+/// #     type Input = u64;
+/// #     fn build(_: &(), app: &mut App) { app.init_resource::<Total>().add_system(add); }
+/// #     fn register_state(hasher: &mut StateHasher) { hasher.resource::<Total>(); }
+/// # }
+/// let mut recorder = Recorder::<Counter>::builder(()).checkpoint_every(10).build()?;
+/// recorder.input().send(5)?;
+/// recorder.run_ticks(30)?;
+/// let scenario = recorder.scenario();
+///
+/// let report = Replayer::<Counter>::new(&scenario).executor(ExecutorKind::parallel(2)).run()?;
+/// assert!(report.is_verified(), "{report}");
+/// assert_eq!(report.checkpoints_verified, 4); // ticks 0, 10, 20, 30
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Replayer<'a, G: Game> {
+    scenario: &'a GameScenario<G>,
+    executor: ExecutorKind,
+}
+
+impl<'a, G: Game> Replayer<'a, G> {
+    /// A replayer of `scenario` on the default executor.
+    pub fn new(scenario: &'a GameScenario<G>) -> Self {
+        Self {
+            scenario,
+            executor: ExecutorKind::default(),
+        }
+    }
+
+    /// Chooses the executor; a correct game replays identically on every one.
+    pub fn executor(mut self, executor: ExecutorKind) -> Self {
+        self.executor = executor;
+        self
+    }
+
+    /// Checks the scenario, builds the game, runs every tick and compares every checkpoint,
+    /// stopping at the first divergence or crash.
+    pub fn run(&self) -> Result<ReplayReport, ReplayError> {
+        self.check_scenario()?;
+        let scenario = self.scenario;
+        let setup = RunSetup {
+            seed: scenario.seed,
+            tick_rate: scenario.tick_rate,
+            executor: self.executor,
+        };
+        let (mut engine, _live_input) = build_game::<G>(&scenario.config, setup)?;
+        feed_inputs::<G>(&mut engine, &scenario.inputs);
+        let mut run = Run {
+            engine,
+            hasher: state_hasher::<G>(),
+            checkpoints: &scenario.checkpoints,
+            report: self.empty_report(),
+        };
+        let start = Instant::now();
+        run.run(scenario.ticks);
+        run.report.elapsed = start.elapsed();
+        let mut report = run.report;
+        check_crash(&mut report, scenario.crash.as_ref());
+        Ok(report)
+    }
+
+    fn check_scenario(&self) -> Result<(), ScenarioError> {
+        let scenario = self.scenario;
+        let file = "the scenario being replayed";
+        if scenario.format_version != FORMAT_VERSION {
+            return Err(ScenarioError::UnsupportedVersion {
+                file: file.to_owned(),
+                found: scenario.format_version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        if scenario.game != G::NAME {
+            return Err(ScenarioError::WrongGame {
+                file: file.to_owned(),
+                expected: G::NAME.to_owned(),
+                found: scenario.game.clone(),
+            });
+        }
+        scenario.validate(file)
+    }
+
+    fn empty_report(&self) -> ReplayReport {
+        ReplayReport {
+            ticks_run: 0,
+            ticks_total: self.scenario.ticks,
+            elapsed: Duration::ZERO,
+            checkpoints_verified: 0,
+            checkpoints_total: self.scenario.checkpoints.len(),
+            hashes: Vec::new(),
+            crash: None,
+            divergence: None,
+        }
+    }
+}
+
+/// Replaces the live channel of the recorded source by the scenario's inputs.
+fn feed_inputs<G: Game>(engine: &mut Engine, inputs: &[TimedInput<G::Input>]) {
+    let mut pending = inputs.to_vec().into_iter().peekable();
+    if let Some(source) = engine.source_mut::<G::Input>() {
+        source.set_feed(Box::new(move |tick, events| {
+            while let Some(input) = pending.next_if(|input| input.tick <= tick) {
+                events.push(input.event);
+            }
+        }));
+    }
+}
+
+/// A replay in progress.
+struct Run<'a> {
+    engine: Engine,
+    hasher: StateHasher,
+    checkpoints: &'a [Checkpoint],
+    report: ReplayReport,
+}
+
+impl Run<'_> {
+    /// Runs up to `ticks` ticks, verifying each checkpoint when its tick is reached.
+    fn run(&mut self, ticks: u64) {
+        loop {
+            if !self.verify_due_checkpoint() || self.engine.tick_count() >= ticks {
+                return;
+            }
+            let result = self.engine.tick().map(|_| ());
+            self.report.ticks_run = self.engine.tick_count();
+            if let Err(error) = result {
+                self.report.crash = Some(error);
+                return;
+            }
+        }
+    }
+
+    /// Compares the checkpoint of the current tick, if there is one; false on a mismatch.
+    fn verify_due_checkpoint(&mut self) -> bool {
+        let tick = self.engine.tick_count();
+        let Some(expected) = self.checkpoints.get(self.report.checkpoints_verified) else {
+            return true;
+        };
+        if expected.tick != tick {
+            return true;
+        }
+        let state = self.hasher.hash(self.engine.world());
+        self.report.hashes.push((tick, state.total));
+        if state.total == expected.hash && state.parts == expected.components {
+            self.report.checkpoints_verified += 1;
+            return true;
+        }
+        let last_verified = self.report.checkpoints_verified.checked_sub(1);
+        self.report.divergence = Some(Divergence::State {
+            tick,
+            last_verified: last_verified.map(|index| self.checkpoints[index].tick),
+            components: state.differing_parts(&expected.components),
+            expected: expected.hash,
+            found: state.total,
+        });
+        false
+    }
+}
+
+/// Compares the replay's crash (if any) with the recorded one (if any).
+fn check_crash(report: &mut ReplayReport, expected: Option<&RecordedCrash>) {
+    if report.divergence.is_some() {
+        return;
+    }
+    report.divergence = match (expected, &report.crash) {
+        (None, None) => None,
+        (None, Some(error)) => Some(Divergence::UnexpectedCrash(error.clone())),
+        (Some(expected), Some(error)) if expected.matches(error) => None,
+        (Some(expected), found) => Some(Divergence::CrashNotReproduced {
+            expected: expected.clone(),
+            found: found.clone(),
+        }),
+    };
+}
