@@ -56,6 +56,11 @@
 
 #![deny(unsafe_code)]
 
+// The README's example is compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
 mod app;
 mod compute;
 #[allow(unsafe_code)]
