@@ -107,16 +107,21 @@ impl Schedule {
     }
 
     /// Step 4 of a tick: every system's deferred work (Commands, event writes), in
-    /// registration order. A panic here (a failing command) names the system.
+    /// registration order. A panic while applying one system's work (a failing command) is
+    /// reported with its name, and the others are still applied, so no event is held back to
+    /// a later tick.
     pub(crate) fn apply_deferred(&mut self, world: &mut World) -> Result<(), FailedSystem> {
+        let mut first_failure = None;
         for (index, node) in self.nodes.iter_mut().enumerate() {
-            node::catch_fault(|| {
+            let applied = node::catch_fault(|| {
                 node.system.apply_deferred(world);
                 Ok(node::RunOutcome::Ran)
-            })
-            .map_err(|fault| FailedSystem { index, fault })?;
+            });
+            if let (Err(fault), None) = (applied, &first_failure) {
+                first_failure = Some(FailedSystem { index, fault });
+            }
         }
-        Ok(())
+        first_failure.map_or(Ok(()), Err)
     }
 
     /// Keeps change ticks from wrapping, as bevy's own schedules do.
