@@ -340,13 +340,14 @@ impl StateHasher {
         Self::default()
     }
 
-    /// Hashes every `T` with its entity, in entity order. Named by the type's short name.
+    /// Hashes every `T` in entity order (the values in that order; not the ids, which shift
+    /// when a resource is added). Named by the type's short name.
     pub fn component<T: Component + StableHash>(&mut self) -> &mut Self {
         self.component_with::<T>(|value, hasher| value.stable_hash(hasher))
     }
 
-    /// Hashes every `T` with its entity, in entity order, through `hash` (for types that do
-    /// not implement [`StableHash`], such as another crate's component).
+    /// Like [`component`](Self::component), hashing each `T` through `hash` (for types that
+    /// do not implement [`StableHash`], such as another crate's component).
     pub fn component_with<T: Component>(
         &mut self,
         hash: impl Fn(&T, &mut StableHasher) + Send + Sync + 'static,
@@ -426,8 +427,9 @@ fn hash_components<T: Component>(world: &World, hash: &impl Fn(&T, &mut StableHa
     // Archetype iteration order depends on insertion history; entity ids do not.
     entries.sort_unstable_by_key(|(entity, _)| *entity);
     hasher.write_len(entries.len());
-    for (entity, value) in entries {
-        entity.stable_hash(&mut hasher);
+    // The ids give the order but are not hashed: resources are entities in bevy_ecs 0.20, so
+    // adding one shifts every id without changing any component.
+    for (_, value) in entries {
         hash(value, &mut hasher);
     }
     hasher.finish()
@@ -485,6 +487,18 @@ mod tests {
         // A round trip through another archetype puts `first` last in its table.
         moved.entity_mut(first).insert(Marker).remove::<Marker>();
         assert_eq!(hasher().hash(&moved), hasher().hash(&plain));
+    }
+
+    #[test]
+    fn adding_a_resource_shifts_ids_but_not_component_hashes() {
+        let mut plain = World::new();
+        plain.spawn(Mass(1.0));
+        let mut shifted = World::new();
+        shifted.insert_resource(Score(0));
+        shifted.spawn(Mass(1.0));
+        let (plain, shifted) = (hasher().hash(&plain), hasher().hash(&shifted));
+        assert_eq!(plain.parts["Mass"], shifted.parts["Mass"]);
+        assert_ne!(plain.parts["Score"], shifted.parts["Score"]);
     }
 
     #[test]
