@@ -339,3 +339,44 @@ fn run_conditions_skip_and_timings_count_it() {
     let (name, timing) = engine.system_timings().next().unwrap();
     assert_eq!((name, timing.runs, timing.skipped), ("add_score", 2, 3));
 }
+
+#[test]
+fn a_failing_command_names_its_system_and_other_writes_still_land() {
+    #[derive(Component)]
+    struct Marker;
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    struct Note(u32);
+    #[derive(Resource, Default)]
+    struct Notes(Vec<u32>);
+    fn bad_command(mut commands: Commands, time: Res<Time>) {
+        if time.tick() == 1 {
+            let gone = commands.spawn_empty().id();
+            commands.entity(gone).despawn();
+            commands.entity(gone).insert(Marker);
+        }
+    }
+    fn note(mut out: EventWriter<Note>, time: Res<Time>) {
+        out.send(Note(time.tick() as u32));
+    }
+    fn read_notes(notes: EventReader<Note>, mut seen: ResMut<Notes>) {
+        seen.0.extend(notes.iter().map(|n| n.0));
+    }
+    let mut app = App::new();
+    app.init_resource::<Notes>()
+        .add_system(bad_command)
+        .add_system(note)
+        .add_system(read_notes);
+    let mut engine = app.build().unwrap();
+    engine.tick().unwrap();
+    let error = engine.tick().unwrap_err();
+    assert!(
+        matches!(&error, TickError::CommandsPanicked { system, tick: 1, .. } if system == "bad_command"),
+        "{error}"
+    );
+    engine.run_ticks(2).unwrap();
+    assert_eq!(
+        engine.world().resource::<Notes>().0,
+        vec![0, 1, 2],
+        "tick 1's note was not held back"
+    );
+}

@@ -21,7 +21,7 @@ use super::{
     Executor, FailedSystem, Schedule,
     graph::Step,
     node::{NodeFault, SystemNode},
-    sequential::{record, run_timed},
+    sequential::{record, run_chain, run_timed},
 };
 use crate::ecs_unsafe::SharedWorld;
 
@@ -112,10 +112,7 @@ impl Executor for ParallelExecutor {
                     })?
                 }
                 Step::Shared { nodes: members, .. } if !self.worth_dispatching(nodes, members) => {
-                    for &index in members {
-                        run_timed(&mut nodes[index], world)
-                            .map_err(|fault| FailedSystem { index, fault })?;
-                    }
+                    run_chain(nodes, members, world)?;
                 }
                 Step::Shared {
                     nodes: members,

@@ -28,6 +28,29 @@ impl Executor for SequentialExecutor {
     }
 }
 
+/// Runs `chain` (registration indices) one after another with the world to itself. One clock
+/// reading per system: each system's end is the next one's start.
+pub(crate) fn run_chain(
+    nodes: &mut [SystemNode],
+    chain: &[usize],
+    world: &mut World,
+) -> Result<(), FailedSystem> {
+    let mut start = Instant::now();
+    for &index in chain {
+        let node = &mut nodes[index];
+        let outcome = node
+            .run_with_world(world)
+            .map_err(|fault| FailedSystem { index, fault })?;
+        let end = Instant::now();
+        match outcome {
+            RunOutcome::Ran => node.timing.record_run(end - start),
+            RunOutcome::Skipped => node.timing.record_skip(),
+        }
+        start = end;
+    }
+    Ok(())
+}
+
 /// Runs one node with the world to itself and records its timing.
 pub(crate) fn run_timed(node: &mut SystemNode, world: &mut World) -> Result<(), NodeFault> {
     let start = Instant::now();
