@@ -226,6 +226,14 @@ impl ParallelExecutor {
         pool.in_place_scope(|scope| {
             loop {
                 while state.failure.is_none() {
+                    // Finished workers free a slot (and may make successors ready).
+                    while let Ok((position, result)) = done_rx.try_recv() {
+                        state.in_flight -= 1;
+                        state.complete(plan, position, result);
+                    }
+                    if state.failure.is_some() {
+                        break;
+                    }
                     let Some(position) = state.pop_heaviest() else {
                         break;
                     };
