@@ -289,7 +289,7 @@ fn emit(
     mut census: ResMut<Census>,
 ) {
     let every = u64::from(rules.0.emit_every);
-    if every == 0 || time.tick() % every != 0 {
+    if every == 0 || !time.tick().is_multiple_of(every) {
         return;
     }
     let at = Vec2::new(rng.range_f32(-10.0, 10.0), rules.0.arena * 0.5);

@@ -68,7 +68,7 @@ impl GoldenParticles {
 /// Sparse random particle inputs: about one every `mean_gap` ticks (never more than one per
 /// tick), each an impulse, a burst or a wind change, in tick order.
 pub fn random_inputs(seed: u64, ticks: u64, mean_gap: u64) -> Vec<TimedInput<ParticleInput>> {
-    let mut rng = Pcg32::new(seed, 0xa02b_dbf7_bb3c_0a7);
+    let mut rng = Pcg32::new(seed, 0x0a02_bdbf_7bb3_c0a7);
     let mut inputs = Vec::new();
     let mut tick = below(&mut rng, mean_gap + 1);
     while tick < ticks {

@@ -77,3 +77,16 @@ fn the_golden_particle_file_is_what_its_generator_records() {
         path.display()
     );
 }
+
+#[test]
+fn the_readme_example_is_a_valid_scenario() {
+    let readme = std::fs::read_to_string(scenarios_dir().join("README.md")).expect("README");
+    let example = readme
+        .split("```ron\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README has a ```ron example");
+    let scenario = Scenario::parse::<Particles>(example, "scenarios/README.md").unwrap();
+    assert_eq!((scenario.ticks, scenario.inputs.len()), (120, 2));
+    assert_eq!(scenario.checkpoints.len(), 3);
+}

@@ -147,7 +147,9 @@ impl<G: Game> Recorder<G> {
         self.take_inputs();
         self.scenario.ticks = self.engine.tick_count();
         match result {
-            Ok(()) if self.scenario.ticks % self.checkpoint_every == 0 => self.checkpoint(),
+            Ok(()) if self.scenario.ticks.is_multiple_of(self.checkpoint_every) => {
+                self.checkpoint()
+            }
             Ok(()) => {}
             Err(error) => {
                 self.scenario.crash = Some(RecordedCrash::from(&error));

@@ -282,7 +282,9 @@ impl<'a, G: Game> Replayer<'a, G> {
 
 /// Replaces the live channel of the recorded source by the scenario's inputs.
 fn feed_inputs<G: Game>(engine: &mut Engine, inputs: &[TimedInput<G::Input>]) {
-    let mut pending = inputs.to_vec().into_iter().peekable();
+    // The feed outlives this borrow: it owns its copy of the inputs.
+    let owned: Vec<TimedInput<G::Input>> = inputs.to_vec();
+    let mut pending = owned.into_iter().peekable();
     if let Some(source) = engine.source_mut::<G::Input>() {
         source.set_feed(Box::new(move |tick, events| {
             while let Some(input) = pending.next_if(|input| input.tick <= tick) {
