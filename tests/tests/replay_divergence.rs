@@ -4,7 +4,7 @@
 
 use tickbus::{
     ExecutorKind,
-    replay::{Divergence, Replayer, Scenario},
+    replay::{Divergence, Recorder, Replayer, Scenario},
 };
 use tickbus_tests::{
     particles::{OFF_BY_ONE_TICK, Particles, ParticlesConfig, ParticlesOffByOne},
@@ -71,6 +71,25 @@ fn per_tick_checkpoints_name_the_exact_tick() {
         panic!("expected a state divergence: {divergence}");
     };
     assert_eq!(components, bounces_only());
+}
+
+#[test]
+fn rerecording_the_golden_file_per_tick_narrows_its_divergence_to_the_tick() {
+    let path = scenarios_dir().join(GoldenParticles::FILE);
+    let golden = Scenario::load::<Particles>(&path).expect("the golden file loads");
+    let per_tick = Recorder::<Particles>::rerecord(&golden, 1, ExecutorKind::parallel(2))
+        .expect("the golden file is playable");
+    assert_eq!(per_tick.inputs, golden.inputs);
+    assert_eq!(per_tick.checkpoints.len() as u64, golden.ticks + 1);
+    for checkpoint in &golden.checkpoints {
+        assert_eq!(&per_tick.checkpoints[checkpoint.tick as usize], checkpoint);
+    }
+
+    let report = Replayer::<ParticlesOffByOne>::new(&per_tick)
+        .run()
+        .expect("the game builds");
+    let divergence = report.divergence.expect("the change is caught");
+    assert_eq!(divergence.first_divergent_tick(), Some(OFF_BY_ONE_TICK));
 }
 
 #[test]

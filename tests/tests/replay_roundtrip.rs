@@ -104,3 +104,37 @@ proptest! {
         prop_assert_eq!(loaded.config.arena.to_bits(), x.to_bits());
     }
 }
+
+#[test]
+fn a_real_time_recording_replays_exactly() {
+    use std::time::Duration;
+    use tickbus::{ManualClock, replay::Recorder};
+    use tickbus_tests::particles::ParticleInput;
+
+    let mut recorder = Recorder::<Particles>::builder(ParticlesConfig::default())
+        .seed(3)
+        .checkpoint_every(7)
+        .executor(ExecutorKind::parallel(2))
+        .build()
+        .unwrap();
+    let clock = ManualClock::new();
+    let input = recorder.input();
+    // Uneven frames: some run no tick, some several; inputs arrive between frames.
+    for frame in 0..40u32 {
+        if frame % 3 == 0 {
+            input
+                .send(ParticleInput::Wind(glam::Vec2::new(frame as f32, 1.0)))
+                .unwrap();
+        }
+        clock.advance(Duration::from_millis(u64::from(5 + frame % 4 * 11)));
+        recorder.frame(&clock).unwrap();
+    }
+    let scenario = recorder.scenario();
+    assert!(scenario.ticks > 20, "{} ticks", scenario.ticks);
+    assert_eq!(scenario.inputs.len(), 14);
+    let report = Replayer::<Particles>::new(&scenario)
+        .executor(ExecutorKind::Sequential)
+        .run()
+        .unwrap();
+    assert!(report.is_verified(), "{report}");
+}

@@ -5,7 +5,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{App, BuildError, Engine, Event, EventSender, ExecutorKind, SourceConfig};
 
-use super::{SimSeed, StateHasher};
+use super::{FORMAT_VERSION, Scenario, ScenarioError, SimSeed, StateHasher, TimedInput};
 
 /// A game (or simulation) that can be recorded and replayed.
 ///
@@ -65,4 +65,42 @@ pub(crate) fn state_hasher<G: Game>() -> StateHasher {
     let mut hasher = StateHasher::new();
     G::register_state(&mut hasher);
     hasher
+}
+
+/// Checks that `scenario` is one `G` can run: this format version, `G`'s name, valid tick
+/// orders and ranges. `file` names it in errors.
+pub(crate) fn check_playable<G: Game>(
+    scenario: &Scenario<G::Config, G::Input>,
+    file: &str,
+) -> Result<(), ScenarioError> {
+    if scenario.format_version != FORMAT_VERSION {
+        return Err(ScenarioError::UnsupportedVersion {
+            file: file.to_owned(),
+            found: scenario.format_version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    if scenario.game != G::NAME {
+        return Err(ScenarioError::WrongGame {
+            file: file.to_owned(),
+            expected: G::NAME.to_owned(),
+            found: scenario.game.clone(),
+        });
+    }
+    scenario.validate(file)
+}
+
+/// Replaces the live channel of `G`'s recorded source by `inputs`, each delivered in the
+/// collect step of its tick.
+pub(crate) fn feed_inputs<G: Game>(engine: &mut Engine, inputs: &[TimedInput<G::Input>]) {
+    // The feed outlives this borrow: it owns its copy of the inputs.
+    let owned: Vec<TimedInput<G::Input>> = inputs.to_vec();
+    let mut pending = owned.into_iter().peekable();
+    if let Some(source) = engine.source_mut::<G::Input>() {
+        source.set_feed(Box::new(move |tick, events| {
+            while let Some(input) = pending.next_if(|input| input.tick <= tick) {
+                events.push(input.event);
+            }
+        }));
+    }
 }

@@ -1,13 +1,16 @@
 //! Recording a run: the inputs as they are collected, checkpoints every K ticks, the crash
 //! that ended it.
 
-use std::sync::mpsc;
+use std::{sync::mpsc, time::Duration};
 
-use crate::{BuildError, Engine, EventSender, ExecutorKind, TickError};
+use crate::{
+    BuildError, Clock, Engine, EventSender, ExecutorKind, FixedStep, FrameReport, TickError,
+};
 
 use super::{
-    Checkpoint, FORMAT_VERSION, Game, RecordedCrash, RunSetup, Scenario, StateHasher, TimedInput,
-    game::{build_game, state_hasher},
+    Checkpoint, FORMAT_VERSION, Game, RecordedCrash, ReplayError, RunSetup, Scenario, StateHasher,
+    TimedInput,
+    game::{build_game, check_playable, feed_inputs, state_hasher},
 };
 
 /// The default checkpoint interval of a recording, in ticks.
@@ -70,6 +73,7 @@ impl<G: Game> RecorderBuilder<G> {
             taps,
             checkpoint_every: self.checkpoint_every,
             crash: None,
+            last_frame: None,
         };
         recorder.checkpoint();
         Ok(recorder)
@@ -106,6 +110,7 @@ pub struct Recorder<G: Game> {
     scenario: GameScenario<G>,
     checkpoint_every: u64,
     crash: Option<TickError>,
+    last_frame: Option<Duration>,
 }
 
 impl<G: Game> Recorder<G> {
@@ -163,6 +168,55 @@ impl<G: Game> Recorder<G> {
     /// Runs and records `ticks` ticks, stopping at the first crash.
     pub fn run_ticks(&mut self, ticks: u64) -> Result<(), TickError> {
         (0..ticks).try_for_each(|_| self.tick())
+    }
+
+    /// Runs one real-time frame, as [`Engine::frame`] does, recording its ticks: the time
+    /// since the last frame (scaled, clamped) becomes whole ticks. The first frame only
+    /// starts the clock. Which tick an input lands in depends on timing; the recording
+    /// stamps it with that tick, so the replay is exact anyway.
+    pub fn frame(&mut self, clock: &impl Clock) -> Result<FrameReport, TickError> {
+        let now = clock.now();
+        let frame_time = self
+            .last_frame
+            .map_or(Duration::ZERO, |last| now.saturating_sub(last));
+        self.last_frame = Some(now);
+        let plan = self.engine.fixed_step_mut().advance(frame_time);
+        for _ in 0..plan.ticks {
+            self.tick()?;
+        }
+        Ok(FrameReport {
+            ticks: plan.ticks,
+            dropped: plan.dropped,
+            alpha: self.engine.fixed_step().alpha(),
+            tick_count: self.engine.tick_count(),
+        })
+    }
+
+    /// The fixed-step accumulator of real-time recording: pause, resume, step, time scale.
+    pub fn fixed_step_mut(&mut self) -> &mut FixedStep {
+        self.engine.fixed_step_mut()
+    }
+
+    /// Runs `scenario` again on this build, fed its recorded inputs, and records it with a
+    /// checkpoint every `checkpoint_every` ticks. With 1, on a build that still verifies the
+    /// scenario, this gives per-tick hashes: replaying those on a build that diverges names
+    /// the exact tick.
+    pub fn rerecord(
+        scenario: &GameScenario<G>,
+        checkpoint_every: u64,
+        executor: ExecutorKind,
+    ) -> Result<GameScenario<G>, ReplayError> {
+        check_playable::<G>(scenario, "the scenario being re-recorded")?;
+        let mut recorder = Recorder::<G>::builder(scenario.config.clone())
+            .seed(scenario.seed)
+            .tick_rate(scenario.tick_rate)
+            .checkpoint_every(checkpoint_every)
+            .executor(executor)
+            .build()?;
+        feed_inputs::<G>(&mut recorder.engine, &scenario.inputs);
+        // A crash ends the run here as it did in the original; the copy records it too.
+        let _ = recorder.run_ticks(scenario.ticks);
+        Ok(recorder.scenario())
     }
 
     /// The recording so far as a scenario, with a final checkpoint of the current state

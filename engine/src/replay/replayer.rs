@@ -10,9 +10,8 @@ use std::{
 use crate::{BuildError, Engine, ExecutorKind, TickError};
 
 use super::{
-    Checkpoint, FORMAT_VERSION, Game, GameScenario, RecordedCrash, RunSetup, ScenarioError,
-    StateHasher, TimedInput,
-    game::{build_game, state_hasher},
+    Checkpoint, Game, GameScenario, RecordedCrash, RunSetup, ScenarioError, StateHasher,
+    game::{build_game, check_playable, feed_inputs, state_hasher},
 };
 
 /// Why a replay could not start.
@@ -223,7 +222,7 @@ impl<'a, G: Game> Replayer<'a, G> {
     /// Checks the scenario, builds the game, runs every tick and compares every checkpoint,
     /// stopping at the first divergence or crash.
     pub fn run(&self) -> Result<ReplayReport, ReplayError> {
-        self.check_scenario()?;
+        check_playable::<G>(self.scenario, "the scenario being replayed")?;
         let scenario = self.scenario;
         let setup = RunSetup {
             seed: scenario.seed,
@@ -246,26 +245,6 @@ impl<'a, G: Game> Replayer<'a, G> {
         Ok(report)
     }
 
-    fn check_scenario(&self) -> Result<(), ScenarioError> {
-        let scenario = self.scenario;
-        let file = "the scenario being replayed";
-        if scenario.format_version != FORMAT_VERSION {
-            return Err(ScenarioError::UnsupportedVersion {
-                file: file.to_owned(),
-                found: scenario.format_version,
-                supported: FORMAT_VERSION,
-            });
-        }
-        if scenario.game != G::NAME {
-            return Err(ScenarioError::WrongGame {
-                file: file.to_owned(),
-                expected: G::NAME.to_owned(),
-                found: scenario.game.clone(),
-            });
-        }
-        scenario.validate(file)
-    }
-
     fn empty_report(&self) -> ReplayReport {
         ReplayReport {
             ticks_run: 0,
@@ -277,20 +256,6 @@ impl<'a, G: Game> Replayer<'a, G> {
             crash: None,
             divergence: None,
         }
-    }
-}
-
-/// Replaces the live channel of the recorded source by the scenario's inputs.
-fn feed_inputs<G: Game>(engine: &mut Engine, inputs: &[TimedInput<G::Input>]) {
-    // The feed outlives this borrow: it owns its copy of the inputs.
-    let owned: Vec<TimedInput<G::Input>> = inputs.to_vec();
-    let mut pending = owned.into_iter().peekable();
-    if let Some(source) = engine.source_mut::<G::Input>() {
-        source.set_feed(Box::new(move |tick, events| {
-            while let Some(input) = pending.next_if(|input| input.tick <= tick) {
-                events.push(input.event);
-            }
-        }));
     }
 }
 
