@@ -99,6 +99,7 @@ impl<T: Send + Sync + 'static> Event for T {}
 
 /// What most users import: the tickbus builder and params, and bevy_ecs's prelude.
 pub mod prelude {
+    pub use crate::replay::{SimRng, SimSeed};
     pub use crate::{
         App, Clock, Engine, EventReader, EventSender, EventWriter, ExecutorKind, FixedStep,
         IntoSystemConfig, ManualClock, Plugin, RealClock, SourceConfig, Time,
