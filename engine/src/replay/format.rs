@@ -5,7 +5,8 @@ use std::{collections::BTreeMap, path::Path};
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use super::{Game, ScenarioError, StateHash, TickError};
+use super::{Game, ScenarioError, StateHash};
+use crate::TickError;
 
 /// The format version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;

@@ -68,5 +68,3 @@ pub use hash::{HASH_SEED, StableHash, StableHasher, StateHash, StateHasher, stab
 pub use recorder::{DEFAULT_CHECKPOINT_EVERY, GameScenario, Recorder, RecorderBuilder};
 pub use replayer::{Divergence, ReplayError, ReplayReport, Replayer};
 pub use rng::{SimRng, SimSeed, stream_for};
-
-use crate::TickError;

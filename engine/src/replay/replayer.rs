@@ -229,6 +229,7 @@ impl<'a, G: Game> Replayer<'a, G> {
             tick_rate: scenario.tick_rate,
             executor: self.executor,
         };
+        // The live sender stays unused: the feed replaces its channel.
         let (mut engine, _live_input) = build_game::<G>(&scenario.config, setup)?;
         feed_inputs::<G>(&mut engine, &scenario.inputs);
         let mut run = Run {
