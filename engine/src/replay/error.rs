@@ -114,7 +114,9 @@ pub enum ScenarioError {
         ticks: u64,
     },
     /// A recorded crash must be in the scenario's last tick (a run ends at its crash).
-    #[error("{file}: the crash is recorded in tick {tick}, but the last tick is {}", .ticks.wrapping_sub(1))]
+    #[error(
+        "{file}: the crash is recorded in tick {tick}, but a run of {ticks} ticks can only end with a crash in its last tick"
+    )]
     CrashNotInLastTick {
         /// The path or origin.
         file: String,

@@ -34,6 +34,9 @@ pub trait Game: 'static {
     }
 }
 
+/// The scenario of the game `G`.
+pub type GameScenario<G> = Scenario<<G as Game>::Config, <G as Game>::Input>;
+
 /// How a recorded or replayed run is set up, besides the game's configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RunSetup {
@@ -70,7 +73,7 @@ pub(crate) fn state_hasher<G: Game>() -> StateHasher {
 /// Checks that `scenario` is one `G` can run: this format version, `G`'s name, valid tick
 /// orders and ranges. `file` names it in errors.
 pub(crate) fn check_playable<G: Game>(
-    scenario: &Scenario<G::Config, G::Input>,
+    scenario: &GameScenario<G>,
     file: &str,
 ) -> Result<(), ScenarioError> {
     if scenario.format_version != FORMAT_VERSION {

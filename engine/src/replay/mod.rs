@@ -63,8 +63,8 @@ mod rng;
 
 pub use error::ScenarioError;
 pub use format::{Checkpoint, FORMAT_VERSION, RecordedCrash, Scenario, ScenarioInfo, TimedInput};
-pub use game::{Game, RunSetup};
+pub use game::{Game, GameScenario, RunSetup};
 pub use hash::{HASH_SEED, StableHash, StableHasher, StateHash, StateHasher, stable_hash_of};
-pub use recorder::{DEFAULT_CHECKPOINT_EVERY, GameScenario, Recorder, RecorderBuilder};
+pub use recorder::{DEFAULT_CHECKPOINT_EVERY, Recorder, RecorderBuilder};
 pub use replayer::{Divergence, ReplayError, ReplayReport, Replayer};
 pub use rng::{SimRng, SimSeed, stream_for};

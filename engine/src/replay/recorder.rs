@@ -8,16 +8,13 @@ use crate::{
 };
 
 use super::{
-    Checkpoint, FORMAT_VERSION, Game, RecordedCrash, ReplayError, RunSetup, Scenario, StateHasher,
-    TimedInput,
+    Checkpoint, FORMAT_VERSION, Game, GameScenario, RecordedCrash, ReplayError, RunSetup, Scenario,
+    StateHasher, TimedInput,
     game::{build_game, check_playable, feed_inputs, state_hasher},
 };
 
 /// The default checkpoint interval of a recording, in ticks.
 pub const DEFAULT_CHECKPOINT_EVERY: u64 = 60;
-
-/// The scenario of the game `G`.
-pub type GameScenario<G> = Scenario<<G as Game>::Config, <G as Game>::Input>;
 
 /// Sets up a [`Recorder`]: seed, tick rate, checkpoint interval, executor.
 pub struct RecorderBuilder<G: Game> {

@@ -66,10 +66,10 @@ impl Divergence {
                 last_verified,
                 ..
             } => last_verified.unwrap_or(0)..*tick,
-            Divergence::UnexpectedCrash(error) => error.tick()..error.tick() + 1,
+            Divergence::UnexpectedCrash(error) => error.tick()..error.tick().saturating_add(1),
             Divergence::CrashNotReproduced { expected, found } => {
                 let tick = found.as_ref().map_or(expected.tick, TickError::tick);
-                tick.min(expected.tick)..tick.max(expected.tick) + 1
+                tick.min(expected.tick)..tick.max(expected.tick).saturating_add(1)
             }
         }
     }
@@ -77,7 +77,7 @@ impl Divergence {
     /// The tick in which the divergence arose, when it is known exactly.
     pub fn first_divergent_tick(&self) -> Option<u64> {
         let ticks = self.ticks();
-        (ticks.end == ticks.start + 1).then_some(ticks.start)
+        (ticks.end == ticks.start.saturating_add(1)).then_some(ticks.start)
     }
 }
 
