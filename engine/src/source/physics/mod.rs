@@ -1,1 +1,64 @@
-//! 2D physics (glam): bodies, colliders, a broadphase, and typed contact events.
+//! 2D physics (glam): bodies, colliders, a grid broadphase, exact narrowphase, and typed
+//! contact and bounds events, emitted in entity-pair order ([`entity_order`]) whatever the
+//! thread count.
+//!
+//! Add [`PhysicsPlugin`], spawn entities with a [`Body`] and a [`Collider`] (and optionally
+//! [`Mass`] / [`Restitution`]), and read [`ContactStarted`], [`ContactEnded`] and
+//! [`LeftBounds`] with [`EventReader`](crate::EventReader)s.
+//!
+//! # One physics step (every tick, set [`PHYSICS_SET`])
+//!
+//! 1. [`integrate`]: velocity and position, parallel over bodies in fixed-size chunks on the
+//!    engine's [`ComputePool`](crate::ComputePool); each body depends on itself only.
+//! 2. [`broadphase`]: snapshot of the colliders sorted by [`entity_order`] (entity ids are
+//!    deterministic in this engine), candidate pairs from a [`UniformGrid`].
+//! 3. [`narrowphase`]: exact shape tests ([`collide`]) in parallel chunks, results combined
+//!    in pair order; [`Contacts`] compared with the previous step gives the started / ended
+//!    events. [`check_bounds`] runs alongside and sends [`LeftBounds`].
+//! 4. [`resolve`] (opt-in, [`PhysicsConfig::resolve`]): sequential, in pair order.
+//!
+//! ```
+//! use tickbus::prelude::*;
+//! use tickbus::physics::{Body, Collider, ContactStarted, PhysicsPlugin, Vec2};
+//!
+//! #[derive(Resource, Default)]
+//! struct Hits(Vec<(Entity, Entity)>);
+//!
+//! fn log(started: EventReader<ContactStarted>, mut hits: ResMut<Hits>) {
+//!     hits.0.extend(started.iter().map(|c| (c.0.a, c.0.b)));
+//! }
+//!
+//! let mut app = App::new();
+//! app.add_plugin(PhysicsPlugin::default())
+//!     .init_resource::<Hits>()
+//!     .add_system(log);
+//! let left = app.world_mut().spawn((Body::new(Vec2::ZERO, Vec2::new(60.0, 0.0)), Collider::circle(1.0))).id();
+//! let right = app.world_mut().spawn((Body::new(Vec2::new(4.0, 0.0), Vec2::ZERO), Collider::rect(2.0, 2.0))).id();
+//! let mut engine = app.build()?;
+//! // About 1 unit per tick: the circle reaches the box after 2 ticks; the event is read a tick
+//! // after it was sent.
+//! engine.run_ticks(5)?;
+//! assert_eq!(engine.world().resource::<Hits>().0, vec![(left, right)]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod body;
+mod bounds;
+pub mod broadphase;
+mod events;
+mod integrate;
+pub mod narrowphase;
+mod plugin;
+mod resolve;
+
+/// The vector type of positions, velocities and normals (glam's).
+pub use glam::Vec2;
+
+pub use body::{Aabb, Body, Collider, Mass, Restitution, entity_order};
+pub use bounds::{OutOfBounds, check_bounds, crossing};
+pub use broadphase::{BroadphasePairs, Proxy, UniformGrid, broadphase, brute_force_pairs};
+pub use events::{Contact, ContactEnded, ContactStarted, Contacts, LeftBounds, narrowphase};
+pub use integrate::integrate;
+pub use narrowphase::{Penetration, collide};
+pub use plugin::{PHYSICS_SET, PhysicsConfig, PhysicsPlugin};
+pub use resolve::resolve;

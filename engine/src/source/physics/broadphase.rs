@@ -1,0 +1,273 @@
+//! Broadphase: which boxes may touch, with a uniform grid instead of testing every pair.
+//!
+//! Each box is entered in every grid cell it covers; pairs are tested within a cell only,
+//! and a pair is reported by exactly one cell (the one holding the lower corner of the two
+//! boxes' intersection), so no pair is reported twice. Cells are processed in parallel on
+//! the engine's pool, and the result is sorted, so it does not depend on the thread count.
+
+use bevy_ecs::{
+    entity::Entity,
+    prelude::{Query, Res, ResMut},
+    resource::Resource,
+};
+use glam::Vec2;
+
+use super::{Aabb, Body, Collider, PhysicsConfig, entity_order};
+use crate::ComputePool;
+
+/// A box covering more cells than this is tested against every other box instead (so one
+/// huge collider cannot flood the grid).
+const MAX_CELLS_PER_BOX: i64 = 64;
+
+/// Cells handed to a worker at a time.
+const CELLS_PER_CHUNK: usize = 128;
+
+/// A uniform grid of square cells.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct UniformGrid {
+    cell_size: f32,
+}
+
+impl UniformGrid {
+    /// A grid of `cell_size`-wide cells (non-positive or non-finite sizes become 1). About
+    /// the diameter of a typical collider works best.
+    pub fn new(cell_size: f32) -> Self {
+        let valid = cell_size.is_finite() && cell_size > 0.0;
+        Self {
+            cell_size: if valid { cell_size } else { 1.0 },
+        }
+    }
+
+    /// Every pair `(i, j)`, `i < j`, of indices of overlapping boxes (touching counts), sorted.
+    /// Boxes with a NaN coordinate overlap nothing.
+    pub fn pairs(&self, boxes: &[Aabb], pool: &ComputePool) -> Vec<(u32, u32)> {
+        let (mut entries, large) = self.cell_entries(boxes);
+        entries.sort_unstable();
+        let cells = cell_runs(&entries);
+        let per_chunk = pool.map_chunks(&cells, CELLS_PER_CHUNK, |_, cells| {
+            let mut found = Vec::new();
+            for &(start, end) in cells {
+                self.pairs_in_cell(&entries[start..end], boxes, &mut found);
+            }
+            found
+        });
+        let mut pairs: Vec<(u32, u32)> = per_chunk.into_iter().flatten().collect();
+        pairs_with_large(boxes, &large, &mut pairs);
+        pairs.sort_unstable();
+        pairs
+    }
+
+    fn cell_of(&self, point: Vec2) -> (i32, i32) {
+        // `as` saturates (NaN becomes 0), so no coordinate can make this panic.
+        let cell = (point / self.cell_size).floor();
+        (cell.x as i32, cell.y as i32)
+    }
+
+    /// `(cell key, box index)` for every cell of every box, and the boxes too large for that.
+    fn cell_entries(&self, boxes: &[Aabb]) -> (Vec<(u64, u32)>, Vec<u32>) {
+        let mut entries = Vec::with_capacity(boxes.len() * 2);
+        let mut large = Vec::new();
+        for (index, aabb) in boxes.iter().enumerate() {
+            if !(aabb.min.is_finite() && aabb.max.is_finite()) {
+                continue;
+            }
+            let index = index as u32;
+            let (x0, y0) = self.cell_of(aabb.min);
+            let (x1, y1) = self.cell_of(aabb.max);
+            let count = (i64::from(x1) - i64::from(x0) + 1) * (i64::from(y1) - i64::from(y0) + 1);
+            if count > MAX_CELLS_PER_BOX {
+                large.push(index);
+                continue;
+            }
+            for x in x0..=x1 {
+                for y in y0..=y1 {
+                    entries.push((cell_key(x, y), index));
+                }
+            }
+        }
+        (entries, large)
+    }
+
+    /// The pairs one cell owns: overlapping, and the lower corner of their intersection lies
+    /// in this cell (both boxes cover that cell, so exactly one cell reports the pair).
+    fn pairs_in_cell(&self, cell: &[(u64, u32)], boxes: &[Aabb], out: &mut Vec<(u32, u32)>) {
+        for (k, &(key, i)) in cell.iter().enumerate() {
+            let a = &boxes[i as usize];
+            for &(_, j) in &cell[k + 1..] {
+                let b = &boxes[j as usize];
+                if a.overlaps(b) {
+                    let (x, y) = self.cell_of(a.min.max(b.min));
+                    if cell_key(x, y) == key {
+                        out.push((i, j));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn cell_key(x: i32, y: i32) -> u64 {
+    (u64::from(x as u32) << 32) | u64::from(y as u32)
+}
+
+/// `(start, end)` of every run of equal cell keys in sorted entries.
+fn cell_runs(entries: &[(u64, u32)]) -> Vec<(usize, usize)> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for end in 1..=entries.len() {
+        if end == entries.len() || entries[end].0 != entries[start].0 {
+            if end - start > 1 {
+                runs.push((start, end));
+            }
+            start = end;
+        }
+    }
+    runs
+}
+
+/// Tests every large box against every other box (each pair once).
+fn pairs_with_large(boxes: &[Aabb], large: &[u32], out: &mut Vec<(u32, u32)>) {
+    for &l in large {
+        let big = &boxes[l as usize];
+        for (other, aabb) in boxes.iter().enumerate() {
+            let other = other as u32;
+            let counted_from_other_side = large.contains(&other) && other < l;
+            if other != l && !counted_from_other_side && big.overlaps(aabb) {
+                out.push((l.min(other), l.max(other)));
+            }
+        }
+    }
+}
+
+/// Every overlapping pair by testing all n² / 2 pairs: the reference the grid is checked
+/// against, and the baseline of the benchmarks.
+pub fn brute_force_pairs(boxes: &[Aabb]) -> Vec<(u32, u32)> {
+    let mut pairs = Vec::new();
+    for (i, a) in boxes.iter().enumerate() {
+        for (j, b) in boxes.iter().enumerate().skip(i + 1) {
+            if a.overlaps(b) {
+                pairs.push((i as u32, j as u32));
+            }
+        }
+    }
+    pairs
+}
+
+/// One collider as the physics step sees it this tick.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Proxy {
+    /// Its entity.
+    pub entity: Entity,
+    /// The body's position.
+    pub center: Vec2,
+    /// Its shape.
+    pub collider: Collider,
+    /// The box it covers.
+    pub aabb: Aabb,
+}
+
+/// What the broadphase found this tick: the colliders sorted by [`entity_order`], and the
+/// candidate pairs as indices into them (`i < j`, so `proxies[i]` comes first), sorted.
+#[derive(Resource, Default, Debug)]
+pub struct BroadphasePairs {
+    /// Every body with a collider, sorted by [`entity_order`].
+    pub proxies: Vec<Proxy>,
+    /// Pairs whose boxes overlap, sorted.
+    pub pairs: Vec<(u32, u32)>,
+}
+
+/// The broadphase system: snapshots the colliders (sorted by [`entity_order`]: ids are
+/// deterministic in this engine) and finds the pairs whose boxes overlap.
+pub fn broadphase(
+    pool: Res<ComputePool>,
+    config: Res<PhysicsConfig>,
+    colliders: Query<(Entity, &Body, &Collider)>,
+    mut found: ResMut<BroadphasePairs>,
+) {
+    let found = &mut *found;
+    found.proxies.clear();
+    found
+        .proxies
+        .extend(colliders.iter().map(|(entity, body, collider)| Proxy {
+            entity,
+            center: body.position,
+            collider: *collider,
+            aabb: collider.aabb(body.position),
+        }));
+    found
+        .proxies
+        .sort_unstable_by_key(|proxy| entity_order(proxy.entity));
+    let boxes: Vec<Aabb> = found.proxies.iter().map(|proxy| proxy.aabb).collect();
+    found.pairs = UniformGrid::new(config.cell_size).pairs(&boxes, &pool);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn square(x: f32, y: f32, half: f32) -> Aabb {
+        Aabb::new(Vec2::new(x - half, y - half), Vec2::new(x + half, y + half))
+    }
+
+    #[test]
+    fn touching_boxes_are_a_pair_separated_ones_are_not() {
+        let boxes = [
+            square(0.0, 0.0, 1.0),
+            square(2.0, 0.0, 1.0), // touches box 0 on an edge
+            square(4.5, 0.0, 1.0), // 0.5 away from box 1
+            square(2.0, 2.0, 1.0), // touches box 1 and, at a corner, box 0
+        ];
+        let grid = UniformGrid::new(2.0);
+        let found = grid.pairs(&boxes, &ComputePool::default());
+        assert_eq!(found, vec![(0, 1), (0, 3), (1, 3)]);
+        assert_eq!(found, brute_force_pairs(&boxes));
+    }
+
+    #[test]
+    fn huge_and_broken_boxes_are_handled() {
+        let boxes = [
+            square(0.0, 0.0, 1000.0), // covers far more than 64 cells
+            square(10.0, 10.0, 1.0),
+            square(5000.0, 0.0, 1.0),
+            Aabb::new(Vec2::NAN, Vec2::NAN),
+            square(-500.0, 0.0, 450.0), // large too, overlaps the first only
+        ];
+        let found = UniformGrid::new(1.0).pairs(&boxes, &ComputePool::default());
+        assert_eq!(found, brute_force_pairs(&boxes));
+        assert_eq!(found, vec![(0, 1), (0, 4)]);
+    }
+
+    fn scene() -> impl Strategy<Value = (Vec<Aabb>, f32)> {
+        let aabb = (-50.0f32..50.0, -50.0f32..50.0, 0.0f32..4.0, 0.0f32..4.0)
+            .prop_map(|(x, y, w, h)| Aabb::new(Vec2::new(x, y), Vec2::new(x + w, y + h)));
+        (prop::collection::vec(aabb, 0..120), 0.5f32..20.0)
+    }
+
+    /// Whole-number boxes and cells: many exact touches, many edges on cell boundaries.
+    fn snapped_scene() -> impl Strategy<Value = (Vec<Aabb>, f32)> {
+        let aabb = (-20i32..20, -20i32..20, 0i32..6, 0i32..6).prop_map(|(x, y, w, h)| {
+            let min = Vec2::new(x as f32, y as f32);
+            Aabb::new(min, min + Vec2::new(w as f32, h as f32))
+        });
+        (
+            prop::collection::vec(aabb, 0..80),
+            (1i32..8).prop_map(|c| c as f32),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn the_grid_finds_exactly_the_brute_force_pairs((boxes, cell) in scene()) {
+            let grid = UniformGrid::new(cell);
+            prop_assert_eq!(grid.pairs(&boxes, &ComputePool::default()), brute_force_pairs(&boxes));
+        }
+
+        #[test]
+        fn the_grid_agrees_on_touching_boxes_and_cell_edges((boxes, cell) in snapped_scene()) {
+            let grid = UniformGrid::new(cell);
+            prop_assert_eq!(grid.pairs(&boxes, &ComputePool::default()), brute_force_pairs(&boxes));
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Configuration and the plugin that adds the physics step to an app.
+
+use bevy_ecs::resource::Resource;
+use glam::Vec2;
+
+use super::{
+    Aabb, BroadphasePairs, ContactEnded, ContactStarted, Contacts, LeftBounds, OutOfBounds,
+    broadphase::broadphase, check_bounds, integrate, narrowphase, resolve,
+};
+use crate::{App, IntoSystemConfig, Plugin};
+
+/// The set every physics system is in: order game systems with `.after(PHYSICS_SET)` to see
+/// this tick's positions.
+pub const PHYSICS_SET: &str = "physics";
+
+/// How the physics step behaves; a resource, so systems may change it between ticks.
+#[derive(Resource, Clone, Debug, PartialEq)]
+pub struct PhysicsConfig {
+    /// Acceleration applied to every movable body, units per second².
+    pub gravity: Vec2,
+    /// The world bounds: colliders crossing them send [`LeftBounds`] (and, with `resolve`,
+    /// are put back). `None`: no bounds.
+    pub bounds: Option<Aabb>,
+    /// Cell size of the broadphase grid; about the diameter of a typical collider.
+    pub cell_size: f32,
+    /// Add the resolution system (separate and bounce). Off by default: events only.
+    pub resolve: bool,
+    /// Restitution of bodies without a [`Restitution`](super::Restitution) component.
+    pub default_restitution: f32,
+    /// Bodies per chunk of the parallel integration (any value gives the same results).
+    pub chunk_len: usize,
+}
+
+impl Default for PhysicsConfig {
+    fn default() -> Self {
+        Self {
+            gravity: Vec2::ZERO,
+            bounds: None,
+            cell_size: 2.0,
+            resolve: false,
+            default_restitution: 1.0,
+            chunk_len: 1024,
+        }
+    }
+}
+
+/// Adds 2D physics to an app: its resources, its events and its systems, all in
+/// [`PHYSICS_SET`], in this order:
+///
+/// `integrate` → `broadphase` → (`narrowphase` ∥ `check_bounds`) → `resolve` (opt-in).
+///
+/// Events sent during tick `N` ([`ContactStarted`], [`ContactEnded`], [`LeftBounds`]) are
+/// readable during tick `N + 1`, like every written event.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PhysicsPlugin {
+    /// The configuration inserted as a resource.
+    pub config: PhysicsConfig,
+}
+
+impl PhysicsPlugin {
+    /// A plugin with this configuration.
+    pub fn new(config: PhysicsConfig) -> Self {
+        Self { config }
+    }
+}
+
+impl Plugin for PhysicsPlugin {
+    fn build(&self, app: &mut App) {
+        app.insert_resource(self.config.clone())
+            .init_resource::<BroadphasePairs>()
+            .init_resource::<Contacts>()
+            .init_resource::<OutOfBounds>()
+            .add_event::<ContactStarted>()
+            .add_event::<ContactEnded>()
+            .add_event::<LeftBounds>()
+            .add_system(integrate.in_set(PHYSICS_SET))
+            .add_system(broadphase.in_set(PHYSICS_SET).after(integrate))
+            .add_system(narrowphase.in_set(PHYSICS_SET).after(broadphase))
+            .add_system(check_bounds.in_set(PHYSICS_SET).after(broadphase));
+        if self.config.resolve {
+            app.add_system(
+                resolve
+                    .in_set(PHYSICS_SET)
+                    .after(narrowphase)
+                    .after(check_bounds),
+            );
+        }
+    }
+}
