@@ -10,9 +10,9 @@
 //!
 //! 1. [`integrate`]: velocity and position, parallel over bodies in fixed-size chunks on the
 //!    engine's [`ComputePool`](crate::ComputePool); each body depends on itself only.
-//! 2. [`broadphase`]: snapshot of the colliders sorted by [`entity_order`] (entity ids are
+//! 2. [`broadphase()`]: snapshot of the colliders sorted by [`entity_order`] (entity ids are
 //!    deterministic in this engine), candidate pairs from a [`UniformGrid`].
-//! 3. [`narrowphase`]: exact shape tests ([`collide`]) in parallel chunks, results combined
+//! 3. [`narrowphase()`]: exact shape tests ([`collide`]) in parallel chunks, results combined
 //!    in pair order; [`Contacts`] compared with the previous step gives the started / ended
 //!    events. [`check_bounds`] runs alongside and sends [`LeftBounds`].
 //! 4. [`resolve`] (opt-in, [`PhysicsConfig::resolve`]): sequential, in pair order.

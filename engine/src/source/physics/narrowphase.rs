@@ -39,12 +39,10 @@ fn circle_circle(pa: Vec2, ra: f32, pb: Vec2, rb: f32) -> Option<Penetration> {
     let offset = pb - pa;
     let distance = offset.length();
     let reach = ra + rb;
-    if !(distance <= reach) {
-        return None;
-    }
     // Concentric circles have no direction of their own; any fixed one keeps it deterministic.
     let normal = offset.try_normalize().unwrap_or(Vec2::X);
-    Some(Penetration {
+    // False for NaN, so a broken position touches nothing.
+    (distance <= reach).then_some(Penetration {
         normal,
         depth: reach - distance,
     })
