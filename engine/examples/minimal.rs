@@ -13,7 +13,7 @@ struct Fire {
 
 /// Writes one `Fire` every other tick. What it writes in tick N is readable in tick N + 1.
 fn trigger(mut fire: EventWriter<Fire>, time: Res<Time>) {
-    if time.tick() % 2 == 0 {
+    if time.tick().is_multiple_of(2) {
         fire.send(Fire {
             shot: time.tick() as u32 / 2,
         });

@@ -54,17 +54,20 @@ fn query_mix<const B: usize>(
     }
 }
 
+/// Every entity with a value.
+type Living<'w, 's> = Query<'w, 's, Entity, With<Val>>;
+
 fn spawner<const A: usize>(
     id: u64,
     work: u32,
-) -> impl FnMut(Commands, Res<Chain<A>>, Query<Entity, With<Val>>, Res<Time>) {
+) -> impl FnMut(Commands, Res<Chain<A>>, Living, Res<Time>) {
     move |mut commands, chain, existing, time| {
         let value = mix(&[chain.0, id, time.tick(), spin(work)]);
         commands.spawn(Val(value));
-        if time.tick() % 3 == id % 3 {
-            if let Some(oldest) = existing.iter().min() {
-                commands.entity(oldest).despawn();
-            }
+        if time.tick() % 3 == id % 3
+            && let Some(oldest) = existing.iter().min()
+        {
+            commands.entity(oldest).despawn();
         }
     }
 }

@@ -296,7 +296,8 @@ fn exclusive_systems_run_alone_between_the_others() {
 
 #[test]
 fn non_send_systems_run_on_the_driving_thread() {
-    struct MainOnly(std::rc::Rc<()>);
+    /// Not `Send`: holds an `Rc`.
+    struct MainOnly(#[allow(dead_code)] std::rc::Rc<()>);
     #[derive(Resource, Default)]
     struct Threads(Vec<std::thread::ThreadId>);
     fn on_main(_: NonSend<MainOnly>, mut threads: ResMut<Threads>) {
