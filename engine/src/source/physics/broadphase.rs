@@ -2,8 +2,9 @@
 //!
 //! Each box is entered in every grid cell it covers; pairs are tested within a cell only,
 //! and a pair is reported by exactly one cell (the one holding the lower corner of the two
-//! boxes' intersection), so no pair is reported twice. Cells are processed in parallel on
-//! the engine's pool, and the result is sorted, so it does not depend on the thread count.
+//! boxes' intersection), so no pair is reported twice. Columns of cells are processed in
+//! parallel on the engine's pool, and the result is sorted, so it does not depend on the
+//! thread count.
 
 use bevy_ecs::{
     entity::Entity,
@@ -19,8 +20,18 @@ use crate::ComputePool;
 /// huge collider cannot flood the grid).
 const MAX_CELLS_PER_BOX: i64 = 64;
 
-/// Cells handed to a worker at a time.
-const CELLS_PER_CHUNK: usize = 128;
+/// The grid is cut into this many columns of cells, processed as independent jobs. A fixed
+/// number, so the work split never depends on the thread count.
+const STRIPS: i64 = 16;
+
+/// The cells a box covers, inclusive.
+#[derive(Clone, Copy, Debug)]
+struct CellSpan {
+    x0: i32,
+    y0: i32,
+    x1: i32,
+    y1: i32,
+}
 
 /// A uniform grid of square cells.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -40,18 +51,16 @@ impl UniformGrid {
 
     /// Every pair `(i, j)`, `i < j`, of indices of overlapping boxes (touching counts), sorted.
     /// Boxes with a NaN coordinate overlap nothing.
+    ///
+    /// The columns of cells are independent jobs on `pool`: each owns the pairs whose owner
+    /// cell lies in it, so the jobs never report the same pair.
     pub fn pairs(&self, boxes: &[Aabb], pool: &ComputePool) -> Vec<(u32, u32)> {
-        let (mut entries, large) = self.cell_entries(boxes);
-        entries.sort_unstable();
-        let cells = cell_runs(&entries);
-        let per_chunk = pool.map_chunks(&cells, CELLS_PER_CHUNK, |_, cells| {
-            let mut found = Vec::new();
-            for &(start, end) in cells {
-                self.pairs_in_cell(&entries[start..end], boxes, &mut found);
-            }
-            found
+        let (spans, large) = self.spans(boxes);
+        let strips = strips_of(&spans);
+        let per_strip = pool.map_chunks(&strips, 1, |_, strip| {
+            self.pairs_in_strip(&strip[0], &spans, boxes)
         });
-        let mut pairs: Vec<(u32, u32)> = per_chunk.into_iter().flatten().collect();
+        let mut pairs: Vec<(u32, u32)> = per_strip.into_iter().flatten().collect();
         pairs_with_large(boxes, &large, &mut pairs);
         pairs.sort_unstable();
         pairs
@@ -63,29 +72,49 @@ impl UniformGrid {
         (cell.x as i32, cell.y as i32)
     }
 
-    /// `(cell key, box index)` for every cell of every box, and the boxes too large for that.
-    fn cell_entries(&self, boxes: &[Aabb]) -> (Vec<(u64, u32)>, Vec<u32>) {
-        let mut entries = Vec::with_capacity(boxes.len() * 2);
+    /// The cell span of every finite box of ordinary size, and the boxes too large for that.
+    fn spans(&self, boxes: &[Aabb]) -> (Vec<(u32, CellSpan)>, Vec<u32>) {
+        let mut spans = Vec::with_capacity(boxes.len());
         let mut large = Vec::new();
         for (index, aabb) in boxes.iter().enumerate() {
             if !(aabb.min.is_finite() && aabb.max.is_finite()) {
                 continue;
             }
-            let index = index as u32;
             let (x0, y0) = self.cell_of(aabb.min);
             let (x1, y1) = self.cell_of(aabb.max);
             let count = (i64::from(x1) - i64::from(x0) + 1) * (i64::from(y1) - i64::from(y0) + 1);
             if count > MAX_CELLS_PER_BOX {
-                large.push(index);
-                continue;
+                large.push(index as u32);
+            } else {
+                spans.push((index as u32, CellSpan { x0, y0, x1, y1 }));
             }
+        }
+        (spans, large)
+    }
+
+    /// The pairs owned by the cells of columns `strip.start..=strip.end`.
+    fn pairs_in_strip(
+        &self,
+        strip: &std::ops::RangeInclusive<i32>,
+        spans: &[(u32, CellSpan)],
+        boxes: &[Aabb],
+    ) -> Vec<(u32, u32)> {
+        let mut entries = Vec::new();
+        for &(index, span) in spans {
+            let x0 = span.x0.max(*strip.start());
+            let x1 = span.x1.min(*strip.end());
             for x in x0..=x1 {
-                for y in y0..=y1 {
+                for y in span.y0..=span.y1 {
                     entries.push((cell_key(x, y), index));
                 }
             }
         }
-        (entries, large)
+        entries.sort_unstable();
+        let mut found = Vec::new();
+        for (start, end) in cell_runs(&entries) {
+            self.pairs_in_cell(&entries[start..end], boxes, &mut found);
+        }
+        found
     }
 
     /// The pairs one cell owns: overlapping, and the lower corner of their intersection lies
@@ -106,11 +135,30 @@ impl UniformGrid {
     }
 }
 
+/// Splits the columns the spans cover into at most [`STRIPS`] equal ranges.
+fn strips_of(spans: &[(u32, CellSpan)]) -> Vec<std::ops::RangeInclusive<i32>> {
+    let Some(first) = spans.iter().map(|(_, s)| s.x0).min() else {
+        return Vec::new();
+    };
+    let last = spans.iter().map(|(_, s)| s.x1).max().unwrap_or(first);
+    let columns = i64::from(last) - i64::from(first) + 1;
+    let width = (columns + STRIPS - 1) / STRIPS;
+    (0..STRIPS)
+        .map(|k| i64::from(first) + k * width)
+        .take_while(|&start| start <= i64::from(last))
+        .map(|start| {
+            let end = (start + width - 1).min(i64::from(last));
+            // Both lie within [first, last], so they fit in i32.
+            start as i32..=end as i32
+        })
+        .collect()
+}
+
 fn cell_key(x: i32, y: i32) -> u64 {
     (u64::from(x as u32) << 32) | u64::from(y as u32)
 }
 
-/// `(start, end)` of every run of equal cell keys in sorted entries.
+/// `(start, end)` of every run of at least two equal cell keys in sorted entries.
 fn cell_runs(entries: &[(u64, u32)]) -> Vec<(usize, usize)> {
     let mut runs = Vec::new();
     let mut start = 0;
