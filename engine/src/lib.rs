@@ -104,6 +104,8 @@ pub mod prelude {
         App, Clock, Engine, EventReader, EventSender, EventWriter, ExecutorKind, FixedStep,
         IntoSystemConfig, ManualClock, Plugin, RealClock, SourceConfig, Time,
     };
+    pub use crate::physics::{Body, Collider, PhysicsPlugin};
+    pub use crate::timer::{TimerAppExt, TimerFired, TimerHandle, Timers};
     pub use bevy_ecs::prelude::{
         Commands, Component, Entity, Local, NonSend, NonSendMut, Query, Res, ResMut, Resource,
         With, Without, World,

@@ -341,3 +341,18 @@ fn handles_and_firings_are_identical_for_any_thread_count() {
         }
     }
 }
+
+#[test]
+fn timers_without_add_timers_fail_with_an_error_naming_the_system() {
+    fn forgetful(mut timers: Timers<u64>) {
+        timers.once_after_ticks(1, 1);
+    }
+    let mut app = App::new();
+    app.add_system(forgetful);
+    let mut engine = app.build().unwrap();
+    let error = engine.run_ticks(1).unwrap_err().to_string();
+    assert!(
+        error.contains("forgetful") && error.contains("Resource does not exist"),
+        "{error}"
+    );
+}

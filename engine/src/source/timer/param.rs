@@ -75,6 +75,10 @@ impl TimerSlot {
 /// Schedules, cancels and inspects timers of payload type `P` from a system (register them
 /// with [`TimerAppExt::add_timers`](super::TimerAppExt::add_timers)).
 ///
+/// Without `add_timers::<P>()` a system using `Timers<P>` fails every tick with
+/// [`TickError::SystemFailed`](crate::TickError::SystemFailed), naming the missing
+/// `TimerWheel<P>`.
+///
 /// # When a timer fires
 ///
 /// A delay of `k` ticks scheduled during tick `N` fires in tick `N + k`: its
