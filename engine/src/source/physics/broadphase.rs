@@ -6,6 +6,8 @@
 //! parallel on the engine's pool, and the result is sorted, so it does not depend on the
 //! thread count.
 
+use std::ops::RangeInclusive;
+
 use bevy_ecs::{
     entity::Entity,
     prelude::{Query, Res, ResMut},
@@ -33,6 +35,64 @@ struct CellSpan {
     y1: i32,
 }
 
+impl CellSpan {
+    /// The part of the span inside columns `strip`, if any.
+    fn clip(self, strip: &RangeInclusive<i32>) -> Option<Self> {
+        let x0 = self.x0.max(*strip.start());
+        let x1 = self.x1.min(*strip.end());
+        (x0 <= x1).then_some(Self { x0, x1, ..self })
+    }
+
+    fn cells(self) -> impl Iterator<Item = (i32, i32)> {
+        (self.x0..=self.x1).flat_map(move |x| (self.y0..=self.y1).map(move |y| (x, y)))
+    }
+}
+
+/// `(cell key, box index)` for every cell of every span, grouped by cell, indices ascending
+/// within a cell. A counting sort over the strip's cells when they are few enough (the
+/// common, dense case), a comparison sort otherwise (a sparse world with far-flung boxes).
+fn group_by_cell(spans: &[(u32, CellSpan)]) -> Vec<(u64, u32)> {
+    let total: usize = spans.iter().map(|(_, s)| s.cells().count()).sum();
+    let (Some(x0), Some(y0)) = (
+        spans.iter().map(|(_, s)| s.x0).min(),
+        spans.iter().map(|(_, s)| s.y0).min(),
+    ) else {
+        return Vec::new();
+    };
+    let x1 = spans.iter().map(|(_, s)| s.x1).max().unwrap_or(x0);
+    let y1 = spans.iter().map(|(_, s)| s.y1).max().unwrap_or(y0);
+    let height = i64::from(y1) - i64::from(y0) + 1;
+    let cells = (i64::from(x1) - i64::from(x0) + 1) * height;
+    if cells > 8 * total as i64 + 4096 {
+        let mut entries: Vec<(u64, u32)> = spans
+            .iter()
+            .flat_map(|&(index, span)| span.cells().map(move |(x, y)| (cell_key(x, y), index)))
+            .collect();
+        entries.sort_unstable();
+        return entries;
+    }
+    // Both offsets are below `cells`, which is small here.
+    let slot = |x: i32, y: i32| {
+        ((i64::from(x) - i64::from(x0)) * height + i64::from(y) - i64::from(y0)) as usize
+    };
+    let mut starts = vec![0usize; cells as usize + 1];
+    for (_, span) in spans {
+        span.cells().for_each(|(x, y)| starts[slot(x, y) + 1] += 1);
+    }
+    for cell in 1..starts.len() {
+        starts[cell] += starts[cell - 1];
+    }
+    let mut entries = vec![(0u64, 0u32); total];
+    for &(index, span) in spans {
+        for (x, y) in span.cells() {
+            let next = &mut starts[slot(x, y)];
+            entries[*next] = (cell_key(x, y), index);
+            *next += 1;
+        }
+    }
+    entries
+}
+
 /// A uniform grid of square cells.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct UniformGrid {
@@ -56,10 +116,9 @@ impl UniformGrid {
     /// cell lies in it, so the jobs never report the same pair.
     pub fn pairs(&self, boxes: &[Aabb], pool: &ComputePool) -> Vec<(u32, u32)> {
         let (spans, large) = self.spans(boxes);
-        let strips = strips_of(&spans);
-        let per_strip = pool.map_chunks(&strips, 1, |_, strip| {
-            self.pairs_in_strip(&strip[0], &spans, boxes)
-        });
+        let strips = split_into_strips(&spans);
+        let per_strip =
+            pool.map_chunks(&strips, 1, |_, strip| self.pairs_in_strip(&strip[0], boxes));
         let mut pairs: Vec<(u32, u32)> = per_strip.into_iter().flatten().collect();
         pairs_with_large(boxes, &large, &mut pairs);
         pairs.sort_unstable();
@@ -92,24 +151,9 @@ impl UniformGrid {
         (spans, large)
     }
 
-    /// The pairs owned by the cells of columns `strip.start..=strip.end`.
-    fn pairs_in_strip(
-        &self,
-        strip: &std::ops::RangeInclusive<i32>,
-        spans: &[(u32, CellSpan)],
-        boxes: &[Aabb],
-    ) -> Vec<(u32, u32)> {
-        let mut entries = Vec::new();
-        for &(index, span) in spans {
-            let x0 = span.x0.max(*strip.start());
-            let x1 = span.x1.min(*strip.end());
-            for x in x0..=x1 {
-                for y in span.y0..=span.y1 {
-                    entries.push((cell_key(x, y), index));
-                }
-            }
-        }
-        entries.sort_unstable();
+    /// The pairs owned by the cells of one strip (its spans are clipped to its columns).
+    fn pairs_in_strip(&self, strip: &[(u32, CellSpan)], boxes: &[Aabb]) -> Vec<(u32, u32)> {
+        let entries = group_by_cell(strip);
         let mut found = Vec::new();
         for (start, end) in cell_runs(&entries) {
             self.pairs_in_cell(&entries[start..end], boxes, &mut found);
@@ -135,23 +179,33 @@ impl UniformGrid {
     }
 }
 
-/// Splits the columns the spans cover into at most [`STRIPS`] equal ranges.
-fn strips_of(spans: &[(u32, CellSpan)]) -> Vec<std::ops::RangeInclusive<i32>> {
-    let Some(first) = spans.iter().map(|(_, s)| s.x0).min() else {
+/// Cuts the columns the spans cover into at most [`STRIPS`] equal ranges and hands every
+/// span, clipped, to each strip it reaches (in index order, which the pair search relies on).
+fn split_into_strips(spans: &[(u32, CellSpan)]) -> Vec<Vec<(u32, CellSpan)>> {
+    let Some(first) = spans.iter().map(|(_, s)| i64::from(s.x0)).min() else {
         return Vec::new();
     };
-    let last = spans.iter().map(|(_, s)| s.x1).max().unwrap_or(first);
-    let columns = i64::from(last) - i64::from(first) + 1;
-    let width = (columns + STRIPS - 1) / STRIPS;
-    (0..STRIPS)
-        .map(|k| i64::from(first) + k * width)
-        .take_while(|&start| start <= i64::from(last))
-        .map(|start| {
-            let end = (start + width - 1).min(i64::from(last));
-            // Both lie within [first, last], so they fit in i32.
-            start as i32..=end as i32
-        })
-        .collect()
+    let last = spans
+        .iter()
+        .map(|(_, s)| i64::from(s.x1))
+        .max()
+        .unwrap_or(first);
+    let width = (last - first + STRIPS) / STRIPS;
+    let mut strips = vec![Vec::new(); ((last - first) / width + 1) as usize];
+    for &(index, span) in spans {
+        let from = (i64::from(span.x0) - first) / width;
+        let to = (i64::from(span.x1) - first) / width;
+        for k in from..=to {
+            // Strip k covers columns first + k·width ..= first + (k+1)·width − 1 (capped at
+            // `last`), all within the i32 range of the spans.
+            let start = first + k * width;
+            let columns = start as i32..=(start + width - 1).min(last) as i32;
+            if let Some(clipped) = span.clip(&columns) {
+                strips[k as usize].push((index, clipped));
+            }
+        }
+    }
+    strips
 }
 
 fn cell_key(x: i32, y: i32) -> u64 {
@@ -284,6 +338,35 @@ mod tests {
         let found = UniformGrid::new(1.0).pairs(&boxes, &ComputePool::default());
         assert_eq!(found, brute_force_pairs(&boxes));
         assert_eq!(found, vec![(0, 1), (0, 4)]);
+    }
+
+    #[test]
+    fn far_flung_boxes_agree_with_brute_force() {
+        // One column, a million rows apart: too many cells for the counting sort.
+        let boxes = [
+            square(0.0, 0.0, 0.5),
+            square(0.0, 1e6, 0.5),
+            square(0.5, 1e6, 0.5),
+            square(0.2, 0.6, 0.5),
+            square(-3e5, -7e5, 0.5),
+        ];
+        let found = UniformGrid::new(1.0).pairs(&boxes, &ComputePool::default());
+        assert_eq!(found, vec![(0, 3), (1, 2)]);
+        assert_eq!(found, brute_force_pairs(&boxes));
+    }
+
+    #[test]
+    fn boxes_at_the_edge_of_the_cell_range_are_not_lost() {
+        let edge = f32::MAX / 2.0; // saturates to the last cell column
+        let boxes = [
+            square(edge, 0.0, 1.0),
+            square(edge, 0.5, 1.0),
+            square(-edge, 0.0, 1.0),
+            square(0.0, 0.0, 1.0),
+        ];
+        let found = UniformGrid::new(1.0).pairs(&boxes, &ComputePool::default());
+        assert_eq!(found, brute_force_pairs(&boxes));
+        assert_eq!(found, vec![(0, 1)]);
     }
 
     fn scene() -> impl Strategy<Value = (Vec<Aabb>, f32)> {
