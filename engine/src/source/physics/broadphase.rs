@@ -43,8 +43,43 @@ impl CellSpan {
         (x0 <= x1).then_some(Self { x0, x1, ..self })
     }
 
+    /// Cells covered (at most [`MAX_CELLS_PER_BOX`]).
+    fn len(self) -> usize {
+        ((i64::from(self.x1) - i64::from(self.x0) + 1)
+            * (i64::from(self.y1) - i64::from(self.y0) + 1)) as usize
+    }
+
     fn cells(self) -> impl Iterator<Item = (i32, i32)> {
         (self.x0..=self.x1).flat_map(move |x| (self.y0..=self.y1).map(move |y| (x, y)))
+    }
+}
+
+/// The rectangle of cells a strip's spans cover, for the counting sort.
+struct CellArea {
+    x0: i64,
+    y0: i64,
+    height: i64,
+    cells: i64,
+}
+
+impl CellArea {
+    fn around(spans: &[(u32, CellSpan)]) -> Option<Self> {
+        let x0 = spans.iter().map(|(_, s)| i64::from(s.x0)).min()?;
+        let y0 = spans.iter().map(|(_, s)| i64::from(s.y0)).min()?;
+        let x1 = spans.iter().map(|(_, s)| i64::from(s.x1)).max()?;
+        let y1 = spans.iter().map(|(_, s)| i64::from(s.y1)).max()?;
+        let height = y1 - y0 + 1;
+        Some(Self {
+            x0,
+            y0,
+            height,
+            cells: (x1 - x0 + 1) * height,
+        })
+    }
+
+    /// Column-major index of a cell of the area (below `cells`).
+    fn slot(&self, x: i32, y: i32) -> usize {
+        ((i64::from(x) - self.x0) * self.height + i64::from(y) - self.y0) as usize
     }
 }
 
@@ -52,32 +87,33 @@ impl CellSpan {
 /// within a cell. A counting sort over the strip's cells when they are few enough (the
 /// common, dense case), a comparison sort otherwise (a sparse world with far-flung boxes).
 fn group_by_cell(spans: &[(u32, CellSpan)]) -> Vec<(u64, u32)> {
-    let total: usize = spans.iter().map(|(_, s)| s.cells().count()).sum();
-    let (Some(x0), Some(y0)) = (
-        spans.iter().map(|(_, s)| s.x0).min(),
-        spans.iter().map(|(_, s)| s.y0).min(),
-    ) else {
+    let Some(area) = CellArea::around(spans) else {
         return Vec::new();
     };
-    let x1 = spans.iter().map(|(_, s)| s.x1).max().unwrap_or(x0);
-    let y1 = spans.iter().map(|(_, s)| s.y1).max().unwrap_or(y0);
-    let height = i64::from(y1) - i64::from(y0) + 1;
-    let cells = (i64::from(x1) - i64::from(x0) + 1) * height;
-    if cells > 8 * total as i64 + 4096 {
-        let mut entries: Vec<(u64, u32)> = spans
-            .iter()
-            .flat_map(|&(index, span)| span.cells().map(move |(x, y)| (cell_key(x, y), index)))
-            .collect();
-        entries.sort_unstable();
-        return entries;
+    let total: usize = spans.iter().map(|(_, span)| span.len()).sum();
+    if area.cells > 8 * total as i64 + 4096 {
+        sort_by_cell(spans)
+    } else {
+        count_by_cell(spans, &area, total)
     }
-    // Both offsets are below `cells`, which is small here.
-    let slot = |x: i32, y: i32| {
-        ((i64::from(x) - i64::from(x0)) * height + i64::from(y) - i64::from(y0)) as usize
-    };
-    let mut starts = vec![0usize; cells as usize + 1];
+}
+
+fn sort_by_cell(spans: &[(u32, CellSpan)]) -> Vec<(u64, u32)> {
+    let mut entries: Vec<(u64, u32)> = spans
+        .iter()
+        .flat_map(|&(index, span)| span.cells().map(move |(x, y)| (cell_key(x, y), index)))
+        .collect();
+    entries.sort_unstable();
+    entries
+}
+
+/// Counting sort: count per cell, prefix sums, then place the entries in span order, so
+/// indices stay ascending within a cell.
+fn count_by_cell(spans: &[(u32, CellSpan)], area: &CellArea, total: usize) -> Vec<(u64, u32)> {
+    let mut starts = vec![0usize; area.cells as usize + 1];
     for (_, span) in spans {
-        span.cells().for_each(|(x, y)| starts[slot(x, y) + 1] += 1);
+        span.cells()
+            .for_each(|(x, y)| starts[area.slot(x, y) + 1] += 1);
     }
     for cell in 1..starts.len() {
         starts[cell] += starts[cell - 1];
@@ -85,7 +121,7 @@ fn group_by_cell(spans: &[(u32, CellSpan)]) -> Vec<(u64, u32)> {
     let mut entries = vec![(0u64, 0u32); total];
     for &(index, span) in spans {
         for (x, y) in span.cells() {
-            let next = &mut starts[slot(x, y)];
+            let next = &mut starts[area.slot(x, y)];
             entries[*next] = (cell_key(x, y), index);
             *next += 1;
         }
