@@ -61,7 +61,6 @@ pub struct LeftBounds {
 #[derive(Resource, Default, Debug)]
 pub struct Contacts {
     current: Vec<Contact>,
-    previous: Vec<Contact>,
 }
 
 impl Contacts {
@@ -92,9 +91,8 @@ impl Contacts {
     /// Replaces the contacts with this step's and reports what started and ended, each in
     /// pair order.
     fn update(&mut self, now: Vec<Contact>, started: &mut Vec<Contact>, ended: &mut Vec<Contact>) {
-        std::mem::swap(&mut self.previous, &mut self.current);
-        self.current = now;
-        diff_sorted(&self.previous, &self.current, ended, started);
+        let previous = std::mem::replace(&mut self.current, now);
+        diff_sorted(&previous, &self.current, ended, started);
     }
 }
 
