@@ -93,6 +93,7 @@ impl Engine {
         self.swap_queues();
         self.collect();
         self.world.resource_mut::<Time>().set_tick(self.tick);
+        self.schedule.begin_tick(self.tick);
         let ran = self.executor.run(&mut self.schedule, &mut self.world);
         let applied = self.schedule.apply_deferred(&mut self.world);
         self.account(start);

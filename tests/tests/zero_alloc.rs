@@ -4,7 +4,8 @@
 
 use std::{
     alloc::{GlobalAlloc, Layout, System},
-    sync::atomic::{AtomicBool, AtomicUsize, Ordering},
+    cell::Cell,
+    sync::atomic::{AtomicUsize, Ordering},
 };
 
 use std::time::Duration;
@@ -13,14 +14,23 @@ use tickbus::{ExecutorKind, ParallelConfig, prelude::*};
 
 struct Counting;
 
-static COUNTING: AtomicBool = AtomicBool::new(false);
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// Only the thread that drives the ticks is counted: the pool's idle workers may still be
+    /// finishing their own start-up.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn counting() -> bool {
+    COUNTING.with(Cell::get)
+}
 
 // SAFETY: forwards every call to the system allocator unchanged; only counts.
 #[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
+        if counting() {
             ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         }
         // SAFETY: the caller's contract is passed on as is.
@@ -33,7 +43,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
+        if counting() {
             ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         }
         // SAFETY: the caller's contract is passed on as is.
@@ -82,12 +92,12 @@ fn allocations_in_steady_state(executor: ExecutorKind) -> usize {
         engine.tick().unwrap();
     }
     ALLOCATIONS.store(0, Ordering::SeqCst);
-    COUNTING.store(true, Ordering::SeqCst);
+    COUNTING.with(|c| c.set(true));
     for _ in 0..200 {
         input.try_send(Sample([0, 1])).unwrap();
         engine.tick().unwrap();
     }
-    COUNTING.store(false, Ordering::SeqCst);
+    COUNTING.with(|c| c.set(false));
     assert_eq!(engine.world().resource::<Count>().0, 250 * 500 - 500 + 250);
     ALLOCATIONS.load(Ordering::SeqCst)
 }

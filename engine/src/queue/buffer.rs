@@ -111,9 +111,15 @@ impl<T: Event> EventQueue<T> {
     }
 
     /// Step 4 of a tick: one writer system's private buffer, appended in registration order.
-    /// `Vec::append` leaves `events` empty with its capacity, so warm writers never allocate.
+    /// The first writer of a tick hands its whole buffer over (a pointer swap, no copy) and
+    /// gets the empty pending buffer back; later ones are appended. Either way `events` ends
+    /// empty with capacity, so warm writers never allocate.
     pub(crate) fn merge_written(&mut self, events: &mut Vec<T>) {
-        self.pending.append(events);
+        if self.pending.is_empty() {
+            std::mem::swap(&mut self.pending, events);
+        } else {
+            self.pending.append(events);
+        }
     }
 
     /// Called by every reader system when it runs. Only flips a flag the first time, so

@@ -89,6 +89,8 @@ pub(crate) struct Schedule {
     pub(crate) nodes: Vec<SystemNode>,
     pub(crate) graph: Graph,
     pub(crate) guard: AccessGuard,
+    /// This tick times every system (see [`SystemTiming`]).
+    pub(crate) sampling_tick: bool,
 }
 
 impl Schedule {
@@ -103,7 +105,13 @@ impl Schedule {
             nodes,
             graph,
             guard,
+            sampling_tick: true,
         })
+    }
+
+    /// Called before the systems of tick `tick` run.
+    pub(crate) fn begin_tick(&mut self, tick: u64) {
+        self.sampling_tick = tick.is_multiple_of(node::SAMPLE_EVERY);
     }
 
     /// Step 4 of a tick: every system's deferred work (Commands, event writes), in

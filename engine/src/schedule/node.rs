@@ -11,27 +11,53 @@ use bevy_ecs::{
 
 use super::config::{OrderTarget, SetName, SystemConfig};
 
+/// Systems whose average run time is below this are timed only on sampling ticks: reading
+/// the clock costs about as much as running them.
+pub(crate) const ALWAYS_TIMED: Duration = Duration::from_micros(1);
+
+/// Every this many ticks, every system is timed.
+pub(crate) const SAMPLE_EVERY: u64 = 16;
+
 /// Run-time figures of one system, for the stats module and the parallel executor's choices.
+///
+/// Systems that take at least 1 µs on average are timed on every run; cheaper ones on every
+/// 16th tick (and on their first run), because reading the clock costs about as much as
+/// running them. A single timing is capped at 4× the running average before it enters the
+/// average, so one preemption does not make a trivial system look heavy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SystemTiming {
-    /// How long the system ran in the last tick (`None`: it did not run).
+    /// How long the system took the last time it was timed (`None`: not yet timed, or it
+    /// was skipped last tick).
     pub last: Option<Duration>,
-    /// Exponential moving average of its run time (weight 1/8 per run).
+    /// Moving average of its timed runs (weight 1/8 per run).
     pub average: Duration,
     /// Ticks in which it ran.
     pub runs: u64,
+    /// Runs that were timed.
+    pub timed: u64,
     /// Ticks in which a run condition (or a parameter) skipped it.
     pub skipped: u64,
 }
 
 impl SystemTiming {
+    /// Whether this run should be timed.
+    pub(crate) fn wants_timing(&self, sampling_tick: bool) -> bool {
+        sampling_tick || self.timed == 0 || self.average >= ALWAYS_TIMED
+    }
+
     pub(crate) fn record_run(&mut self, elapsed: Duration) {
-        self.average = if self.runs == 0 {
+        self.average = if self.timed == 0 {
             elapsed
         } else {
-            (self.average * 7 + elapsed) / 8
+            let capped = elapsed.min((self.average * 4).max(ALWAYS_TIMED));
+            (self.average * 7 + capped) / 8
         };
         self.last = Some(elapsed);
+        self.runs += 1;
+        self.timed += 1;
+    }
+
+    pub(crate) fn record_untimed_run(&mut self) {
         self.runs += 1;
     }
 

@@ -11,6 +11,7 @@
 
 use std::{
     collections::VecDeque,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -50,7 +51,7 @@ impl Default for ParallelConfig {
 type Completion = (usize, Result<(), NodeFault>);
 
 pub(crate) struct ParallelExecutor {
-    pool: Option<std::sync::Arc<rayon::ThreadPool>>,
+    pool: Option<Arc<rayon::ThreadPool>>,
     config: ParallelConfig,
     done_tx: Sender<Completion>,
     done_rx: Receiver<Completion>,
@@ -65,7 +66,7 @@ impl ParallelExecutor {
                     .num_threads(workers)
                     .thread_name(|i| format!("tickbus-worker-{i}"))
                     .build()
-                    .map(std::sync::Arc::new)
+                    .map(Arc::new)
             })
             .transpose()?;
         let (done_tx, done_rx) = crossbeam_channel::unbounded();
@@ -87,12 +88,16 @@ impl ParallelExecutor {
     fn worth_dispatching(&self, nodes: &[SystemNode], step_nodes: &[usize]) -> bool {
         self.pool.is_some()
             && step_nodes.len() > 1
-            && step_nodes.iter().any(|&i| self.offloadable(&nodes[i]))
+            && step_nodes
+                .iter()
+                .any(|&i| offloadable(&nodes[i], self.config.offload_min))
     }
+}
 
-    fn offloadable(&self, node: &SystemNode) -> bool {
-        node.is_send && node.timing.runs > 0 && node.timing.average >= self.config.offload_min
-    }
+/// A system worth a worker: `Send`, timed at least once, and on average not cheaper than
+/// waking a thread.
+fn offloadable(node: &SystemNode, offload_min: Duration) -> bool {
+    node.is_send && node.timing.timed > 0 && node.timing.average >= offload_min
 }
 
 impl Executor for ParallelExecutor {
@@ -101,7 +106,7 @@ impl Executor for ParallelExecutor {
             nodes,
             graph,
             guard,
-            ..
+            sampling_tick,
         } = schedule;
         for step in &graph.steps {
             match step {
@@ -112,7 +117,7 @@ impl Executor for ParallelExecutor {
                     })?
                 }
                 Step::Shared { nodes: members, .. } if !self.worth_dispatching(nodes, members) => {
-                    run_chain(nodes, members, world)?;
+                    run_chain(nodes, members, world, *sampling_tick)?;
                 }
                 Step::Shared {
                     nodes: members,
@@ -136,7 +141,7 @@ impl Executor for ParallelExecutor {
         self.workers() + 1
     }
 
-    fn pool(&self) -> Option<std::sync::Arc<rayon::ThreadPool>> {
+    fn pool(&self) -> Option<Arc<rayon::ThreadPool>> {
         self.pool.clone()
     }
 }
@@ -147,44 +152,83 @@ struct StepPlan<'a> {
     successors: &'a [Vec<usize>],
 }
 
-/// The driving thread's bookkeeping for one step.
+/// The driving thread's bookkeeping for one step. Ready systems wait in two queues, so
+/// picking the next one is O(1): `heavy` ones are worth a worker, `light` ones run inline.
 struct Dispatch<'n> {
     slots: Vec<Option<&'n mut SystemNode>>,
     waiting: Vec<usize>,
-    ready: VecDeque<usize>,
+    heavy: VecDeque<usize>,
+    light: VecDeque<usize>,
+    offload_min: Duration,
     in_flight: usize,
     failure: Option<FailedSystem>,
 }
 
+/// What the driving thread does next.
+enum Next {
+    Offload(usize),
+    Inline(usize),
+    Wait,
+    Done,
+}
+
 impl<'n> Dispatch<'n> {
-    fn new(nodes: &'n mut [SystemNode], plan: &StepPlan) -> Self {
+    fn new(nodes: &'n mut [SystemNode], plan: &StepPlan, offload_min: Duration) -> Self {
         let mut all: Vec<Option<&mut SystemNode>> = nodes.iter_mut().map(Some).collect();
         let slots = plan.members.iter().map(|&i| all[i].take()).collect();
-        let ready = (0..plan.members.len())
-            .filter(|&p| plan.predecessors[p] == 0)
-            .collect();
-        Self {
+        let mut dispatch = Self {
             slots,
             waiting: plan.predecessors.to_vec(),
-            ready,
+            heavy: VecDeque::new(),
+            light: VecDeque::new(),
+            offload_min,
             in_flight: 0,
             failure: None,
+        };
+        for position in 0..plan.members.len() {
+            if plan.predecessors[position] == 0 {
+                dispatch.make_ready(position);
+            }
+        }
+        dispatch
+    }
+
+    fn make_ready(&mut self, position: usize) {
+        let node = self.slots[position]
+            .as_ref()
+            .expect("a ready system has not run");
+        if offloadable(node, self.offload_min) {
+            self.heavy.push_back(position);
+        } else {
+            self.light.push_back(position);
         }
     }
 
-    /// The ready system with the longest recent run time (start big work first).
-    fn pop_heaviest(&mut self) -> Option<usize> {
-        let (at, _) = self
-            .ready
-            .iter()
-            .enumerate()
-            .max_by_key(|&(at, &position)| {
-                let average = self.slots[position]
-                    .as_ref()
-                    .map_or(Duration::ZERO, |n| n.timing.average);
-                (average, std::cmp::Reverse(at))
-            })?;
-        self.ready.remove(at)
+    /// Heavy work goes to a free worker while the driving thread has something else to do;
+    /// otherwise the driving thread runs light work, then heavy work itself.
+    fn next(&mut self, workers: usize) -> Next {
+        if self.failure.is_some() {
+            return if self.in_flight > 0 {
+                Next::Wait
+            } else {
+                Next::Done
+            };
+        }
+        let other_work = self.heavy.len() + self.light.len() > 1 || self.in_flight > 0;
+        if self.in_flight < workers
+            && other_work
+            && let Some(position) = self.heavy.pop_front()
+        {
+            return Next::Offload(position);
+        }
+        if let Some(position) = self.light.pop_front().or_else(|| self.heavy.pop_front()) {
+            return Next::Inline(position);
+        }
+        if self.in_flight > 0 {
+            Next::Wait
+        } else {
+            Next::Done
+        }
     }
 
     fn complete(&mut self, plan: &StepPlan, position: usize, result: Result<(), NodeFault>) {
@@ -193,7 +237,7 @@ impl<'n> Dispatch<'n> {
                 for &next in &plan.successors[position] {
                     self.waiting[next] -= 1;
                     if self.waiting[next] == 0 {
-                        self.ready.push_back(next);
+                        self.make_ready(next);
                     }
                 }
             }
@@ -216,60 +260,47 @@ impl ParallelExecutor {
         plan: &StepPlan,
     ) -> Result<(), FailedSystem> {
         let workers = self.workers();
-        let offload_min = self.config.offload_min;
         let pool = self
             .pool
             .as_ref()
             .expect("dispatch is only chosen with a pool");
-        let done_rx = &self.done_rx;
-        let mut state = Dispatch::new(nodes, plan);
+        let (done_tx, done_rx) = (&self.done_tx, &self.done_rx);
+        let mut state = Dispatch::new(nodes, plan, self.config.offload_min);
         pool.in_place_scope(|scope| {
             loop {
-                while state.failure.is_none() {
-                    // Finished workers free a slot (and may make successors ready).
-                    while let Ok((position, result)) = done_rx.try_recv() {
-                        state.in_flight -= 1;
-                        state.complete(plan, position, result);
-                    }
-                    if state.failure.is_some() {
-                        break;
-                    }
-                    let Some(position) = state.pop_heaviest() else {
-                        break;
-                    };
-                    let node = state.slots[position].take().expect("each system runs once");
-                    let index = plan.members[position];
-                    let other_work = !state.ready.is_empty() || state.in_flight > 0;
-                    let offload = other_work
-                        && state.in_flight < workers
-                        && node.is_send
-                        && node.timing.runs > 0
-                        && node.timing.average >= offload_min;
-                    if offload {
+                // Finished workers free a slot (and may make successors ready).
+                while let Ok((position, result)) = done_rx.try_recv() {
+                    state.in_flight -= 1;
+                    state.complete(plan, position, result);
+                }
+                match state.next(workers) {
+                    Next::Offload(position) => {
+                        let node = state.slots[position].take().expect("each system runs once");
+                        let index = plan.members[position];
+                        let done_tx = done_tx.clone();
                         state.in_flight += 1;
-                        let done_tx = self.done_tx.clone();
                         scope.spawn(move |_| {
                             let result = run_shared_timed(shared, index, node);
                             // The receiver lives in the executor, which outlives the scope.
                             let _ = done_tx.send((position, result));
                         });
-                    } else {
-                        let result = run_shared_timed(shared, index, node);
+                    }
+                    Next::Inline(position) => {
+                        let node = state.slots[position].take().expect("each system runs once");
+                        let result = run_shared_timed(shared, plan.members[position], node);
                         state.complete(plan, position, result);
                     }
+                    Next::Wait => {
+                        let (position, result) =
+                            done_rx.recv().expect("the executor holds a sender");
+                        state.in_flight -= 1;
+                        state.complete(plan, position, result);
+                    }
+                    Next::Done => break,
                 }
-                if state.in_flight == 0 {
-                    break;
-                }
-                let (position, result) = done_rx.recv().expect("the executor holds a sender");
-                state.in_flight -= 1;
-                state.complete(plan, position, result);
             }
         });
-        match state.failure {
-            Some(failure) => Err(failure),
-            None => Ok(()),
-        }
+        state.failure.map_or(Ok(()), Err)
     }
 }
 
@@ -280,6 +311,6 @@ fn run_shared_timed(
 ) -> Result<(), NodeFault> {
     let start = Instant::now();
     let outcome = shared.run_node(index, node)?;
-    record(node, outcome, start);
+    record(node, outcome, Some(start));
     Ok(())
 }

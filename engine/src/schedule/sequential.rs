@@ -28,41 +28,57 @@ impl Executor for SequentialExecutor {
     }
 }
 
-/// Runs `chain` (registration indices) one after another with the world to itself. One clock
-/// reading per system: each system's end is the next one's start.
+/// Runs `chain` (registration indices) one after another with the world to itself. Timed
+/// systems next to each other share clock readings: one's end is the next one's start.
 pub(crate) fn run_chain(
     nodes: &mut [SystemNode],
     chain: &[usize],
     world: &mut World,
+    sampling_tick: bool,
 ) -> Result<(), FailedSystem> {
-    let mut start = Instant::now();
+    let mut previous_end: Option<Instant> = None;
     for &index in chain {
         let node = &mut nodes[index];
+        let start = node
+            .timing
+            .wants_timing(sampling_tick)
+            .then(|| previous_end.unwrap_or_else(Instant::now));
         let outcome = node
             .run_with_world(world)
             .map_err(|fault| FailedSystem { index, fault })?;
-        let end = Instant::now();
-        match outcome {
-            RunOutcome::Ran => node.timing.record_run(end - start),
-            RunOutcome::Skipped => node.timing.record_skip(),
-        }
-        start = end;
+        previous_end = record(node, outcome, start);
     }
     Ok(())
 }
 
-/// Runs one node with the world to itself and records its timing.
+/// Runs one node with the world to itself, timed.
 pub(crate) fn run_timed(node: &mut SystemNode, world: &mut World) -> Result<(), NodeFault> {
     let start = Instant::now();
     let outcome = node.run_with_world(world)?;
-    record(node, outcome, start);
+    record(node, outcome, Some(start));
     Ok(())
 }
 
-/// Records a finished run (or skip) that started at `start`.
-pub(crate) fn record(node: &mut SystemNode, outcome: RunOutcome, start: Instant) {
-    match outcome {
-        RunOutcome::Ran => node.timing.record_run(start.elapsed()),
-        RunOutcome::Skipped => node.timing.record_skip(),
+/// Records a finished run (or skip); `start` is `Some` when the run was timed. Returns the
+/// end time of a timed run.
+pub(crate) fn record(
+    node: &mut SystemNode,
+    outcome: RunOutcome,
+    start: Option<Instant>,
+) -> Option<Instant> {
+    match (outcome, start) {
+        (RunOutcome::Ran, Some(start)) => {
+            let end = Instant::now();
+            node.timing.record_run(end - start);
+            Some(end)
+        }
+        (RunOutcome::Ran, None) => {
+            node.timing.record_untimed_run();
+            None
+        }
+        (RunOutcome::Skipped, _) => {
+            node.timing.record_skip();
+            None
+        }
     }
 }
