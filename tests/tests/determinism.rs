@@ -164,25 +164,37 @@ struct State {
     entities: Vec<(u64, u64)>,
 }
 
-fn final_state(seed: u64, executor: ExecutorKind) -> State {
+/// An app on `executor` with the four chain resources.
+fn app_with_chains(executor: ExecutorKind) -> App {
     let mut app = App::new();
     app.set_executor(executor)
         .insert_resource(Chain::<0>(1))
         .insert_resource(Chain::<1>(2))
         .insert_resource(Chain::<2>(3))
         .insert_resource(Chain::<3>(4));
-    for config in random_graph(seed) {
-        app.add_system(config);
-    }
-    let mut engine = app.build().expect("random graphs are acyclic");
-    engine.run_ticks(TICKS).expect("no system fails");
-    let world = engine.world_mut();
+    app
+}
+
+/// Every entity with a value, as (id bits, value), sorted by id.
+fn entities(world: &mut World) -> Vec<(u64, u64)> {
     let mut entities: Vec<(u64, u64)> = world
         .query::<(Entity, &Val)>()
         .iter(world)
         .map(|(entity, val)| (entity.to_bits(), val.0))
         .collect();
     entities.sort_unstable();
+    entities
+}
+
+fn final_state(seed: u64, executor: ExecutorKind) -> State {
+    let mut app = app_with_chains(executor);
+    for config in random_graph(seed) {
+        app.add_system(config);
+    }
+    let mut engine = app.build().expect("random graphs are acyclic");
+    engine.run_ticks(TICKS).expect("no system fails");
+    let world = engine.world_mut();
+    let entities = entities(world);
     State {
         chains: [
             world.resource::<Chain<0>>().0,
@@ -245,23 +257,11 @@ fn parallel_spawners_get_the_same_entity_ids_as_sequential_ones() {
         }
     };
     let run = |executor| {
-        let mut app = App::new();
-        app.set_executor(executor)
-            .insert_resource(Chain::<0>(1))
-            .insert_resource(Chain::<1>(2))
-            .insert_resource(Chain::<2>(3))
-            .insert_resource(Chain::<3>(4));
+        let mut app = app_with_chains(executor);
         spawners(&mut app);
         let mut engine = app.build().unwrap();
         engine.run_ticks(20).unwrap();
-        let world = engine.world_mut();
-        let mut pairs: Vec<(u64, u64)> = world
-            .query::<(Entity, &Val)>()
-            .iter(world)
-            .map(|(e, v)| (e.to_bits(), v.0))
-            .collect();
-        pairs.sort_unstable();
-        pairs
+        entities(engine.world_mut())
     };
     let reference = run(ExecutorKind::Sequential);
     assert!(reference.len() > 100);
