@@ -14,13 +14,15 @@
 //!    (due tick, creation order).
 //!
 //! So a timer created in tick `N` with a delay of `k ≥ 1` ticks is readable during tick
-//! `N + k` and no other (a repeating one again every period). Pending timers live in a binary
-//! heap; cancelling only forgets the timer and its heap entry is skipped when popped, so a
-//! tick in which no timer is due costs one heap peek whatever the number of pending timers.
+//! `N + k` and no other (a repeating one again every period). Pending timers live in a
+//! two-level timing wheel (per-tick buckets for the next 256 ticks, a binary heap beyond);
+//! cancelling only forgets the timer and its entry is skipped when it comes due, so a tick in
+//! which no timer is due costs a bucket look and a heap peek, whatever is pending.
 //!
 //! Timers count ticks, not wall time: while the [`FixedStep`](crate::FixedStep) is paused no
 //! tick runs and no timer gets closer; each single step moves every timer one tick on.
 
+mod due;
 mod param;
 mod spec;
 mod wheel;

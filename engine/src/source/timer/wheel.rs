@@ -1,17 +1,19 @@
-//! The pending timers of one payload type: a min-heap on (due tick, creation order) with
+//! The pending timers of one payload type: a [`DueQueue`] on (due tick, creation order) with
 //! lazy cancellation, so a tick costs nothing for timers that are not due.
 
 use std::{
-    cmp::Reverse,
-    collections::{BinaryHeap, HashMap},
+    collections::HashMap,
     hash::{BuildHasherDefault, Hasher},
 };
 
 use bevy_ecs::resource::Resource;
 
-use super::spec::{TimerCommand, TimerFired, TimerHandle, TimerPayload};
+use super::{
+    due::{DueEntry, DueQueue},
+    spec::{TimerCommand, TimerFired, TimerHandle, TimerPayload},
+};
 
-/// Heap entries that no longer match a pending timer (cancelled or rescheduled) are dropped
+/// Queue entries that no longer match a pending timer (cancelled or rescheduled) are dropped
 /// in one pass once they outnumber the live ones by this factor (plus a floor), so memory
 /// stays proportional to the pending timers while each cancel stays O(1).
 const COMPACT_FACTOR: usize = 2;
@@ -57,12 +59,14 @@ struct Pending<P> {
 /// The pending timers of payload type `P`, a resource (read it to inspect timers from
 /// anywhere; systems schedule and cancel through [`Timers`](super::Timers)).
 ///
-/// Invariant: every pending timer has exactly one heap entry equal to its
-/// `(due, order, handle)`; other heap entries are stale and skipped when popped.
+/// Invariant: every pending timer has exactly one queue entry equal to its
+/// `(due, order, handle)`; other entries are stale and skipped when they come due.
 #[derive(Resource)]
 pub struct TimerWheel<P: TimerPayload> {
     pending: HandleMap<Pending<P>>,
-    heap: BinaryHeap<Reverse<(u64, u64, TimerHandle)>>,
+    queue: DueQueue,
+    /// Entries that came due in the current `fire_due` (kept for its capacity).
+    due_now: Vec<DueEntry>,
     next_order: u64,
     fired_total: u64,
 }
@@ -71,7 +75,8 @@ impl<P: TimerPayload> Default for TimerWheel<P> {
     fn default() -> Self {
         Self {
             pending: HandleMap::default(),
-            heap: BinaryHeap::new(),
+            queue: DueQueue::default(),
+            due_now: Vec::new(),
             next_order: 0,
             fired_total: 0,
         }
@@ -119,7 +124,7 @@ impl<P: TimerPayload> TimerWheel<P> {
     fn insert(&mut self, handle: TimerHandle, due: u64, period: Option<u64>, payload: P) {
         let order = self.next_order;
         self.next_order += 1;
-        self.heap.push(Reverse((due, order, handle)));
+        self.queue.push((due, order, handle));
         let timer = Pending {
             due,
             period: period.map(|p| p.max(1)),
@@ -129,7 +134,7 @@ impl<P: TimerPayload> TimerWheel<P> {
         self.pending.insert(handle, timer);
     }
 
-    /// Forgets the timer; its heap entry goes stale and is skipped (lazy cancellation).
+    /// Forgets the timer; its queue entry goes stale and is skipped (lazy cancellation).
     fn cancel(&mut self, handle: TimerHandle) {
         self.pending.remove(&handle);
     }
@@ -137,22 +142,21 @@ impl<P: TimerPayload> TimerWheel<P> {
     /// Calls `fire` for every timer due at or before `tick`, by (due tick, creation order).
     /// Repeating timers are put back `period` ticks after the tick they were due.
     pub(crate) fn fire_due(&mut self, tick: u64, mut fire: impl FnMut(TimerFired<P>)) -> usize {
+        let mut due_now = std::mem::take(&mut self.due_now);
+        self.queue.pop_due(tick, &mut due_now);
         let mut fired = 0;
-        while let Some(&Reverse((due, order, handle))) = self.heap.peek() {
-            if due > tick {
-                break;
-            }
-            self.heap.pop();
+        for (due, order, handle) in due_now.drain(..) {
             if let Some(event) = self.fire_one(due, order, handle) {
                 fire(event);
                 fired += 1;
             }
         }
+        self.due_now = due_now;
         self.fired_total += fired as u64;
         fired
     }
 
-    /// The event of one popped heap entry, or `None` for a stale entry.
+    /// The event of one due entry, or `None` for a stale entry.
     fn fire_one(&mut self, due: u64, order: u64, handle: TimerHandle) -> Option<TimerFired<P>> {
         let timer = self.pending.get_mut(&handle)?;
         if timer.due != due || timer.order != order {
@@ -166,7 +170,7 @@ impl<P: TimerPayload> TimerWheel<P> {
         timer.due = due.saturating_add(period);
         let event = fired(handle, due, timer.payload.clone());
         if timer.due > due {
-            self.heap.push(Reverse((timer.due, order, handle)));
+            self.queue.push((timer.due, order, handle));
         } else {
             self.pending.remove(&handle);
         }
@@ -174,14 +178,14 @@ impl<P: TimerPayload> TimerWheel<P> {
     }
 
     fn compact_if_stale(&mut self) {
-        if self.heap.len() <= COMPACT_FACTOR * self.pending.len() + COMPACT_FLOOR {
+        if self.queue.len() <= COMPACT_FACTOR * self.pending.len() + COMPACT_FLOOR {
             return;
         }
         let live = self
             .pending
             .iter()
-            .map(|(&handle, timer)| Reverse((timer.due, timer.order, handle)));
-        self.heap = live.collect();
+            .map(|(&handle, timer)| (timer.due, timer.order, handle));
+        self.queue.rebuild(live);
     }
 }
 
@@ -254,7 +258,7 @@ mod tests {
         wheel.apply(&cancels);
         assert_eq!(wheel.len(), 10);
         assert!(
-            wheel.heap.len() <= 2 * 10 + COMPACT_FLOOR,
+            wheel.queue.len() <= 2 * 10 + COMPACT_FLOOR,
             "stale entries dropped"
         );
         assert_eq!(fire(&mut wheel, u64::MAX), (4990..5000).collect::<Vec<_>>());
