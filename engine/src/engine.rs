@@ -8,7 +8,7 @@ use std::{
 use bevy_ecs::world::World;
 
 use crate::{
-    BuildError, Clock, FixedStep, TickError, TickStats, Time,
+    BuildError, Clock, FixedStep, StepPlan, TickError, TickStats, Time,
     ingest::Collect,
     queue::registry::{QueueEntry, registered_queues},
     schedule::{
@@ -115,21 +115,32 @@ impl Engine {
     /// Runs one real-time frame: the time since the last frame (scaled, clamped) becomes
     /// whole ticks. The first frame only starts the clock.
     pub fn frame(&mut self, clock: &impl Clock) -> Result<FrameReport, TickError> {
+        let plan = self.begin_frame(clock);
+        for _ in 0..plan.ticks {
+            self.tick()?;
+        }
+        Ok(self.frame_report(plan))
+    }
+
+    /// The first half of [`frame`](Self::frame), for drivers that run the ticks themselves
+    /// (a recorder): reads the clock and says how many ticks this frame runs.
+    pub fn begin_frame(&mut self, clock: &impl Clock) -> StepPlan {
         let now = clock.now();
         let frame_time = self
             .last_frame
             .map_or(Duration::ZERO, |last| now.saturating_sub(last));
         self.last_frame = Some(now);
-        let plan = self.step.advance(frame_time);
-        for _ in 0..plan.ticks {
-            self.tick()?;
-        }
-        Ok(FrameReport {
+        self.step.advance(frame_time)
+    }
+
+    /// The report of a frame planned by [`begin_frame`](Self::begin_frame), once its ticks ran.
+    pub fn frame_report(&self, plan: StepPlan) -> FrameReport {
+        FrameReport {
             ticks: plan.ticks,
             dropped: plan.dropped,
             alpha: self.step.alpha(),
             tick_count: self.tick,
-        })
+        }
     }
 
     /// Runs frames in real time until `on_frame` breaks or a tick fails. `on_frame` is the

@@ -1,7 +1,7 @@
 //! Recording a run: the inputs as they are collected, checkpoints every K ticks, the crash
 //! that ended it.
 
-use std::{sync::mpsc, time::Duration};
+use std::sync::mpsc;
 
 use crate::{
     BuildError, Clock, Engine, EventSender, ExecutorKind, FixedStep, FrameReport, TickError,
@@ -70,7 +70,6 @@ impl<G: Game> RecorderBuilder<G> {
             taps,
             checkpoint_every: self.checkpoint_every,
             crash: None,
-            last_frame: None,
         };
         recorder.checkpoint();
         Ok(recorder)
@@ -107,7 +106,6 @@ pub struct Recorder<G: Game> {
     scenario: GameScenario<G>,
     checkpoint_every: u64,
     crash: Option<TickError>,
-    last_frame: Option<Duration>,
 }
 
 impl<G: Game> Recorder<G> {
@@ -172,21 +170,11 @@ impl<G: Game> Recorder<G> {
     /// starts the clock. Which tick an input lands in depends on timing; the recording
     /// stamps it with that tick, so the replay is exact anyway.
     pub fn frame(&mut self, clock: &impl Clock) -> Result<FrameReport, TickError> {
-        let now = clock.now();
-        let frame_time = self
-            .last_frame
-            .map_or(Duration::ZERO, |last| now.saturating_sub(last));
-        self.last_frame = Some(now);
-        let plan = self.engine.fixed_step_mut().advance(frame_time);
+        let plan = self.engine.begin_frame(clock);
         for _ in 0..plan.ticks {
             self.tick()?;
         }
-        Ok(FrameReport {
-            ticks: plan.ticks,
-            dropped: plan.dropped,
-            alpha: self.engine.fixed_step().alpha(),
-            tick_count: self.engine.tick_count(),
-        })
+        Ok(self.engine.frame_report(plan))
     }
 
     /// The fixed-step accumulator of real-time recording: pause, resume, step, time scale.
