@@ -20,11 +20,14 @@ use crate::ComputePool;
 
 /// A box covering more cells than this is tested against every other box instead (so one
 /// huge collider cannot flood the grid).
-const MAX_CELLS_PER_BOX: i64 = 64;
+const MAX_CELLS_PER_BOX: u64 = 64;
 
 /// The grid is cut into this many columns of cells, processed as independent jobs. A fixed
 /// number, so the work split never depends on the thread count.
 const STRIPS: i64 = 16;
+
+/// Boxes per job when computing their cells.
+const BOXES_PER_CHUNK: usize = 8192;
 
 /// The cells a box covers, inclusive.
 #[derive(Clone, Copy, Debug)]
@@ -43,10 +46,11 @@ impl CellSpan {
         (x0 <= x1).then_some(Self { x0, x1, ..self })
     }
 
-    /// Cells covered (at most [`MAX_CELLS_PER_BOX`]).
-    fn len(self) -> usize {
-        ((i64::from(self.x1) - i64::from(self.x0) + 1)
-            * (i64::from(self.y1) - i64::from(self.y0) + 1)) as usize
+    /// Cells covered (saturating: a span can be as wide as the whole i32 range both ways).
+    fn len(self) -> u64 {
+        let width = (i64::from(self.x1) - i64::from(self.x0) + 1) as u64;
+        let height = (i64::from(self.y1) - i64::from(self.y0) + 1) as u64;
+        width.saturating_mul(height)
     }
 
     fn cells(self) -> impl Iterator<Item = (i32, i32)> {
@@ -90,7 +94,8 @@ fn group_by_cell(spans: &[(u32, CellSpan)]) -> Vec<(u64, u32)> {
     let Some(area) = CellArea::around(spans) else {
         return Vec::new();
     };
-    let total: usize = spans.iter().map(|(_, span)| span.len()).sum();
+    // Spans here cover at most MAX_CELLS_PER_BOX cells each.
+    let total: usize = spans.iter().map(|(_, span)| span.len() as usize).sum();
     if area.cells > 8 * total as i64 + 4096 {
         sort_by_cell(spans)
     } else {
@@ -151,7 +156,7 @@ impl UniformGrid {
     /// The columns of cells are independent jobs on `pool`: each owns the pairs whose owner
     /// cell lies in it, so the jobs never report the same pair.
     pub fn pairs(&self, boxes: &[Aabb], pool: &ComputePool) -> Vec<(u32, u32)> {
-        let (spans, large) = self.spans(boxes);
+        let (spans, large) = self.spans(boxes, pool);
         let strips = split_into_strips(&spans);
         let per_strip =
             pool.map_chunks(&strips, 1, |_, strip| self.pairs_in_strip(&strip[0], boxes));
@@ -167,24 +172,41 @@ impl UniformGrid {
         (cell.x as i32, cell.y as i32)
     }
 
-    /// The cell span of every finite box of ordinary size, and the boxes too large for that.
-    fn spans(&self, boxes: &[Aabb]) -> (Vec<(u32, CellSpan)>, Vec<u32>) {
-        let mut spans = Vec::with_capacity(boxes.len());
-        let mut large = Vec::new();
-        for (index, aabb) in boxes.iter().enumerate() {
-            if !(aabb.min.is_finite() && aabb.max.is_finite()) {
-                continue;
+    /// The cell span of every finite box of ordinary size, and the boxes too large for that,
+    /// both in index order (computed in parallel chunks, concatenated in chunk order).
+    fn spans(&self, boxes: &[Aabb], pool: &ComputePool) -> (Vec<(u32, CellSpan)>, Vec<u32>) {
+        let chunks = pool.map_chunks(boxes, BOXES_PER_CHUNK, |chunk, boxes| {
+            let first = chunk * BOXES_PER_CHUNK;
+            let mut spans = Vec::with_capacity(boxes.len());
+            let mut large = Vec::new();
+            for (offset, aabb) in boxes.iter().enumerate() {
+                let index = (first + offset) as u32;
+                match self.span_of(aabb) {
+                    Some(span) if span.len() <= MAX_CELLS_PER_BOX => {
+                        spans.push((index, span));
+                    }
+                    Some(_) => large.push(index),
+                    None => {}
+                }
             }
-            let (x0, y0) = self.cell_of(aabb.min);
-            let (x1, y1) = self.cell_of(aabb.max);
-            let count = (i64::from(x1) - i64::from(x0) + 1) * (i64::from(y1) - i64::from(y0) + 1);
-            if count > MAX_CELLS_PER_BOX {
-                large.push(index as u32);
-            } else {
-                spans.push((index as u32, CellSpan { x0, y0, x1, y1 }));
-            }
+            (spans, large)
+        });
+        let (mut spans, mut large) = (Vec::with_capacity(boxes.len()), Vec::new());
+        for (chunk_spans, chunk_large) in chunks {
+            spans.extend(chunk_spans);
+            large.extend(chunk_large);
         }
         (spans, large)
+    }
+
+    /// The cells a box covers, or `None` for a box with a NaN or infinite coordinate.
+    fn span_of(&self, aabb: &Aabb) -> Option<CellSpan> {
+        if !(aabb.min.is_finite() && aabb.max.is_finite()) {
+            return None;
+        }
+        let (x0, y0) = self.cell_of(aabb.min);
+        let (x1, y1) = self.cell_of(aabb.max);
+        Some(CellSpan { x0, y0, x1, y1 })
     }
 
     /// The pairs owned by the cells of one strip (its spans are clipped to its columns).
@@ -403,6 +425,18 @@ mod tests {
         let found = UniformGrid::new(1.0).pairs(&boxes, &ComputePool::default());
         assert_eq!(found, brute_force_pairs(&boxes));
         assert_eq!(found, vec![(0, 1)]);
+    }
+
+    #[test]
+    fn a_box_covering_the_whole_plane_overlaps_everything() {
+        let boxes = [
+            square(3.0, 4.0, 1.0),
+            Aabb::new(Vec2::splat(-f32::MAX), Vec2::splat(f32::MAX)),
+            square(-1e30, 1e30, 1.0),
+        ];
+        let found = UniformGrid::new(1.0).pairs(&boxes, &ComputePool::default());
+        assert_eq!(found, vec![(0, 1), (1, 2)]);
+        assert_eq!(found, brute_force_pairs(&boxes));
     }
 
     fn scene() -> impl Strategy<Value = (Vec<Aabb>, f32)> {
