@@ -213,6 +213,7 @@ fn executors() -> Vec<(String, ExecutorKind)> {
             let config = ParallelConfig {
                 threads,
                 offload_min: Duration::ZERO,
+                ..ParallelConfig::default()
             };
             (
                 format!("rayon x{threads} (offload everything)"),

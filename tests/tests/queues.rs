@@ -137,6 +137,7 @@ proptest! {
         let executor = ExecutorKind::Parallel(ParallelConfig {
             threads: 3,
             offload_min: std::time::Duration::ZERO,
+            ..ParallelConfig::default()
         });
         check(&script, executor)?;
     }

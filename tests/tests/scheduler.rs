@@ -21,6 +21,7 @@ fn eager(threads: usize) -> ExecutorKind {
     ExecutorKind::Parallel(ParallelConfig {
         threads,
         offload_min: Duration::ZERO,
+        ..ParallelConfig::default()
     })
 }
 

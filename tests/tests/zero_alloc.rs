@@ -114,6 +114,7 @@ fn warm_ticks_allocate_nothing() {
     let inline_only = ExecutorKind::Parallel(ParallelConfig {
         threads: 2,
         offload_min: Duration::MAX,
+        ..ParallelConfig::default()
     });
     assert_eq!(
         allocations_in_steady_state(inline_only),
