@@ -1,6 +1,6 @@
 //! # tickbus
 //!
-//! A fixed-timestep ECS event bus on [bevy_ecs](bevy_ecs): events are never lost, independent
+//! A fixed-timestep ECS event bus on [`bevy_ecs`]: events are never lost, independent
 //! systems run in parallel on rayon only when that pays, and runs are identical for any number
 //! of threads.
 //!
@@ -8,8 +8,10 @@
 //!
 //! 1. **Swap.** Every event queue swaps its two buffers: what writer systems sent during the
 //!    previous tick becomes readable; what was readable is cleared (capacity kept).
-//! 2. **Collect.** Channel sources are drained into the readable buffers in registration
-//!    order, arrival order within a source, at most each source's budget (the rest waits).
+//! 2. **Collect.** Due [timers](timer) first (due tick, then creation order), then channel
+//!    sources drained into the readable buffers in registration order, arrival order within
+//!    a source, at most each source's budget (the rest waits). During a [`replay`] the
+//!    recorded inputs of the tick replace the live channels.
 //! 3. **Run.** Systems run; two overlap only if their bevy_ecs access is compatible and no
 //!    explicit order separates them. Conflicting systems run in registration order.
 //! 4. **Apply.** Deferred work is applied in registration order: bevy `Commands`, then each
@@ -47,6 +49,16 @@
 //! assert_eq!(engine.world().resource::<Jumps>().0, vec![(0, 1), (1, 101), (2, 201)]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! ## Beyond the core
+//!
+//! * [`timer`]: one-shot and repeating timers scheduled from systems, delivered as typed
+//!   events; cost independent of the number of pending timers.
+//! * [`physics`]: 2D bodies and colliders (glam), a grid broadphase, contact started / ended
+//!   and left-bounds events in a thread-count-independent order.
+//! * [`replay`]: scenarios in RON: record inputs with their tick, replay headless, verify state
+//!   hashes at checkpoints and report the first divergent tick and component.
+//! * [`ComputePool`]: data-parallel loops inside systems on the engine's own threads.
 //!
 //! ## Unsafe code
 //!
@@ -99,13 +111,13 @@ impl<T: Send + Sync + 'static> Event for T {}
 
 /// What most users import: the tickbus builder and params, and bevy_ecs's prelude.
 pub mod prelude {
+    pub use crate::physics::{Body, Collider, PhysicsPlugin};
     pub use crate::replay::{SimRng, SimSeed};
+    pub use crate::timer::{TimerAppExt, TimerFired, TimerHandle, Timers};
     pub use crate::{
         App, Clock, Engine, EventReader, EventSender, EventWriter, ExecutorKind, FixedStep,
         IntoSystemConfig, ManualClock, Plugin, RealClock, SourceConfig, Time,
     };
-    pub use crate::physics::{Body, Collider, PhysicsPlugin};
-    pub use crate::timer::{TimerAppExt, TimerFired, TimerHandle, Timers};
     pub use bevy_ecs::prelude::{
         Commands, Component, Entity, Local, NonSend, NonSendMut, Query, Res, ResMut, Resource,
         With, Without, World,
