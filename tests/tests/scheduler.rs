@@ -382,3 +382,43 @@ fn a_failing_command_names_its_system_and_other_writes_still_land() {
         "tick 1's note was not held back"
     );
 }
+
+#[test]
+fn data_parallel_work_inside_a_parallel_step_does_not_deadlock() {
+    #[derive(Resource)]
+    struct Field(Vec<u64>);
+    fn chunked(pool: Res<tickbus::ComputePool>, mut field: ResMut<Field>) {
+        pool.for_each_chunk_mut(&mut field.0, 1024, |_, chunk| {
+            chunk.iter_mut().for_each(|x| *x += 1)
+        });
+    }
+    fn busy() {
+        let until = Instant::now() + Duration::from_micros(200);
+        while Instant::now() < until {
+            std::hint::spin_loop();
+        }
+    }
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut app = App::new();
+        app.set_executor(eager(2))
+            .insert_resource(Field(vec![0; 100_000]))
+            .add_system(chunked)
+            .add_system(busy)
+            .add_system(busy);
+        let mut engine = app.build().unwrap();
+        engine.run_ticks(50).unwrap();
+        let _ = done_tx.send(
+            engine
+                .world()
+                .resource::<Field>()
+                .0
+                .iter()
+                .all(|&x| x == 50),
+        );
+    });
+    let all_updated = done_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("50 ticks finish (a worker blocked on the step would deadlock the chunked loop)");
+    assert!(all_updated);
+}

@@ -169,6 +169,9 @@ struct Dispatch<'n> {
     light: VecDeque<usize>,
     offload_min: Duration,
     in_flight: usize,
+    /// Worker tasks currently in the step; each leaves as soon as it finds no heavy work.
+    helpers: usize,
+    max_helpers: usize,
     unfinished: usize,
     /// Bumped whenever a system finishes, so idle threads know to look again.
     progress: u64,
@@ -176,14 +179,19 @@ struct Dispatch<'n> {
 }
 
 /// Which thread asks for work.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Taker {
     Driver,
     Worker,
 }
 
 impl<'n> Dispatch<'n> {
-    fn new(nodes: &'n mut [SystemNode], plan: &StepPlan, offload_min: Duration) -> Self {
+    fn new(
+        nodes: &'n mut [SystemNode],
+        plan: &StepPlan,
+        offload_min: Duration,
+        max_helpers: usize,
+    ) -> Self {
         let mut all: Vec<Option<&mut SystemNode>> = nodes.iter_mut().map(Some).collect();
         let slots = plan.members.iter().map(|&i| all[i].take()).collect();
         let mut dispatch = Self {
@@ -193,6 +201,8 @@ impl<'n> Dispatch<'n> {
             light: VecDeque::new(),
             offload_min,
             in_flight: 0,
+            helpers: 0,
+            max_helpers,
             unfinished: plan.members.len(),
             progress: 0,
             failure: None,
@@ -254,6 +264,20 @@ impl<'n> Dispatch<'n> {
         }
     }
 
+    /// How many more worker tasks to start: one per heavy ready system no helper is there for.
+    fn helpers_wanted(&mut self) -> usize {
+        if self.failure.is_some() {
+            return 0;
+        }
+        let wanted = self
+            .heavy
+            .len()
+            .saturating_sub(self.helpers)
+            .min(self.max_helpers - self.helpers);
+        self.helpers += wanted;
+        wanted
+    }
+
     /// Nothing left to run or wait for.
     fn finished(&self) -> bool {
         self.unfinished == 0 || (self.failure.is_some() && self.in_flight == 0)
@@ -261,6 +285,11 @@ impl<'n> Dispatch<'n> {
 }
 
 /// One step's dispatch state shared by the driving thread and the workers.
+///
+/// A worker task never blocks: when it finds no heavy system it leaves, and whoever makes a
+/// heavy system ready starts a new one. (A pool thread parked on the step could deadlock a
+/// system on the driving thread that hands data-parallel work to the same pool.) Only the
+/// driving thread, which is not a pool thread, waits for workers.
 struct SharedStep<'s, 'n> {
     state: Mutex<Dispatch<'n>>,
     changed: Condvar,
@@ -268,19 +297,54 @@ struct SharedStep<'s, 'n> {
     plan: &'s StepPlan<'s>,
 }
 
-impl<'n> SharedStep<'_, 'n> {
+impl<'s, 'n> SharedStep<'s, 'n> {
     fn lock(&self) -> MutexGuard<'_, Dispatch<'n>> {
         // Nothing panics while the lock is held (system panics are caught inside the run),
         // so a poisoned lock still holds consistent data.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Takes ready systems and runs them until the step is finished; waits while other
-    /// threads run what this one may not take.
-    fn work(&self, taker: Taker) {
+    /// Starts the worker tasks the ready heavy systems call for.
+    fn start_helpers<'scope>(&'scope self, scope: &rayon::Scope<'scope>)
+    where
+        's: 'scope,
+        'n: 'scope,
+    {
+        let wanted = self.lock().helpers_wanted();
+        for _ in 0..wanted {
+            scope.spawn(|scope| self.help(scope));
+        }
+    }
+
+    /// A worker: runs heavy systems while there are any, then leaves.
+    fn help<'scope>(&'scope self, scope: &rayon::Scope<'scope>)
+    where
+        's: 'scope,
+        'n: 'scope,
+    {
+        loop {
+            let mut state = self.lock();
+            let Some((position, node)) = state.take(Taker::Worker) else {
+                state.helpers -= 1;
+                return;
+            };
+            drop(state);
+            self.run_and_complete(position, node);
+            self.start_helpers(scope);
+        }
+    }
+
+    /// The driving thread: runs light systems, heavy ones nobody took, and waits for workers
+    /// when nothing is left for it, until the step is finished.
+    fn drive<'scope>(&'scope self, scope: &rayon::Scope<'scope>)
+    where
+        's: 'scope,
+        'n: 'scope,
+    {
+        self.start_helpers(scope);
         let mut state = self.lock();
         while !state.finished() {
-            let Some((position, node)) = state.take(taker) else {
+            let Some((position, node)) = state.take(Taker::Driver) else {
                 let seen = state.progress;
                 state = self
                     .changed
@@ -289,11 +353,16 @@ impl<'n> SharedStep<'_, 'n> {
                 continue;
             };
             drop(state);
-            let result = run_shared_timed(self.shared, self.plan.members[position], node);
+            self.run_and_complete(position, node);
+            self.start_helpers(scope);
             state = self.lock();
-            state.complete(self.plan, position, result);
-            self.changed.notify_all();
         }
+    }
+
+    fn run_and_complete(&self, position: usize, node: &mut SystemNode) {
+        let result = run_shared_timed(self.shared, self.plan.members[position], node);
+        self.lock().complete(self.plan, position, result);
+        self.changed.notify_all();
     }
 }
 
@@ -308,26 +377,14 @@ impl ParallelExecutor {
             .pool
             .as_ref()
             .expect("dispatch is only chosen with a pool");
-        // Each helper costs a wake-up that the step waits for even when the driving thread
-        // did everything, so ask for no more helpers than there are heavy systems.
-        let heavy_systems = plan
-            .members
-            .iter()
-            .filter(|&&i| offloadable(&nodes[i], self.config.offload_min))
-            .count();
-        let helpers = self.workers().min(heavy_systems);
+        let dispatch = Dispatch::new(nodes, plan, self.config.offload_min, self.workers());
         let step = SharedStep {
-            state: Mutex::new(Dispatch::new(nodes, plan, self.config.offload_min)),
+            state: Mutex::new(dispatch),
             changed: Condvar::new(),
             shared,
             plan,
         };
-        pool.in_place_scope(|scope| {
-            for _ in 0..helpers {
-                scope.spawn(|_| step.work(Taker::Worker));
-            }
-            step.work(Taker::Driver);
-        });
+        pool.in_place_scope(|scope| step.drive(scope));
         let failure = step.lock().failure.take();
         failure.map_or(Ok(()), Err)
     }
