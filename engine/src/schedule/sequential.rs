@@ -16,11 +16,12 @@ pub(crate) struct SequentialExecutor;
 
 impl Executor for SequentialExecutor {
     fn run(&mut self, schedule: &mut Schedule, world: &mut World) -> Result<(), FailedSystem> {
-        for &index in &schedule.graph.order {
-            run_timed(&mut schedule.nodes[index], world)
-                .map_err(|fault| FailedSystem { index, fault })?;
-        }
-        Ok(())
+        run_chain(
+            &mut schedule.nodes,
+            &schedule.graph.order,
+            world,
+            schedule.sampling_tick,
+        )
     }
 
     fn threads(&self) -> usize {
