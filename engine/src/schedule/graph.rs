@@ -18,9 +18,11 @@ pub enum EdgeReason {
     Conflict(Vec<String>),
     /// One of them takes `&mut World` (exclusive), so it runs alone.
     Exclusive,
-    /// Both have deferred buffers (bevy `Commands`): entity ids are allocated when `spawn` is
-    /// called, so spawners run one after another in registration order to keep ids identical
-    /// for any thread count.
+    /// Both have deferred buffers (bevy `Commands`, or any `Deferred<T>` parameter): entity
+    /// ids are allocated when `spawn` is called, so spawners run one after another in
+    /// registration order to keep ids identical for any thread count. (bevy does not say
+    /// which deferred buffer a system has, so every `Deferred` user is ordered this way;
+    /// tickbus's own [`EventWriter`](crate::EventWriter) and timers are not.)
     SpawnOrder,
 }
 
