@@ -234,8 +234,10 @@ impl Engine {
     }
 
     fn collect(&mut self) {
+        self.stats.timers.clear();
         for timers in &mut self.timers {
-            timers.collect(&mut self.world, self.tick);
+            let stats = timers.collect(&mut self.world, self.tick);
+            self.stats.timers.push(stats);
         }
         self.stats.sources.clear();
         for source in &mut self.sources {

@@ -16,6 +16,8 @@ pub struct TickStats {
     pub queues: Vec<(&'static str, QueueTickStats)>,
     /// Every channel source, in registration order.
     pub sources: Vec<SourceTickStats>,
+    /// Every timer type (`add_timers` order): `collected` is the timers fired this tick.
+    pub timers: Vec<SourceTickStats>,
 }
 
 impl TickStats {

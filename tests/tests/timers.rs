@@ -356,3 +356,18 @@ fn timers_without_add_timers_fail_with_an_error_naming_the_system() {
         "{error}"
     );
 }
+
+#[test]
+fn tick_stats_count_the_timers_fired() {
+    let mut app = app();
+    app.add_system(at_tick(0, |t| {
+        t.once_after_ticks(2, 1);
+        t.once_after_ticks(2, 2);
+        t.once_after_ticks(3, 3);
+    }));
+    let mut engine = app.build().unwrap();
+    let fired_per_tick: Vec<usize> = (0..5)
+        .map(|_| engine.tick().unwrap().timers[0].collected)
+        .collect();
+    assert_eq!(fired_per_tick, vec![0, 0, 2, 1, 0]);
+}
