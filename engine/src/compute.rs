@@ -1,6 +1,9 @@
 //! Data-parallel work inside systems, on the engine's own rayon pool.
 
-use std::sync::{Arc, Mutex};
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use bevy_ecs::resource::Resource;
 use rayon::prelude::*;
@@ -48,7 +51,12 @@ impl ComputePool {
     }
 
     /// Calls `f(chunk_index, chunk)` for every `chunk_len`-long chunk of `data` (the last may
-    /// be shorter), spread over the engine's threads.
+    /// be shorter), spread over the engine's threads when that pays.
+    ///
+    /// The first chunk always runs on the calling thread and is timed: when the rest would
+    /// take less than [`PARALLEL_MIN_WORK`] at that pace, it runs there too, since waking
+    /// other threads would cost more than it saves. Which thread runs a chunk never changes
+    /// what the chunk is.
     pub fn for_each_chunk_mut<T: Send>(
         &self,
         data: &mut [T],
@@ -56,33 +64,23 @@ impl ComputePool {
         f: impl Fn(usize, &mut [T]) + Sync,
     ) {
         let chunk_len = chunk_len.max(1);
-        let Some(pool) = self.pool.as_ref().filter(|_| data.len() > chunk_len) else {
-            data.chunks_mut(chunk_len)
-                .enumerate()
-                .for_each(|(i, c)| f(i, c));
-            return;
-        };
-        if pool.current_thread_index().is_some() {
-            data.par_chunks_mut(chunk_len)
-                .enumerate()
-                .for_each(|(i, c)| f(i, c));
+        let (first, rest) = data.split_at_mut(chunk_len.min(data.len()));
+        if first.is_empty() {
             return;
         }
-        // From outside the pool: the workers and this thread take chunks from one queue.
-        let chunks = Mutex::new(data.chunks_mut(chunk_len).enumerate());
-        let work = || loop {
-            let next = chunks.lock().map(|mut chunks| chunks.next());
-            match next {
-                Ok(Some((index, chunk))) => f(index, chunk),
-                _ => return,
+        let start = Instant::now();
+        f(0, first);
+        let rest_chunks = rest.len().div_ceil(chunk_len);
+        let estimate = start.elapsed().saturating_mul(rest_chunks as u32);
+        match self.pool.as_ref() {
+            Some(pool) if rest_chunks > 1 && estimate >= PARALLEL_MIN_WORK => {
+                spread(pool, rest, chunk_len, |i, c| f(i + 1, c));
             }
-        };
-        pool.in_place_scope(|scope| {
-            for _ in 0..pool.current_num_threads() {
-                scope.spawn(|_| work());
-            }
-            work();
-        });
+            _ => rest
+                .chunks_mut(chunk_len)
+                .enumerate()
+                .for_each(|(i, c)| f(i + 1, c)),
+        }
     }
 
     /// `f(chunk_index, chunk)` for every chunk of `data`; the results in chunk order.
@@ -105,6 +103,42 @@ impl ComputePool {
     }
 }
 
+/// Below this much estimated work, a data-parallel loop stays on the calling thread.
+pub const PARALLEL_MIN_WORK: Duration = Duration::from_micros(20);
+
+/// Runs every chunk of `data` on `pool`'s threads and the calling thread.
+fn spread<T: Send>(
+    pool: &rayon::ThreadPool,
+    data: &mut [T],
+    chunk_len: usize,
+    f: impl Fn(usize, &mut [T]) + Sync,
+) {
+    if pool.current_thread_index().is_some() {
+        data.par_chunks_mut(chunk_len)
+            .enumerate()
+            .for_each(|(i, c)| f(i, c));
+        return;
+    }
+    // From outside the pool: the workers and this thread take chunks from one queue. No task
+    // ever waits for another, so nothing can deadlock on a busy pool.
+    let chunks = Mutex::new(data.chunks_mut(chunk_len).enumerate());
+    let work = || {
+        loop {
+            let next = chunks.lock().map(|mut chunks| chunks.next());
+            match next {
+                Ok(Some((index, chunk))) => f(index, chunk),
+                _ => return,
+            }
+        }
+    };
+    pool.in_place_scope(|scope| {
+        for _ in 0..pool.current_num_threads() {
+            scope.spawn(|_| work());
+        }
+        work();
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +159,23 @@ mod tests {
                 chunk.iter_mut().for_each(|x| *x += index + 1);
             });
             let expected: Vec<usize> = (0..1000).map(|i| i / 7 + 1).collect();
+            assert_eq!(data, expected);
+        }
+    }
+
+    #[test]
+    fn slow_chunks_are_spread_and_still_visited_once() {
+        let slow = |index: usize, chunk: &mut [usize]| {
+            let until = Instant::now() + Duration::from_micros(20);
+            while Instant::now() < until {
+                std::hint::spin_loop();
+            }
+            chunk.iter_mut().for_each(|x| *x += index + 1);
+        };
+        for compute in [ComputePool::default(), pool(1), pool(3)] {
+            let mut data: Vec<usize> = vec![0; 640];
+            compute.for_each_chunk_mut(&mut data, 16, slow);
+            let expected: Vec<usize> = (0..640).map(|i| i / 16 + 1).collect();
             assert_eq!(data, expected);
         }
     }

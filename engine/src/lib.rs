@@ -88,7 +88,7 @@ mod stats;
 mod time;
 
 pub use app::{App, DEFAULT_TICK_RATE, Plugin};
-pub use compute::ComputePool;
+pub use compute::{ComputePool, PARALLEL_MIN_WORK};
 pub use engine::{Engine, FrameReport};
 pub use error::{BuildError, TickError};
 pub use ingest::{InputSource, SourceFeed, SourceTap, SourceTickStats};
