@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::ThreadId;
 
 use bevy_ecs::{
-    change_detection::{DetectChangesMut, Tick},
+    change_detection::Tick,
     component::ComponentId,
     system::{
         ReadOnlySystemParam, Res, SystemAccess, SystemMeta, SystemParam, SystemParamValidationError,
@@ -22,7 +22,7 @@ use bevy_ecs::{
 
 use crate::{
     Event, EventQueue, EventReader, EventWriter,
-    queue::registry::ensure_queue,
+    queue::registry::{ensure_queue, with_queue},
     schedule::{
         bitset::BitSet,
         node::{NodeFault, RunOutcome, SystemNode, catch_fault, condition_result, system_result},
@@ -92,11 +92,7 @@ unsafe impl<T: Event> SystemParam for EventWriter<'_, T> {
         if state.is_empty() {
             return;
         }
-        ensure_queue::<T>(world);
-        world
-            .resource_mut::<EventQueue<T>>()
-            .bypass_change_detection()
-            .merge_written(state);
+        with_queue::<T, _>(world, |queue| queue.merge_written(state));
     }
 
     unsafe fn get_param<'w, 's>(

@@ -2,10 +2,10 @@
 //! buffers, in source registration order, arrival order within a source, at most the source's
 //! budget per tick. During a replay a source's feed replaces its channel.
 
-use bevy_ecs::{change_detection::DetectChangesMut, world::World};
+use bevy_ecs::world::World;
 use crossbeam_channel::{Receiver, TryRecvError};
 
-use crate::{Event, EventQueue, queue::registry::ensure_queue};
+use crate::{Event, EventQueue, queue::registry::with_queue};
 
 /// Counters of one source for one tick.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -122,18 +122,18 @@ impl<T: Event> Collect for InputSource<T> {
     }
 
     fn collect(&mut self, world: &mut World, tick: u64) -> SourceTickStats {
-        ensure_queue::<T>(world);
-        let mut queue = world.resource_mut::<EventQueue<T>>();
-        let queue = queue.bypass_change_detection();
-        let first = queue.readable().len();
-        let (collected, disconnected) = if self.feed.is_some() {
-            (self.drain_feed(queue, tick), false)
-        } else {
-            self.drain_channel(queue)
-        };
-        if let Some(tap) = &mut self.tap {
-            tap(tick, &queue.readable()[first..]);
-        }
+        let (collected, disconnected) = with_queue::<T, _>(world, |queue| {
+            let first = queue.readable().len();
+            let drained = if self.feed.is_some() {
+                (self.drain_feed(queue, tick), false)
+            } else {
+                self.drain_channel(queue)
+            };
+            if let Some(tap) = &mut self.tap {
+                tap(tick, &queue.readable()[first..]);
+            }
+            drained
+        });
         self.total += collected as u64;
         SourceTickStats {
             collected,

@@ -57,6 +57,19 @@ pub(crate) fn ensure_queue<T: Event>(world: &mut World) {
         .push(QueueEntry::of::<T>());
 }
 
+/// Runs `f` on the queue of `T`, for the engine's own writes (collection, merging): the
+/// queue is registered first if it is not (one removed by the user comes back empty rather
+/// than events being lost), and the resource is not marked changed.
+pub(crate) fn with_queue<T: Event, R>(
+    world: &mut World,
+    f: impl FnOnce(&mut EventQueue<T>) -> R,
+) -> R {
+    ensure_queue::<T>(world);
+    f(world
+        .resource_mut::<EventQueue<T>>()
+        .bypass_change_detection())
+}
+
 /// The registered queues of `world`, in registration order.
 pub(crate) fn registered_queues(world: &World) -> Vec<QueueEntry> {
     world
