@@ -142,64 +142,54 @@ pub enum Variant {
     PanicOnBurstOver(u32),
 }
 
-/// The particle game.
-pub struct Particles;
+/// Declares a particle game: the same name, config, input and hashed state, built with
+/// `variant`, so its scenarios replay on the others.
+macro_rules! particle_game {
+    ($(#[$doc:meta])* $game:ident, $variant:expr) => {
+        $(#[$doc])*
+        pub struct $game;
 
-impl Game for Particles {
-    const NAME: &'static str = "particles";
-    type Config = ParticlesConfig;
-    type Input = ParticleInput;
+        impl Game for $game {
+            const NAME: &'static str = "particles";
+            type Config = ParticlesConfig;
+            type Input = ParticleInput;
 
-    fn build(config: &ParticlesConfig, app: &mut App) {
-        build(config, app, Variant::Original);
-    }
+            fn build(config: &ParticlesConfig, app: &mut App) {
+                build(config, app, $variant);
+            }
 
-    fn register_state(hasher: &mut StateHasher) {
-        register_state(hasher);
-    }
+            fn register_state(hasher: &mut StateHasher) {
+                register_state(hasher);
+            }
+        }
+    };
 }
 
-/// The particle game with an off-by-one in `bounce` at tick 500 (same name, so it replays
-/// the particle scenarios and must diverge there).
-pub struct ParticlesOffByOne;
+particle_game!(
+    /// The particle game.
+    Particles,
+    Variant::Original
+);
 
 /// The tick of [`ParticlesOffByOne`]'s off-by-one.
 pub const OFF_BY_ONE_TICK: u64 = 500;
 
-impl Game for ParticlesOffByOne {
-    const NAME: &'static str = Particles::NAME;
-    type Config = ParticlesConfig;
-    type Input = ParticleInput;
-
-    fn build(config: &ParticlesConfig, app: &mut App) {
-        build(config, app, Variant::OffByOneBounceAt(OFF_BY_ONE_TICK));
-    }
-
-    fn register_state(hasher: &mut StateHasher) {
-        register_state(hasher);
-    }
-}
-
-/// The particle game with a system that panics on bursts over [`FRAGILE_BURST_LIMIT`] (same
-/// name: the crash scenarios it records replay on [`Particles`], the game with the bug fixed).
-pub struct FragileParticles;
+particle_game!(
+    /// The particle game with an off-by-one in `bounce` at tick 500 (same name, so it replays
+    /// the particle scenarios and must diverge there).
+    ParticlesOffByOne,
+    Variant::OffByOneBounceAt(OFF_BY_ONE_TICK)
+);
 
 /// The largest burst [`FragileParticles`] survives.
 pub const FRAGILE_BURST_LIMIT: u32 = 100;
 
-impl Game for FragileParticles {
-    const NAME: &'static str = Particles::NAME;
-    type Config = ParticlesConfig;
-    type Input = ParticleInput;
-
-    fn build(config: &ParticlesConfig, app: &mut App) {
-        build(config, app, Variant::PanicOnBurstOver(FRAGILE_BURST_LIMIT));
-    }
-
-    fn register_state(hasher: &mut StateHasher) {
-        register_state(hasher);
-    }
-}
+particle_game!(
+    /// The particle game with a system that panics on bursts over [`FRAGILE_BURST_LIMIT`] (same
+    /// name: the crash scenarios it records replay on [`Particles`], the game with the bug fixed).
+    FragileParticles,
+    Variant::PanicOnBurstOver(FRAGILE_BURST_LIMIT)
+);
 
 /// The state the particle games hash.
 pub fn register_state(hasher: &mut StateHasher) {
