@@ -21,9 +21,9 @@ pub enum BuildError {
     /// The tick length is zero.
     #[error("the tick length must be greater than zero")]
     ZeroTickLength,
-    /// The thread pool could not be created.
-    #[error("could not start the engine's thread pool: {0}")]
-    ThreadPool(#[from] rayon::ThreadPoolBuildError),
+    /// The worker threads could not be started.
+    #[error("could not start the engine's worker threads: {0}")]
+    ThreadPool(#[from] std::io::Error),
 }
 
 fn cycle_text(systems: &[String]) -> String {
@@ -35,9 +35,11 @@ fn cycle_text(systems: &[String]) -> String {
     text
 }
 
-/// Why a tick ended with an error. The tick still ended: the deferred work of the systems
-/// that ran was applied and the tick counter advanced, so the engine stays consistent and can
-/// be inspected, run further or dropped.
+/// Why a tick ended with an error. The tick still ended: every other system ran, deferred
+/// work was applied and the tick counter advanced, so the engine stays consistent and can be
+/// inspected, run further or dropped. When several systems fail in one tick, the error names
+/// the one with the lowest registration index, on every executor (see the
+/// [`schedule`](crate::schedule) module for what of a failing system's work is kept).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TickError {
@@ -72,6 +74,22 @@ pub enum TickError {
         /// The panic message.
         message: String,
     },
+    /// A system spawned entities (allocated entity ids while running) although it may run at
+    /// the same time as another system with `Commands`, so its ids could depend on thread
+    /// timing. Declare it with [`spawns`](crate::IntoSystemConfig::spawns).
+    #[error(
+        "system {system} spawned {entities} entities in tick {tick} but may run at the same time \
+         as other systems with Commands, so their ids could depend on thread timing; declare it \
+         with `.spawns()`"
+    )]
+    UndeclaredSpawn {
+        /// The system's name.
+        system: String,
+        /// The tick.
+        tick: u64,
+        /// Entities it spawned that tick.
+        entities: u32,
+    },
 }
 
 impl TickError {
@@ -80,7 +98,8 @@ impl TickError {
         match self {
             TickError::SystemPanicked { system, .. }
             | TickError::SystemFailed { system, .. }
-            | TickError::CommandsPanicked { system, .. } => system,
+            | TickError::CommandsPanicked { system, .. }
+            | TickError::UndeclaredSpawn { system, .. } => system,
         }
     }
 
@@ -89,7 +108,8 @@ impl TickError {
         match self {
             TickError::SystemPanicked { tick, .. }
             | TickError::SystemFailed { tick, .. }
-            | TickError::CommandsPanicked { tick, .. } => *tick,
+            | TickError::CommandsPanicked { tick, .. }
+            | TickError::UndeclaredSpawn { tick, .. } => *tick,
         }
     }
 }

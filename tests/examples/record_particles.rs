@@ -35,7 +35,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn replay_everywhere(scenario: &GameScenario<Particles>) -> Result<(), Box<dyn std::error::Error>> {
-    for executor in executors() {
+    let default = tickbus::ExecutorKind::default();
+    for executor in executors().into_iter().chain([default]) {
         let report = Replayer::<Particles>::new(scenario)
             .executor(executor)
             .run()?;

@@ -2,6 +2,8 @@
 //! and the registry the engine swaps every tick.
 
 mod buffer;
+#[allow(unsafe_code)]
+mod params;
 mod reader;
 pub(crate) mod registry;
 mod writer;

@@ -7,7 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::{BuildError, Engine, ExecutorKind, TickError};
+use crate::{BuildError, Engine, ExecutorKind, ExecutorTotals, TickError};
 
 use super::{
     Checkpoint, Game, GameScenario, RecordedCrash, RunSetup, ScenarioError, StateHasher,
@@ -129,6 +129,8 @@ pub struct ReplayReport {
     pub crash: Option<TickError>,
     /// The first divergence from the recording, if any.
     pub divergence: Option<Divergence>,
+    /// How the executor ran the systems (whether they really overlapped).
+    pub executor: ExecutorTotals,
 }
 
 impl ReplayReport {
@@ -241,6 +243,7 @@ impl<'a, G: Game> Replayer<'a, G> {
         let start = Instant::now();
         run.run(scenario.ticks);
         run.report.elapsed = start.elapsed();
+        run.report.executor = run.engine.executor_totals();
         let mut report = run.report;
         check_crash(&mut report, scenario.crash.as_ref());
         Ok(report)
@@ -256,6 +259,7 @@ impl<'a, G: Game> Replayer<'a, G> {
             hashes: Vec::new(),
             crash: None,
             divergence: None,
+            executor: ExecutorTotals::default(),
         }
     }
 }

@@ -82,6 +82,7 @@ pub struct SystemConfig {
     pub(crate) after: Vec<OrderTarget>,
     pub(crate) before: Vec<OrderTarget>,
     pub(crate) conditions: Vec<BoxedCondition>,
+    pub(crate) spawns: bool,
 }
 
 impl SystemConfig {
@@ -92,6 +93,7 @@ impl SystemConfig {
             after: Vec::new(),
             before: Vec::new(),
             conditions: Vec::new(),
+            spawns: false,
         }
     }
 }
@@ -150,6 +152,41 @@ pub trait IntoSystemConfig<Marker>: Sized {
         config
             .conditions
             .push(Box::new(IntoSystem::into_system(condition)));
+        config
+    }
+
+    /// Declares that the system allocates entity ids while it runs (`Commands::spawn`,
+    /// `spawn_empty`, `spawn_batch`, …). It then runs in registration order against every
+    /// other system with deferred buffers (`Commands`), so its ids never depend on thread
+    /// timing; systems that use `Commands` without spawning keep running in parallel.
+    ///
+    /// Only needed where such a system could otherwise run at the same time as another
+    /// `Commands` user: a spawner that the schedule orders against all of them anyway
+    /// (conflicting data, explicit orders) may spawn without it. A system that spawns where it
+    /// may not fails the tick with
+    /// [`TickError::UndeclaredSpawn`](crate::TickError::UndeclaredSpawn), naming it.
+    ///
+    /// ```
+    /// use tickbus::prelude::*;
+    ///
+    /// #[derive(Component)]
+    /// struct Bullet;
+    ///
+    /// fn fire(mut commands: Commands) {
+    ///     commands.spawn(Bullet);
+    /// }
+    /// fn expire(mut commands: Commands, bullets: Query<Entity, With<Bullet>>) {
+    ///     bullets.iter().skip(8).for_each(|bullet| commands.entity(bullet).despawn());
+    /// }
+    ///
+    /// let mut app = App::new();
+    /// app.add_system(fire.spawns()).add_system(expire);
+    /// let mut engine = app.build().unwrap();
+    /// engine.run_ticks(20).unwrap();
+    /// ```
+    fn spawns(self) -> SystemConfig {
+        let mut config = self.into_config();
+        config.spawns = true;
         config
     }
 }

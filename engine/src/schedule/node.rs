@@ -79,6 +79,11 @@ pub(crate) enum RunOutcome {
 pub(crate) enum NodeFault {
     Panicked(String),
     Failed(String),
+    /// It allocated entity ids while it may have run at the same time as another system
+    /// with `Commands` (see [`EdgeReason::SpawnOrder`](super::EdgeReason::SpawnOrder)).
+    UndeclaredSpawn {
+        entities: u32,
+    },
 }
 
 /// A system as the schedule holds it.
@@ -97,17 +102,33 @@ pub(crate) struct SystemNode {
     pub(crate) has_deferred: bool,
     pub(crate) world_id: WorldId,
     pub(crate) timing: SystemTiming,
+    /// Registration index (what the access guard and the failure order speak of).
+    pub(crate) index: usize,
+    /// Declared with `.spawns()`: allocates entity ids while it runs.
+    pub(crate) declared_spawner: bool,
+    /// May allocate entity ids while it runs: declared, or ordered against every other
+    /// system with deferred buffers of its step anyway (set by the graph).
+    pub(crate) may_spawn: bool,
+    /// Count its allocations this tick (a may-spawn system of a step that checks spawns).
+    pub(crate) count_spawns: bool,
+    /// Entity ids it allocated this tick, when counted.
+    pub(crate) allocated: u32,
+    /// Its step allocated ids nobody may have: look at what its commands spawn (set for the
+    /// systems of such a step until their deferred work is applied).
+    pub(crate) suspect: bool,
 }
 
 impl SystemNode {
-    /// Initializes the system and its conditions on `world` (bevy's `System::initialize`).
-    pub(crate) fn initialize(config: SystemConfig, world: &mut World) -> Self {
+    /// Initializes the system (registered as number `index`) and its conditions on `world`
+    /// (bevy's `System::initialize`).
+    pub(crate) fn initialize(config: SystemConfig, index: usize, world: &mut World) -> Self {
         let SystemConfig {
             mut system,
             mut conditions,
             sets,
             after,
             before,
+            spawns,
         } = config;
         let mut access = vec![system.initialize(world)];
         access.extend(conditions.iter_mut().map(|c| c.initialize(world)));
@@ -126,6 +147,12 @@ impl SystemNode {
             world_id: world.id(),
             timing: SystemTiming::default(),
             system,
+            index,
+            declared_spawner: spawns,
+            may_spawn: spawns,
+            count_spawns: false,
+            allocated: 0,
+            suspect: false,
         }
     }
 

@@ -1,0 +1,267 @@
+//! How the parallel executor decides, per step, whether handing systems to workers pays.
+//!
+//! Two questions, the cheap one first:
+//!
+//! 1. **Could it pay at all?** From the systems' average run times: only systems of at least
+//!    `offload_min` that may leave the driving thread are worth a worker, and even with
+//!    workers that wake at once the step cannot beat its longest chain of dependent systems
+//!    nor its total work divided by the threads. If that best case saves less than a tenth of
+//!    the inline time, the step runs inline and nothing is measured. Recomputed on sampling
+//!    ticks, when every system has fresh timings.
+//! 2. **Does it pay here?** A step that passes is measured both ways, a few ticks each, then
+//!    run the way that was faster (inline unless parallel is at least 3% faster). The other
+//!    way is tried again (two ticks, whose figures replace the old ones) to follow changes in
+//!    the workload: after 16 ticks, and twice as long after each try that confirms the choice,
+//!    up to 256 ticks. So wake-up latency, cold caches on the worker's core and lock traffic
+//!    are all in the figures that decide, and a losing way runs in less than one tick in a
+//!    hundred once the choice is clear.
+
+use std::time::Duration;
+
+use super::{graph::SharedStep, node::SystemNode};
+
+/// Samples each way needs before the comparison starts.
+const WARM_UP_SAMPLES: u32 = 4;
+/// Ticks between tries of the other way, at first and at most.
+const FIRST_PROBE_GAP: u32 = 16;
+const LAST_PROBE_GAP: u32 = 256;
+/// Ticks in one try of the other way.
+const PROBE_TICKS: u32 = 2;
+
+/// Inline or handed to workers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Way {
+    Inline,
+    Parallel,
+}
+
+/// A moving average of a step's wall time one way.
+#[derive(Clone, Copy, Debug, Default)]
+struct Average {
+    nanos: u64,
+    samples: u32,
+}
+
+impl Average {
+    /// Forgets the old figures: `elapsed` is the average now.
+    fn replace(&mut self, elapsed: Duration) {
+        self.nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        self.samples = self.samples.saturating_add(1);
+    }
+
+    /// Adds a sample with weight `1/weight` (capped at 4× the average, so one preemption
+    /// does not flip a decision).
+    fn add(&mut self, elapsed: Duration, weight: u64) {
+        let sample = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        self.nanos = if self.samples == 0 {
+            sample
+        } else {
+            let capped = sample.min(self.nanos.saturating_mul(4));
+            (self.nanos.saturating_mul(weight - 1) + capped) / weight
+        };
+        self.samples = self.samples.saturating_add(1);
+    }
+}
+
+/// What the executor knows about one step.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct StepChoice {
+    could_pay: bool,
+    inline: Average,
+    parallel: Average,
+    probe_gap: u32,
+    until_probe: u32,
+    /// Ticks left in the current try of the other way (0: not trying).
+    probing: u32,
+    /// The way favoured when the current try began.
+    favoured_before_probe: Option<Way>,
+}
+
+impl StepChoice {
+    /// Re-answers "could it pay at all" (question 1 of the module docs).
+    pub(crate) fn reconsider(&mut self, could_pay: bool) {
+        if could_pay && !self.could_pay {
+            *self = StepChoice {
+                could_pay,
+                probe_gap: FIRST_PROBE_GAP,
+                until_probe: FIRST_PROBE_GAP,
+                ..StepChoice::default()
+            };
+        }
+        self.could_pay = could_pay;
+    }
+
+    /// The way to run the step this tick; `None` when it runs inline unmeasured.
+    pub(crate) fn choose(&mut self) -> Option<Way> {
+        if !self.could_pay {
+            return None;
+        }
+        if self.parallel.samples < WARM_UP_SAMPLES {
+            return Some(Way::Parallel);
+        }
+        if self.inline.samples < WARM_UP_SAMPLES {
+            return Some(Way::Inline);
+        }
+        if let Some(favoured) = self.favoured_before_probe {
+            return Some(other(favoured));
+        }
+        if self.until_probe == 0 {
+            let favoured = self.favoured();
+            self.favoured_before_probe = Some(favoured);
+            self.probing = PROBE_TICKS;
+            return Some(other(favoured));
+        }
+        self.until_probe -= 1;
+        Some(self.favoured())
+    }
+
+    /// Records how long the step took `way`.
+    pub(crate) fn record(&mut self, way: Way, elapsed: Duration) {
+        let probing = self.probing;
+        let average = match way {
+            Way::Inline => &mut self.inline,
+            Way::Parallel => &mut self.parallel,
+        };
+        match probing {
+            0 => average.add(elapsed, 8),
+            // A try's figures replace the old ones: those may be hundreds of ticks old.
+            PROBE_TICKS => average.replace(elapsed),
+            _ => average.add(elapsed, 2),
+        }
+        if probing > 0 {
+            self.probing -= 1;
+            if self.probing == 0 {
+                self.end_probe();
+            }
+        }
+    }
+
+    /// After a try: back off if it confirmed the choice, look again soon if it changed it.
+    fn end_probe(&mut self) {
+        let confirmed = self.favoured_before_probe.take() == Some(self.favoured());
+        self.probe_gap = if confirmed {
+            (self.probe_gap * 2).min(LAST_PROBE_GAP)
+        } else {
+            FIRST_PROBE_GAP
+        };
+        self.until_probe = self.probe_gap;
+    }
+
+    fn favoured(&self) -> Way {
+        // Parallel must win by 3%: inline is the safe default.
+        if u128::from(self.parallel.nanos) * 100 < u128::from(self.inline.nanos) * 97 {
+            Way::Parallel
+        } else {
+            Way::Inline
+        }
+    }
+}
+
+fn other(way: Way) -> Way {
+    match way {
+        Way::Inline => Way::Parallel,
+        Way::Parallel => Way::Inline,
+    }
+}
+
+/// A system worth a worker: `Send`, timed at least once, and on average not cheaper than
+/// `offload_min`.
+pub(crate) fn offloadable(node: &SystemNode, offload_min: Duration) -> bool {
+    node.is_send && node.timing.timed > 0 && node.timing.average >= offload_min
+}
+
+/// Question 1 of the module docs: with `threads` threads and workers that wake at once, would
+/// the step save at least a tenth of its inline time? `finish` is scratch space.
+pub(crate) fn could_pay(
+    nodes: &[SystemNode],
+    step: &SharedStep,
+    threads: usize,
+    offload_min: Duration,
+    finish: &mut Vec<Duration>,
+) -> bool {
+    let members = || step.nodes.iter().map(|&i| &nodes[i]);
+    if threads < 2 || !members().any(|node| offloadable(node, offload_min)) {
+        return false;
+    }
+    let total: Duration = members().map(|node| node.timing.average).sum();
+    let longest_chain = longest_chain(nodes, step, finish);
+    let best = longest_chain.max(total / threads as u32);
+    best + total / 10 < total
+}
+
+/// The longest chain of dependent systems in the step, by average run time.
+fn longest_chain(nodes: &[SystemNode], step: &SharedStep, start: &mut Vec<Duration>) -> Duration {
+    start.clear();
+    start.resize(step.nodes.len(), Duration::ZERO);
+    let mut longest = Duration::ZERO;
+    // Positions are in run order, a topological order of the step.
+    for (position, &index) in step.nodes.iter().enumerate() {
+        let end = start[position] + nodes[index].timing.average;
+        longest = longest.max(end);
+        for &next in &step.successors[position] {
+            start[next] = start[next].max(end);
+        }
+    }
+    longest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MICRO: Duration = Duration::from_micros(1);
+
+    /// Runs `ticks` ticks where the step takes `inline` or `parallel`; returns the ticks run
+    /// in parallel.
+    fn simulate(choice: &mut StepChoice, ticks: u32, inline: Duration, parallel: Duration) -> u32 {
+        let mut parallel_ticks = 0;
+        for _ in 0..ticks {
+            let way = choice.choose().expect("could pay");
+            parallel_ticks += u32::from(way == Way::Parallel);
+            choice.record(
+                way,
+                match way {
+                    Way::Inline => inline,
+                    Way::Parallel => parallel,
+                },
+            );
+        }
+        parallel_ticks
+    }
+
+    fn open() -> StepChoice {
+        let mut choice = StepChoice::default();
+        choice.reconsider(true);
+        choice
+    }
+
+    #[test]
+    fn a_losing_parallel_way_is_tried_less_and_less() {
+        let mut choice = open();
+        let tried = simulate(&mut choice, 10_000, 40 * MICRO, 100 * MICRO);
+        assert!(tried <= 100, "parallel ran {tried} of 10,000 ticks");
+        assert_eq!(choice.probe_gap, LAST_PROBE_GAP);
+    }
+
+    #[test]
+    fn a_winning_parallel_way_is_kept() {
+        let mut choice = open();
+        let tried = simulate(&mut choice, 10_000, 400 * MICRO, 210 * MICRO);
+        assert!(tried >= 9_900, "parallel ran only {tried} of 10,000 ticks");
+    }
+
+    #[test]
+    fn a_change_in_the_workload_is_followed() {
+        let mut choice = open();
+        simulate(&mut choice, 2_000, 400 * MICRO, 210 * MICRO);
+        let tried = simulate(&mut choice, 4_000, 40 * MICRO, 100 * MICRO);
+        assert!(tried < 400, "still parallel in {tried} of 4,000 ticks");
+    }
+
+    #[test]
+    fn a_step_that_cannot_pay_is_not_measured() {
+        let mut choice = StepChoice::default();
+        choice.reconsider(false);
+        assert_eq!(choice.choose(), None);
+    }
+}
