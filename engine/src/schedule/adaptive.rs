@@ -12,9 +12,10 @@
 //!    run the way that was faster (inline unless parallel is at least 3% faster). The other
 //!    way is tried again (two ticks, whose figures replace the old ones) to follow changes in
 //!    the workload: after 16 ticks, and twice as long after each try that confirms the choice,
-//!    up to 256 ticks. So wake-up latency, cold caches on the worker's core and lock traffic
-//!    are all in the figures that decide, and a losing way runs in less than one tick in a
-//!    hundred once the choice is clear.
+//!    up to 256 ticks — and never so often that the tries of a losing way cost more than 1% of
+//!    the step's time (a way ten times slower is tried every 1,800 ticks). So wake-up latency,
+//!    cold caches on the worker's core and lock traffic are all in the figures that decide,
+//!    and the tries keep the cost of a wrong way within a percent once the choice is clear.
 
 use std::time::Duration;
 
@@ -25,6 +26,10 @@ const WARM_UP_SAMPLES: u32 = 4;
 /// Ticks between tries of the other way, at first and at most.
 const FIRST_PROBE_GAP: u32 = 16;
 const LAST_PROBE_GAP: u32 = 256;
+/// The most the tries of a losing way may cost, as a fraction of the step's time (1%).
+const PROBE_BUDGET_PER_MILLE: u64 = 10;
+/// The longest gap the budget may ask for.
+const LONGEST_PROBE_GAP: u32 = 1 << 16;
 /// Ticks in one try of the other way.
 const PROBE_TICKS: u32 = 2;
 
@@ -79,14 +84,12 @@ pub(crate) struct StepChoice {
 
 impl StepChoice {
     /// Re-answers "could it pay at all" (question 1 of the module docs).
+    /// What was measured stays when the answer flips: a step near the line would otherwise
+    /// pay for its warm-up again and again.
     pub(crate) fn reconsider(&mut self, could_pay: bool) {
-        if could_pay && !self.could_pay {
-            *self = StepChoice {
-                could_pay,
-                probe_gap: FIRST_PROBE_GAP,
-                until_probe: FIRST_PROBE_GAP,
-                ..StepChoice::default()
-            };
+        if could_pay && self.probe_gap == 0 {
+            self.probe_gap = FIRST_PROBE_GAP;
+            self.until_probe = FIRST_PROBE_GAP;
         }
         self.could_pay = could_pay;
     }
@@ -140,11 +143,27 @@ impl StepChoice {
     fn end_probe(&mut self) {
         let confirmed = self.favoured_before_probe.take() == Some(self.favoured());
         self.probe_gap = if confirmed {
-            (self.probe_gap * 2).min(LAST_PROBE_GAP)
+            (self.probe_gap * 2)
+                .min(LAST_PROBE_GAP)
+                .max(self.gap_within_budget())
         } else {
             FIRST_PROBE_GAP
         };
         self.until_probe = self.probe_gap;
+    }
+
+    /// The gap at which trying the losing way costs at most the budget: each try costs
+    /// `PROBE_TICKS × (loser − winner)`, which must stay under `budget × gap × winner`.
+    fn gap_within_budget(&self) -> u32 {
+        let (winner, loser) = match self.favoured() {
+            Way::Inline => (self.inline.nanos, self.parallel.nanos),
+            Way::Parallel => (self.parallel.nanos, self.inline.nanos),
+        };
+        let extra = u64::from(PROBE_TICKS) * loser.saturating_sub(winner) * 1000;
+        let allowed = winner.saturating_mul(PROBE_BUDGET_PER_MILLE).max(1);
+        u32::try_from(extra.div_ceil(allowed))
+            .unwrap_or(u32::MAX)
+            .min(LONGEST_PROBE_GAP)
     }
 
     fn favoured(&self) -> Way {
@@ -240,7 +259,7 @@ mod tests {
         let mut choice = open();
         let tried = simulate(&mut choice, 10_000, 40 * MICRO, 100 * MICRO);
         assert!(tried <= 100, "parallel ran {tried} of 10,000 ticks");
-        assert_eq!(choice.probe_gap, LAST_PROBE_GAP);
+        assert!(choice.probe_gap >= LAST_PROBE_GAP, "{}", choice.probe_gap);
     }
 
     #[test]
@@ -256,6 +275,22 @@ mod tests {
         simulate(&mut choice, 2_000, 400 * MICRO, 210 * MICRO);
         let tried = simulate(&mut choice, 4_000, 40 * MICRO, 100 * MICRO);
         assert!(tried < 400, "still parallel in {tried} of 4,000 ticks");
+    }
+
+    #[test]
+    fn a_much_slower_parallel_way_costs_at_most_a_percent() {
+        let mut choice = open();
+        let inline = 15 * MICRO;
+        let parallel = 200 * MICRO;
+        let tried = simulate(&mut choice, 100_000, inline, parallel);
+        let extra = (parallel - inline) * tried;
+        // 1% of the time, plus the warm-up and the first try.
+        let allowed =
+            inline * 100_000 / 100 + (parallel - inline) * (WARM_UP_SAMPLES + PROBE_TICKS);
+        assert!(
+            extra < allowed,
+            "parallel ran {tried} times: {extra:?} extra over 100,000 ticks"
+        );
     }
 
     #[test]

@@ -73,11 +73,11 @@ pub struct ParallelConfig {
     /// sleeps. Waking a sleeping thread costs tens of microseconds; a spinning one answers
     /// within one.
     pub spin: Duration,
-    /// Pins worker `i` to core `i + 1` (modulo the core count). Off by default: the driving
-    /// thread is the caller's and floats, so with pinning it sometimes shares the core of a
-    /// pinned worker and each waits for the other (measured: 4 × 100 µs at 1.04× the
-    /// sequential time instead of 0.52×, in about one run of three); unpinned, the
-    /// operating system keeps them apart.
+    /// Pins worker `i` to core `i + 1` (modulo the core count). Off by default: nothing pins
+    /// the driving thread (it is the caller's), and when it runs on the core of a pinned
+    /// worker the two take turns on one core — 4 × 100 µs then ran at 1.04× the sequential
+    /// time instead of 0.55×, so timings were bimodal. Unpinned, the operating system places
+    /// a woken worker on an idle core.
     pub pin_workers: bool,
 }
 
@@ -113,45 +113,55 @@ impl ParallelExecutor {
             scratch: Scratch::default(),
         })
     }
+}
 
-    /// The adaptive way for this step this tick (`None`: inline, unmeasured).
-    fn choose(&mut self, run: &StepRun<'_>) -> Option<Way> {
-        if self.choices.len() <= run.step_index {
-            self.choices
-                .resize(run.step_index + 1, StepChoice::default());
-        }
-        let choice = &mut self.choices[run.step_index];
-        if run.sampling_tick {
-            choice.reconsider(adaptive::could_pay(
-                run.nodes,
-                run.step,
-                self.config.threads,
-                self.config.offload_min,
-                &mut self.scratch.finish,
-            ));
-        }
-        choice.choose()
+/// The adaptive way for this step this tick (`None`: inline, unmeasured).
+fn choose(
+    choices: &mut Vec<StepChoice>,
+    config: &ParallelConfig,
+    scratch: &mut Scratch,
+    run: &StepRun<'_>,
+) -> Option<Way> {
+    if choices.len() <= run.step_index {
+        choices.resize(run.step_index + 1, StepChoice::default());
     }
+    let choice = &mut choices[run.step_index];
+    if run.sampling_tick {
+        choice.reconsider(adaptive::could_pay(
+            run.nodes,
+            run.step,
+            config.threads,
+            config.offload_min,
+            &mut scratch.finish,
+        ));
+    }
+    choice.choose()
 }
 
 impl Executor for ParallelExecutor {
     fn run_step(&mut self, run: StepRun<'_>, counters: &mut RunCounters) -> Failures {
-        let Some(pool) = self.pool.clone().filter(|_| run.step.nodes.len() > 1) else {
+        let Self {
+            pool,
+            config,
+            choices,
+            scratch,
+        } = self;
+        let Some(pool) = pool.as_deref().filter(|_| run.step.nodes.len() > 1) else {
             return run_inline(run, counters);
         };
-        let way = match self.config.policy {
-            OffloadPolicy::Always => Some(Way::Parallel),
-            OffloadPolicy::Adaptive => self.choose(&run),
+        if config.policy == OffloadPolicy::Always {
+            return dispatch(pool, config, scratch, run, counters);
+        }
+        let Some(way) = choose(choices, config, scratch, &run) else {
+            return run_inline(run, counters);
         };
         let started = Instant::now();
         let step_index = run.step_index;
         let failures = match way {
-            Some(Way::Parallel) => self.dispatch(&pool, run, counters),
-            _ => run_inline(run, counters),
+            Way::Parallel => dispatch(pool, config, scratch, run, counters),
+            Way::Inline => run_inline(run, counters),
         };
-        if let (Some(way), OffloadPolicy::Adaptive) = (way, self.config.policy) {
-            self.choices[step_index].record(way, started.elapsed());
-        }
+        choices[step_index].record(way, started.elapsed());
         failures
     }
 
@@ -208,48 +218,47 @@ impl Scratch {
     }
 }
 
-impl ParallelExecutor {
-    fn dispatch(
-        &mut self,
-        pool: &WorkerPool,
-        run: StepRun<'_>,
-        counters: &mut RunCounters,
-    ) -> Failures {
-        let StepRun {
-            nodes,
-            step,
-            world,
-            guard,
-            sampling_tick,
-            ..
-        } = run;
-        let always = self.config.policy == OffloadPolicy::Always;
-        let offload_min = self.config.offload_min;
-        self.scratch.prepare(nodes, step, |node| {
-            node.is_send && (always || adaptive::offloadable(node, offload_min))
-        });
-        let (dispatch, claimed) = self.scratch.dispatch(step);
-        let task = StepTask {
-            state: Mutex::new(dispatch),
-            changed: Condvar::new(),
-            progress: AtomicU64::new(0),
-            shared: SharedWorld::new(world, guard),
-            slots: NodeSlots::new(nodes, claimed),
-            step,
-            pool,
-            sampling_tick,
-            always,
-        };
-        let helpers = task.lock().heavy.len();
-        pool.with_helpers(&task, helpers, |ticket| task.drive(ticket));
-        let state = task
-            .state
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner);
-        counters.on_workers += state.on_workers;
-        counters.peak_running = counters.peak_running.max(state.peak_running);
-        state.failures
-    }
+/// Runs a step on the driving thread and the workers that join it.
+fn dispatch(
+    pool: &WorkerPool,
+    config: &ParallelConfig,
+    scratch: &mut Scratch,
+    run: StepRun<'_>,
+    counters: &mut RunCounters,
+) -> Failures {
+    let StepRun {
+        nodes,
+        step,
+        world,
+        guard,
+        sampling_tick,
+        ..
+    } = run;
+    let always = config.policy == OffloadPolicy::Always;
+    scratch.prepare(nodes, step, |node| {
+        node.is_send && (always || adaptive::offloadable(node, config.offload_min))
+    });
+    let (dispatch, claimed) = scratch.dispatch(step);
+    let task = StepTask {
+        state: Mutex::new(dispatch),
+        changed: Condvar::new(),
+        progress: AtomicU64::new(0),
+        shared: SharedWorld::new(world, guard),
+        slots: NodeSlots::new(nodes, claimed),
+        step,
+        pool,
+        sampling_tick,
+        always,
+    };
+    let helpers = task.lock().heavy.len();
+    pool.with_helpers(&task, helpers, |ticket| task.drive(ticket));
+    let state = task
+        .state
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    counters.on_workers += state.on_workers;
+    counters.peak_running = counters.peak_running.max(state.peak_running);
+    state.failures
 }
 
 /// Which thread asks for work.
@@ -475,10 +484,17 @@ impl<'s> StepTask<'s, '_> {
     fn wait_for_progress(&self, seen: u64, ticket: Ticket) {
         let moved = || self.progress.load(Ordering::Acquire) != seen;
         let deadline = Instant::now() + self.pool.spin();
+        let mut looked_at = None;
         while !moved() && Instant::now() < deadline {
-            if !self.pool.help_elsewhere(ticket) {
-                spin_a_little();
+            let epoch = self.pool.help_wanted_epoch();
+            if looked_at != Some(epoch) {
+                looked_at = Some(epoch);
+                if self.pool.help_elsewhere(ticket) {
+                    looked_at = None;
+                    continue;
+                }
             }
+            spin_a_little();
         }
         let mut state = self.lock();
         state.driver_sleeping = true;

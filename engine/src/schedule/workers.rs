@@ -230,7 +230,7 @@ impl WorkerPool {
         if posting.wanted == helpers {
             return;
         }
-        if posting.wanted == 0 {
+        if posting.wanted == 0 && self.idle() > 0 {
             posting.wanted_since = Some(Instant::now());
         }
         posting.wanted = helpers;
@@ -278,7 +278,7 @@ impl WorkerPool {
             wanted: helpers,
             inside: 0,
             sequence: board.sequence,
-            wanted_since: (helpers > 0).then(Instant::now),
+            wanted_since: (helpers > 0 && self.idle() > 0).then(Instant::now),
         });
         if helpers > 0 {
             self.wake(board, helpers);
@@ -286,14 +286,22 @@ impl WorkerPool {
         Some(slot)
     }
 
-    /// Lets spinning workers see new work and wakes up to `helpers` sleeping ones.
+    /// Lets spinning workers see new work and wakes as many sleeping ones as the spinning
+    /// ones cannot cover (waking a thread is a system call on the caller's time).
     fn wake(&self, board: MutexGuard<'_, Board>, helpers: usize) {
         self.shared.wanted_epoch.fetch_add(1, Ordering::Release);
         let sleeping = board.sleeping;
+        let awake = self.idle().saturating_sub(sleeping);
         drop(board);
-        for _ in 0..helpers.min(sleeping) {
+        for _ in 0..helpers.saturating_sub(awake).min(sleeping) {
             self.shared.work.notify_one();
         }
+    }
+
+    /// A number that changes whenever some posting asks for help (to look for work to help
+    /// with only when there may be some).
+    pub(crate) fn help_wanted_epoch(&self) -> u64 {
+        self.shared.wanted_epoch.load(Ordering::Acquire)
     }
 }
 
