@@ -82,6 +82,60 @@ fn independent_systems_really_run_at_the_same_time() {
     assert_eq!(met, 3, "in every tick, the first arrival saw the second");
 }
 
+/// Systems that each wait (with a timeout) until three of them run at once.
+#[derive(Resource, Default)]
+struct Trio {
+    running: Arc<AtomicUsize>,
+    all_three: Arc<AtomicUsize>,
+}
+
+fn wait_for_three(trio: Res<Trio>) {
+    trio.running.fetch_add(1, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while trio.running.load(Ordering::SeqCst) < 3 && Instant::now() < deadline {
+        std::hint::spin_loop();
+    }
+    if trio.running.load(Ordering::SeqCst) >= 3 {
+        trio.all_three.fetch_add(1, Ordering::SeqCst);
+    }
+    // Stay counted until every one of the three has seen the others.
+    while trio.all_three.load(Ordering::SeqCst) % 3 != 0 && Instant::now() < deadline {
+        std::hint::spin_loop();
+    }
+    trio.running.fetch_sub(1, Ordering::SeqCst);
+}
+
+#[test]
+fn every_idle_worker_is_asked_for_and_busy_ones_are_not_counted() {
+    fn first(trio: Res<Trio>) {
+        wait_for_three(trio);
+    }
+    fn second(trio: Res<Trio>) {
+        wait_for_three(trio);
+    }
+    fn third(trio: Res<Trio>) {
+        wait_for_three(trio);
+    }
+    let mut app = App::new();
+    app.set_executor(eager(4))
+        .init_resource::<Trio>()
+        .add_system(first)
+        .add_system(second)
+        .add_system(third);
+    let mut engine = app.build().unwrap();
+    for _ in 0..5 {
+        let stats = engine.tick().unwrap();
+        assert_eq!(stats.peak_running, 3, "all three at once");
+        assert!(stats.systems_on_workers >= 2, "{stats:?}");
+    }
+    let met = engine
+        .world()
+        .resource::<Trio>()
+        .all_three
+        .load(Ordering::SeqCst);
+    assert_eq!(met, 15, "in every tick, each saw the other two");
+}
+
 #[derive(Resource, Default)]
 struct Shared {
     in_flight: Arc<AtomicUsize>,
