@@ -99,7 +99,7 @@ fn wait_for_three(trio: Res<Trio>) {
         trio.all_three.fetch_add(1, Ordering::SeqCst);
     }
     // Stay counted until every one of the three has seen the others.
-    while trio.all_three.load(Ordering::SeqCst) % 3 != 0 && Instant::now() < deadline {
+    while !trio.all_three.load(Ordering::SeqCst).is_multiple_of(3) && Instant::now() < deadline {
         std::hint::spin_loop();
     }
     trio.running.fetch_sub(1, Ordering::SeqCst);
