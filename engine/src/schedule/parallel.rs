@@ -460,9 +460,7 @@ impl<'s> StepTask<'s, '_> {
         let mut declined_since: Option<Instant> = None;
         loop {
             let seen = self.progress.load(Ordering::Acquire);
-            let leave_heavy = self.always
-                && declined_since.is_none_or(|since| since.elapsed() < ALWAYS_GRACE)
-                && self.pool.on_their_way(ticket) > 0;
+            let leave_heavy = self.leaves_heavy_to_workers(ticket, &declined_since);
             if let Some(position) = self.take(Taker::Driver, leave_heavy, ticket) {
                 self.run(position, ticket);
                 continue;
@@ -471,12 +469,26 @@ impl<'s> StepTask<'s, '_> {
                 return;
             }
             if leave_heavy {
-                declined_since.get_or_insert_with(Instant::now);
-                spin_a_little();
+                let since = *declined_since.get_or_insert_with(Instant::now);
+                // Wait on counters, not locks: the workers need those.
+                while self.progress.load(Ordering::Acquire) == seen
+                    && self.pool.on_their_way(ticket) > 0
+                    && since.elapsed() < ALWAYS_GRACE
+                {
+                    spin_a_little();
+                }
                 continue;
             }
             self.wait_for_progress(seen, ticket);
         }
+    }
+
+    /// Under [`OffloadPolicy::Always`], the driving thread leaves heavy systems to the idle
+    /// workers that were asked for, until they arrived or the grace period ran out.
+    fn leaves_heavy_to_workers(&self, ticket: Ticket, declined_since: &Option<Instant>) -> bool {
+        self.always
+            && declined_since.is_none_or(|since| since.elapsed() < ALWAYS_GRACE)
+            && self.pool.on_their_way(ticket) > 0
     }
 
     /// Waits until a system finishes after `seen`: spins first (helping with other threads'

@@ -72,6 +72,8 @@ struct Posting {
     sequence: u64,
     /// When `wanted` last went from zero to more, to measure wake-up latency.
     wanted_since: Option<Instant>,
+    /// The poster sleeps until the helpers inside have left (they wake it).
+    poster_sleeping: bool,
 }
 
 struct Board {
@@ -99,8 +101,17 @@ impl Board {
     }
 }
 
+/// A posting's counts, readable without the board's lock (written under it): threads that
+/// spin must not take the lock over and over, or the thread they wait for may sleep on it.
+#[derive(Default)]
+struct SlotCounts {
+    wanted: AtomicUsize,
+    inside: AtomicUsize,
+}
+
 struct PoolShared {
     board: Mutex<Board>,
+    counts: Box<[SlotCounts]>,
     /// Sleeping workers wait here for a posting.
     work: Condvar,
     /// Posters wait here for their helpers to leave.
@@ -118,6 +129,15 @@ impl PoolShared {
     fn lock(&self) -> MutexGuard<'_, Board> {
         // Nothing panics while the board is locked; a poisoned lock still holds valid data.
         self.board.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Publishes posting `slot`'s counts to [`SlotCounts`] (call with the board locked).
+    fn publish(&self, board: &Board, slot: usize) {
+        let (wanted, inside) = board.postings[slot]
+            .as_ref()
+            .map_or((0, 0), |p| (p.wanted, p.inside));
+        self.counts[slot].wanted.store(wanted, Ordering::Release);
+        self.counts[slot].inside.store(inside, Ordering::Release);
     }
 
     fn record_wake(&self, waited: Duration) {
@@ -146,6 +166,7 @@ impl WorkerPool {
                 sleeping: 0,
                 shutdown: false,
             }),
+            counts: (0..postings).map(|_| SlotCounts::default()).collect(),
             work: Condvar::new(),
             left: Condvar::new(),
             wanted_epoch: AtomicU64::new(0),
@@ -158,7 +179,9 @@ impl WorkerPool {
             handles: Vec::with_capacity(workers),
         };
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let (started, all_started) = std::sync::mpsc::channel();
         for index in 0..workers {
+            let started = started.clone();
             let shared = Arc::clone(&pool.shared);
             // Threads beyond the cores would spin on a core another thread needs.
             let spin = if index + 1 < cores {
@@ -172,9 +195,15 @@ impl WorkerPool {
                     if pin {
                         pin_to_core(index + 1);
                     }
+                    let _ = started.send(());
                     work(&shared, spin);
                 })?;
             pool.handles.push(handle);
+        }
+        // A thread's start-up allocates (its name, its signal stack): let that happen now,
+        // not during the first ticks.
+        for _ in 0..workers {
+            let _ = all_started.recv();
         }
         Ok(pool)
     }
@@ -234,6 +263,7 @@ impl WorkerPool {
             posting.wanted_since = Some(Instant::now());
         }
         posting.wanted = helpers;
+        self.shared.publish(&board, slot);
         if helpers > 0 {
             self.wake(board, helpers);
         }
@@ -245,7 +275,7 @@ impl WorkerPool {
         let Some(slot) = ticket.0 else {
             return 0;
         };
-        let wanted = self.shared.lock().posting(slot).wanted;
+        let wanted = self.shared.counts[slot].wanted.load(Ordering::Acquire);
         wanted.min(self.idle())
     }
 
@@ -279,7 +309,9 @@ impl WorkerPool {
             inside: 0,
             sequence: board.sequence,
             wanted_since: (helpers > 0 && self.idle() > 0).then(Instant::now),
+            poster_sleeping: false,
         });
+        self.shared.publish(&board, slot);
         if helpers > 0 {
             self.wake(board, helpers);
         }
@@ -329,14 +361,18 @@ impl Drop for Withdraw<'_> {
     fn drop(&mut self) {
         let mut board = self.shared.lock();
         board.posting(self.slot).wanted = 0;
+        self.shared.publish(&board, self.slot);
+        drop(board);
+        // Helpers leave within moments of the task running dry: spin briefly (on the
+        // published count, not the lock they need to leave) before sleeping.
+        let inside = &self.shared.counts[self.slot].inside;
         let deadline = Instant::now() + self.shared.spin;
-        // Helpers leave within moments of the task running dry: spin briefly before sleeping.
-        while board.posting(self.slot).inside > 0 && Instant::now() < deadline {
-            drop(board);
+        while inside.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
             spin_a_little();
-            board = self.shared.lock();
         }
+        let mut board = self.shared.lock();
         while board.posting(self.slot).inside > 0 {
+            board.posting(self.slot).poster_sleeping = true;
             board = self
                 .shared
                 .left
@@ -344,6 +380,7 @@ impl Drop for Withdraw<'_> {
                 .unwrap_or_else(PoisonError::into_inner);
         }
         board.postings[self.slot] = None;
+        self.shared.publish(&board, self.slot);
     }
 }
 
@@ -354,6 +391,7 @@ fn join(shared: &PoolShared, board: &mut Board, slot: usize) -> TaskRef {
     posting.inside += 1;
     let waited = posting.wanted_since.take().map(|since| since.elapsed());
     let task = posting.task;
+    shared.publish(board, slot);
     if let Some(waited) = waited {
         shared.record_wake(waited);
     }
@@ -388,7 +426,9 @@ impl Drop for Leave<'_> {
         }
         let posting = board.posting(self.slot);
         posting.inside -= 1;
-        if posting.inside == 0 && posting.wanted == 0 {
+        let last_out = posting.inside == 0 && posting.poster_sleeping;
+        self.shared.publish(&board, self.slot);
+        if last_out {
             drop(board);
             self.shared.left.notify_all();
         }
