@@ -2,12 +2,12 @@
 //!
 //! Two questions, the cheap one first:
 //!
-//! 1. **Could it pay at all?** From the systems' average run times: only systems of at least
-//!    `offload_min` that may leave the driving thread are worth a worker, and even with
-//!    workers that wake at once the step cannot beat its longest chain of dependent systems
-//!    nor its total work divided by the threads. If that best case saves less than a tenth of
-//!    the inline time, the step runs inline and nothing is measured. Recomputed on sampling
-//!    ticks, when every system has fresh timings.
+//! 1. **Could it pay at all?** From the systems' average run times and the workers' measured
+//!    wake-up latency: only systems of at least `offload_min` that may leave the driving
+//!    thread are worth a worker, and the step cannot beat its longest chain of dependent
+//!    systems nor its total work divided by the threads. If that best case saves less than a
+//!    tenth of the inline time, or less than waking a worker takes, the step runs inline and
+//!    nothing is measured. Recomputed on sampling ticks, when every system has fresh timings.
 //! 2. **Does it pay here?** A step that passes is measured both ways, a few ticks each, then
 //!    run the way that was faster (inline unless parallel is at least 3% faster). The other
 //!    way is tried again (two ticks, whose figures replace the old ones) to follow changes in
@@ -21,15 +21,16 @@ use std::time::Duration;
 
 use super::{graph::SharedStep, node::SystemNode};
 
-/// Samples each way needs before the comparison starts.
-const WARM_UP_SAMPLES: u32 = 4;
+/// Samples each way needs before the comparison starts (few: on a busy machine one parallel
+/// tick can cost a hundred inline ones).
+const WARM_UP_SAMPLES: u32 = 2;
 /// Ticks between tries of the other way, at first and at most.
 const FIRST_PROBE_GAP: u32 = 16;
 const LAST_PROBE_GAP: u32 = 256;
 /// The most the tries of a losing way may cost, as a fraction of the step's time (1%).
 const PROBE_BUDGET_PER_MILLE: u64 = 10;
 /// The longest gap the budget may ask for.
-const LONGEST_PROBE_GAP: u32 = 1 << 16;
+const LONGEST_PROBE_GAP: u32 = 1 << 14;
 /// Ticks in one try of the other way.
 const PROBE_TICKS: u32 = 2;
 
@@ -150,7 +151,20 @@ impl StepChoice {
             if self.probing == 0 {
                 self.end_probe();
             }
+        } else if self.warmed_up_just_now(way) {
+            // The first comparison: the budget may already ask for a long gap.
+            self.probe_gap = FIRST_PROBE_GAP.max(self.gap_within_budget());
+            self.until_probe = self.probe_gap;
         }
+    }
+
+    /// True when this sample of `way` completed the warm-up of both ways.
+    fn warmed_up_just_now(&self, way: Way) -> bool {
+        let (this, that) = match way {
+            Way::Inline => (self.inline.samples, self.parallel.samples),
+            Way::Parallel => (self.parallel.samples, self.inline.samples),
+        };
+        this == WARM_UP_SAMPLES && that >= WARM_UP_SAMPLES
     }
 
     /// After a try: back off if it confirmed the choice, look again soon if it changed it.
@@ -203,23 +217,33 @@ pub(crate) fn offloadable(node: &SystemNode, offload_min: Duration) -> bool {
     node.is_send && node.timing.timed > 0 && node.timing.average >= offload_min
 }
 
-/// Question 1 of the module docs: with `threads` threads and workers that wake at once, would
-/// the step save at least a tenth of its inline time? `finish` is scratch space.
+/// What the executor knows when it asks whether a step could pay.
+pub(crate) struct Outlook {
+    /// Threads that run systems.
+    pub(crate) threads: usize,
+    /// See [`ParallelConfig::offload_min`](super::ParallelConfig::offload_min).
+    pub(crate) offload_min: Duration,
+    /// How long a worker recently took to join a posting.
+    pub(crate) wake_latency: Duration,
+}
+
+/// Question 1 of the module docs: would the best case save at least a tenth of the step's
+/// inline time, and more than waking a worker takes? `finish` is scratch space.
 pub(crate) fn could_pay(
     nodes: &[SystemNode],
     step: &SharedStep,
-    threads: usize,
-    offload_min: Duration,
+    outlook: &Outlook,
     finish: &mut Vec<Duration>,
 ) -> bool {
     let members = || step.nodes.iter().map(|&i| &nodes[i]);
-    if threads < 2 || !members().any(|node| offloadable(node, offload_min)) {
+    if outlook.threads < 2 || !members().any(|node| offloadable(node, outlook.offload_min)) {
         return false;
     }
     let total: Duration = members().map(|node| node.timing.average).sum();
     let longest_chain = longest_chain(nodes, step, finish);
-    let best = longest_chain.max(total / threads as u32);
-    best + total / 10 < total
+    let best = longest_chain.max(total / outlook.threads as u32);
+    let saving = total.saturating_sub(best);
+    saving > total / 10 && saving > outlook.wake_latency
 }
 
 /// The longest chain of dependent systems in the step, by average run time.
@@ -327,6 +351,43 @@ mod tests {
             parallel_ticks < 300,
             "parallel ran {parallel_ticks} of 10,000 ticks"
         );
+    }
+
+    #[test]
+    fn a_step_pays_only_if_it_saves_more_than_waking_a_worker() {
+        use crate::schedule::{Schedule, config::IntoSystemConfig, graph::Step};
+        let mut world = bevy_ecs::world::World::new();
+        let configs = (0..2).map(|_| (|| {}).into_config()).collect();
+        let mut schedule = Schedule::build(configs, &mut world).unwrap();
+        for node in &mut schedule.nodes {
+            node.timing.record_run(5 * MICRO);
+        }
+        let Step::Shared(step) = &schedule.graph.steps[0] else {
+            panic!("one shared step");
+        };
+        let outlook = |wake_latency| Outlook {
+            threads: 2,
+            offload_min: MICRO,
+            wake_latency,
+        };
+        let mut finish = Vec::new();
+        assert!(could_pay(
+            &schedule.nodes,
+            step,
+            &outlook(MICRO),
+            &mut finish
+        ));
+        assert!(!could_pay(
+            &schedule.nodes,
+            step,
+            &outlook(20 * MICRO),
+            &mut finish
+        ));
+        let one_thread = Outlook {
+            threads: 1,
+            ..outlook(Duration::ZERO)
+        };
+        assert!(!could_pay(&schedule.nodes, step, &one_thread, &mut finish));
     }
 
     #[test]

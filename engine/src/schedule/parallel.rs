@@ -26,7 +26,7 @@ use std::{
 
 use super::{
     Executor, FailedSystem, Failures, Phase, RunCounters, StepRun,
-    adaptive::{self, StepChoice, Way},
+    adaptive::{self, Outlook, StepChoice, Way},
     graph::SharedStep,
     node::{NodeFault, SystemNode},
     sequential::{record, run_inline},
@@ -118,7 +118,7 @@ impl ParallelExecutor {
 /// The adaptive way for this step this tick (`None`: inline, unmeasured).
 fn choose(
     choices: &mut Vec<StepChoice>,
-    config: &ParallelConfig,
+    outlook: &Outlook,
     scratch: &mut Scratch,
     run: &StepRun<'_>,
 ) -> Option<Way> {
@@ -130,8 +130,7 @@ fn choose(
         choice.reconsider(adaptive::could_pay(
             run.nodes,
             run.step,
-            config.threads,
-            config.offload_min,
+            outlook,
             &mut scratch.finish,
         ));
     }
@@ -152,7 +151,12 @@ impl Executor for ParallelExecutor {
         if config.policy == OffloadPolicy::Always {
             return dispatch(pool, config, scratch, run, counters);
         }
-        let Some(way) = choose(choices, config, scratch, &run) else {
+        let outlook = Outlook {
+            threads: config.threads,
+            offload_min: config.offload_min,
+            wake_latency: pool.wake_latency(),
+        };
+        let Some(way) = choose(choices, &outlook, scratch, &run) else {
             return run_inline(run, counters);
         };
         let started = Instant::now();

@@ -120,6 +120,8 @@ struct PoolShared {
     wanted_epoch: AtomicU64,
     /// Workers not inside a task.
     idle: AtomicUsize,
+    /// Workers started and not yet finished.
+    alive: AtomicUsize,
     /// Moving average of the wait for a first helper, in nanoseconds.
     wake_nanos: AtomicU64,
     spin: Duration,
@@ -171,6 +173,7 @@ impl WorkerPool {
             left: Condvar::new(),
             wanted_epoch: AtomicU64::new(0),
             idle: AtomicUsize::new(workers),
+            alive: AtomicUsize::new(0),
             wake_nanos: AtomicU64::new(INITIAL_WAKE_LATENCY.as_nanos() as u64),
             spin,
         });
@@ -179,9 +182,7 @@ impl WorkerPool {
             handles: Vec::with_capacity(workers),
         };
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let (started, all_started) = std::sync::mpsc::channel();
         for index in 0..workers {
-            let started = started.clone();
             let shared = Arc::clone(&pool.shared);
             // Threads beyond the cores would spin on a core another thread needs.
             let spin = if index + 1 < cores {
@@ -195,16 +196,15 @@ impl WorkerPool {
                     if pin {
                         pin_to_core(index + 1);
                     }
-                    let _ = started.send(());
+                    shared.alive.fetch_add(1, Ordering::AcqRel);
                     work(&shared, spin);
+                    shared.alive.fetch_sub(1, Ordering::AcqRel);
                 })?;
             pool.handles.push(handle);
         }
         // A thread's start-up allocates (its name, its signal stack): let that happen now,
         // not during the first ticks.
-        for _ in 0..workers {
-            let _ = all_started.recv();
-        }
+        wait_until(|| pool.shared.alive.load(Ordering::Acquire) == workers);
         Ok(pool)
     }
 
@@ -342,6 +342,7 @@ impl Drop for WorkerPool {
         self.shared.lock().shutdown = true;
         self.shared.wanted_epoch.fetch_add(1, Ordering::Release);
         self.shared.work.notify_all();
+        wait_until(|| self.shared.alive.load(Ordering::Acquire) == 0);
         let current = std::thread::current().id();
         for handle in self.handles.drain(..) {
             if handle.thread().id() != current {
@@ -469,6 +470,20 @@ fn work(shared: &PoolShared, spin: Duration) {
             .wait(board)
             .unwrap_or_else(PoisonError::into_inner);
         board.sleeping -= 1;
+    }
+}
+
+/// Waits for `done` without sleeping for the first millisecond: a thread that sleeps may
+/// wake up on another core, and the thread that builds or drops an engine is the one that
+/// drives its ticks. Yields after that.
+fn wait_until(done: impl Fn() -> bool) {
+    let spin_until = Instant::now() + Duration::from_millis(1);
+    while !done() {
+        if Instant::now() < spin_until {
+            spin_a_little();
+        } else {
+            std::thread::yield_now();
+        }
     }
 }
 
