@@ -49,8 +49,13 @@ const ALWAYS_GRACE: Duration = Duration::from_micros(200);
 /// When the parallel executor hands systems to its workers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OffloadPolicy {
-    /// Only where it pays, by the executor's own measurements (see the module docs of
-    /// `schedule::adaptive`): never much slower than the sequential executor.
+    /// Only where it pays, by the executor's own measurements, step by step. A step is
+    /// considered only if, by its systems' average run times, its best case on all threads
+    /// (bounded by its longest chain of dependent systems) would save a tenth of its time and
+    /// more than the workers' recent wake-up latency; such a step is then timed both ways and
+    /// run the faster way (inline unless parallel wins by 3%), trying the other way again now
+    /// and then, never so often that the tries cost more than 1% of the step's time. So it
+    /// stays level with the sequential executor where parallelism cannot pay.
     #[default]
     Adaptive,
     /// Every step of two or more systems, every `Send` system, measured or not; the driving
