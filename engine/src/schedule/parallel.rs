@@ -5,7 +5,7 @@
 //! workers ([`WorkerPool`]), which also serve [`ComputePool`] loops. A step (the systems
 //! between two exclusive ones) runs inline on the driving thread, exactly as the sequential
 //! executor runs it, unless the step's measurements say that handing systems to workers is
-//! faster ([`adaptive`](super::adaptive)). Then every thread takes the next ready system
+//! faster (`schedule/adaptive.rs`). Then every thread takes the next ready system
 //! itself when it becomes free: workers take only systems worth a worker (on average at
 //! least `offload_min`); the driving thread takes cheap ones first, then the others, and alone
 //! runs systems that are not `Send`.
