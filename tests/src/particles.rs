@@ -16,8 +16,10 @@ use tickbus::{
     replay::{Game, SimRng, StateHasher},
 };
 
-/// The particle game's configuration (stored in its scenarios).
+/// The particle game's configuration (stored in its scenarios). Unknown fields are refused,
+/// so a configuration of another game or version is an error, not silently half-read.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ParticlesConfig {
     /// Particles spawned when the game is built.
     pub initial: u32,

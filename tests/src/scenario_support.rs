@@ -148,3 +148,25 @@ pub fn record<G: Game<Config = ParticlesConfig, Input = ParticleInput>>(
     }
     (recorder.scenario(), result)
 }
+
+/// A short particle recording on the sequential executor (for format and loading tests):
+/// `ticks` ticks, an input about every three ticks generated from `input_seed`, a
+/// checkpoint every `checkpoint_every` ticks. Panics if the run crashes.
+pub fn short_particle_run(
+    seed: u64,
+    ticks: u64,
+    checkpoint_every: u64,
+    input_seed: u64,
+) -> GameScenario<crate::particles::Particles> {
+    let setup = RecordSetup {
+        seed,
+        ticks,
+        checkpoint_every,
+        executor: ExecutorKind::Sequential,
+    };
+    let inputs = random_inputs(input_seed, ticks, 3);
+    let (scenario, result) =
+        record::<crate::particles::Particles>(&ParticlesConfig::default(), &setup, &inputs);
+    result.expect("the short particle run does not crash");
+    scenario
+}

@@ -5,7 +5,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{App, BuildError, Engine, Event, EventSender, ExecutorKind, SourceConfig};
 
-use super::{FORMAT_VERSION, Scenario, ScenarioError, SimSeed, StateHasher, TimedInput};
+use super::{Scenario, ScenarioError, SimSeed, StateHasher, TimedInput};
 
 /// A game (or simulation) that can be recorded and replayed.
 ///
@@ -16,7 +16,10 @@ use super::{FORMAT_VERSION, Scenario, ScenarioError, SimSeed, StateHasher, Timed
 pub trait Game: 'static {
     /// The name stored in scenarios; a scenario of another game is refused.
     const NAME: &'static str;
-    /// The game's configuration, stored in the scenario.
+    /// The game's configuration, stored in the scenario. Derive `Deserialize` with
+    /// `#[serde(deny_unknown_fields)]` (on the config and the input types) so that a file
+    /// written for another game or version is refused at the line of the unknown field
+    /// instead of being half-read.
     type Config: Serialize + DeserializeOwned + Clone + Send + Sync + 'static;
     /// The recorded external input (an enum when there are several kinds).
     type Input: Event + Clone + Serialize + DeserializeOwned;
@@ -76,21 +79,7 @@ pub(crate) fn check_playable<G: Game>(
     scenario: &GameScenario<G>,
     file: &str,
 ) -> Result<(), ScenarioError> {
-    if scenario.format_version != FORMAT_VERSION {
-        return Err(ScenarioError::UnsupportedVersion {
-            file: file.to_owned(),
-            found: scenario.format_version,
-            supported: FORMAT_VERSION,
-        });
-    }
-    if scenario.game != G::NAME {
-        return Err(ScenarioError::WrongGame {
-            file: file.to_owned(),
-            expected: G::NAME.to_owned(),
-            found: scenario.game.clone(),
-        });
-    }
-    scenario.validate(file)
+    scenario.check(G::NAME, file)
 }
 
 /// Replaces the live channel of `G`'s recorded source by `inputs`, each delivered in the
