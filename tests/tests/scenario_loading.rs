@@ -29,12 +29,8 @@ fn parse(text: &str) -> Result<GameScenario<Particles>, ScenarioError> {
     Scenario::parse::<Particles>(text, FILE)
 }
 
-/// A fresh, empty directory for this test.
 fn temp_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tickbus-loading-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
-    dir
+    tickbus_tests::fresh_temp_dir(&format!("loading-{test}"))
 }
 
 /// Runs `load` on another thread and fails (instead of hanging) if it takes more than 30 s.
