@@ -160,13 +160,14 @@ impl App {
         self
     }
 
-    /// Sets the tick length directly.
+    /// Sets the tick length directly (from 1 ns to [`MAX_TICK_LENGTH`](crate::MAX_TICK_LENGTH);
+    /// `build` refuses others).
     pub fn set_tick_length(&mut self, dt: Duration) -> &mut Self {
         self.dt = dt;
         self
     }
 
-    /// Caps the ticks one real-time frame may run (the spiral-of-death clamp).
+    /// Caps the ticks one real-time frame may run (the spiral-of-death clamp); 0 counts as 1.
     pub fn set_max_ticks_per_frame(&mut self, max: u32) -> &mut Self {
         self.max_ticks_per_frame = max.max(1);
         self
@@ -187,6 +188,9 @@ impl App {
     pub fn build(self) -> Result<Engine, BuildError> {
         if self.dt.is_zero() {
             return Err(BuildError::ZeroTickLength);
+        }
+        if self.dt > crate::MAX_TICK_LENGTH {
+            return Err(BuildError::TickLengthTooLong { length: self.dt });
         }
         Engine::new(crate::engine::EngineParts {
             world: self.world,

@@ -145,7 +145,12 @@ impl Engine {
 
     /// Runs frames in real time until `on_frame` breaks or a tick fails. `on_frame` is the
     /// render side: it gets the engine and the frame's report (with the interpolation alpha).
-    /// Between frames the loop sleeps until the next tick is due.
+    /// Between frames the loop sleeps until the next tick is due, at most one tick length
+    /// ([`FixedStep::real_time_until_next_tick`]).
+    ///
+    /// After a stall (a frame far longer than a tick) the next frame runs at most
+    /// `max_ticks_per_frame` ticks and reports the rest as [`FrameReport::dropped`]; the
+    /// frames after it are back to normal, so the loop never spirals.
     pub fn run<C: Clock>(
         &mut self,
         clock: &C,
@@ -156,20 +161,8 @@ impl Engine {
             if on_frame(self, &report).is_break() {
                 return Ok(());
             }
-            clock.sleep(self.wait_for_next_tick());
+            clock.sleep(self.step.real_time_until_next_tick());
         }
-    }
-
-    /// Real time until the accumulator holds a tick (a whole tick while paused or stopped).
-    fn wait_for_next_tick(&self) -> Duration {
-        let scale = self.step.time_scale();
-        if self.step.is_paused() || scale <= 0.0 {
-            return self.step.dt();
-        }
-        self.step
-            .until_next_tick()
-            .div_f64(scale)
-            .min(self.step.dt())
     }
 
     /// The bevy_ecs world.

@@ -18,9 +18,18 @@ pub enum BuildError {
         /// The target as written.
         target: String,
     },
-    /// The tick length is zero.
-    #[error("the tick length must be greater than zero")]
+    /// The tick length is zero (also from a tick rate above 10⁹ per second).
+    #[error("the tick length must be at least 1 ns (a tick rate of at most 1,000,000,000)")]
     ZeroTickLength,
+    /// The tick length is longer than [`MAX_TICK_LENGTH`](crate::MAX_TICK_LENGTH).
+    #[error(
+        "a tick length of {length:?} is longer than the maximum of {:?}",
+        crate::MAX_TICK_LENGTH
+    )]
+    TickLengthTooLong {
+        /// The tick length asked for.
+        length: std::time::Duration,
+    },
     /// The thread pool could not be created.
     #[error("could not start the engine's thread pool: {0}")]
     ThreadPool(#[from] rayon::ThreadPoolBuildError),

@@ -98,7 +98,8 @@ pub use source::{BatchStop, EventSender, SendBatchError, SendError, SourceConfig
 pub use source::{physics, timer};
 pub use stats::TickStats;
 pub use time::{
-    Clock, DEFAULT_MAX_TICKS_PER_FRAME, FixedStep, ManualClock, RealClock, StepPlan, Time,
+    Clock, DEFAULT_MAX_TICKS_PER_FRAME, FixedStep, MAX_TICK_LENGTH, ManualClock, RealClock,
+    StepPlan, Time,
 };
 
 /// bevy_ecs, as tickbus uses it (so users need no version of their own).

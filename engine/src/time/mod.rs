@@ -10,6 +10,10 @@ use bevy_ecs::resource::Resource;
 pub use clock::{Clock, ManualClock, RealClock};
 pub use fixed_step::{DEFAULT_MAX_TICKS_PER_FRAME, FixedStep, StepPlan};
 
+/// The longest tick length an engine accepts: the longest time the clocks can measure (they
+/// count nanoseconds in a `u64`, about 584 years). Longer ticks could never be due.
+pub const MAX_TICK_LENGTH: Duration = Duration::from_nanos(u64::MAX);
+
 /// The simulation clock as systems see it: integer ticks of a fixed `dt`.
 ///
 /// During tick `n` (counting from 0), `tick()` is `n` and `elapsed()` is `n × dt`: the
@@ -39,7 +43,8 @@ impl Time {
         self.dt
     }
 
-    /// Simulation time at the start of this tick: `tick × dt`.
+    /// Simulation time at the start of this tick: `tick × dt`, saturating at `u64::MAX`
+    /// nanoseconds (about 584 years).
     pub fn elapsed(&self) -> Duration {
         let nanos = self.dt.as_nanos().saturating_mul(u128::from(self.tick));
         Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
