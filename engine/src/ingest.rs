@@ -14,7 +14,10 @@ pub struct SourceTickStats {
     pub collected: usize,
     /// Events still waiting in the channel after collection (over budget, or sent meanwhile).
     pub backlog: usize,
-    /// Every sender is gone and the channel is empty: nothing more will arrive.
+    /// Every sender is gone and the channel is empty: nothing more will arrive. Reported
+    /// from the first tick whose collection finds the channel empty (so one tick late when
+    /// the last events exactly used up a budget), and in every tick after it; the engine
+    /// goes on running either way.
     pub disconnected: bool,
     /// Total events collected since the engine was built.
     pub total: u64,
