@@ -4,7 +4,8 @@
 //!
 //! The corpus line is `// expect: ok`, `// expect: Kind`, `// expect: Kind at line L` or
 //! `// expect: Kind at L:C`, where `Kind` is the `ScenarioError` variant. The same files seed
-//! the fuzz target in `fuzz/` (see `fuzz/README.md`); add any input it finds here.
+//! the fuzz target in `fuzz/` (see `fuzz/README.md`); `tests/corpus/fuzz-found/` keeps inputs
+//! it found (add any crash it finds there, once fixed).
 
 use std::{
     path::{Path, PathBuf},
@@ -17,6 +18,12 @@ use tickbus_tests::{particles::Particles, scenario_support::scenarios_dir};
 
 fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/scenarios")
+}
+
+/// Inputs the fuzz target found interesting (new coverage), kept as regression seeds: no
+/// announced outcome, only the checks every input gets.
+fn fuzz_found_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/fuzz-found")
 }
 
 /// The `.ron` files of `dir`, sorted.
@@ -108,12 +115,25 @@ fn every_corpus_file_gives_the_announced_outcome() {
     }
 }
 
+#[test]
+fn every_input_the_fuzzer_found_loads_or_fails_cleanly() {
+    let files = ron_files(&fuzz_found_dir());
+    assert!(!files.is_empty(), "{}", fuzz_found_dir().display());
+    for path in files {
+        let bytes = std::fs::read(&path).expect("readable");
+        if let Err(failure) = check_load(&bytes) {
+            panic!("{}: {failure}", path.display());
+        }
+    }
+}
+
 /// The shipped scenarios and the corpus: the material the mutations start from.
 fn seeds() -> &'static [Vec<u8>] {
     static SEEDS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     SEEDS.get_or_init(|| {
         let mut files = ron_files(&scenarios_dir());
         files.extend(ron_files(&corpus_dir()));
+        files.extend(ron_files(&fuzz_found_dir()));
         files
             .iter()
             .map(|path| std::fs::read(path).expect("readable"))
