@@ -20,10 +20,12 @@ use tickbus_tests::{
     particles::{ParticleInput, Particles},
 };
 
+#[cfg(unix)]
 const SAVE_LOOP: &str = env!("CARGO_BIN_EXE_save_loop");
 
 /// Large enough that writing it takes a while; small enough that serializing it (slow in a
 /// debug build) does not dominate the test's time.
+#[cfg(unix)]
 const LARGE: usize = 2 * 1024 * 1024;
 
 fn temp_dir(test: &str) -> PathBuf {
@@ -40,12 +42,14 @@ fn names_in(dir: &Path) -> Vec<String> {
     names
 }
 
+#[cfg(unix)]
 fn texts() -> [String; 2] {
     [0, 1].map(|variant| large_scenario(variant, LARGE).to_ron().unwrap())
 }
 
 /// Removes what a killed save left beside `target`, checking that it is only temporary
 /// files (which are never read).
+#[cfg(unix)]
 fn remove_temporary_files(dir: &Path, target: &str) {
     for name in names_in(dir).into_iter().filter(|name| name != target) {
         let temporary = name.starts_with(&format!(".{target}.")) && name.ends_with(".tmp");
@@ -56,6 +60,7 @@ fn remove_temporary_files(dir: &Path, target: &str) {
 
 /// Returns as soon as a file in `dir` is longer than 0 and shorter than `full` bytes (a write
 /// in progress), or after two seconds.
+#[cfg(unix)]
 fn wait_for_a_partial_file(dir: &Path, full: usize) {
     for _ in 0..40_000 {
         let partial = std::fs::read_dir(dir).unwrap().any(|entry| {
