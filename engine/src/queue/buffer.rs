@@ -122,6 +122,17 @@ impl<T: Event> EventQueue<T> {
         }
     }
 
+    /// A write through the world (exclusive systems, commands, between ticks): appended to
+    /// the pending events at once, readable next tick.
+    pub(crate) fn push_pending(&mut self, event: T) {
+        self.pending.push(event);
+    }
+
+    /// Several writes through the world, in order.
+    pub(crate) fn extend_pending(&mut self, events: impl IntoIterator<Item = T>) {
+        self.pending.extend(events);
+    }
+
     /// Called by every reader system when it runs. Only flips a flag the first time, so
     /// parallel readers do not fight over the cache line.
     pub(crate) fn mark_consumed(&self) {

@@ -11,7 +11,7 @@
 //! the recording; the scenario then reproduces the panic on replay.
 //!
 //! What makes runs reproducible: inputs only through the recorded source, randomness only
-//! through [`SimRng`], integer ticks and [`Time`](crate::Time), and no float reduction whose
+//! through [`SimRng`], integer ticks and [`SimTime`](crate::SimTime), and no float reduction whose
 //! grouping depends on the thread count (see [`ComputePool`](crate::ComputePool)).
 //!
 //! ```

@@ -6,7 +6,7 @@
 //! [`Mass`] / [`Restitution`]), and read [`ContactStarted`], [`ContactEnded`] and
 //! [`LeftBounds`] with [`EventReader`](crate::EventReader)s.
 //!
-//! # One physics step (every tick, set [`PHYSICS_SET`])
+//! # One physics step (every tick, set [`PhysicsSet`])
 //!
 //! 1. [`integrate`]: velocity and position, parallel over bodies in fixed-size chunks on the
 //!    engine's [`ComputePool`](crate::ComputePool); each body depends on itself only.
@@ -60,5 +60,5 @@ pub use broadphase::{BroadphasePairs, Proxy, UniformGrid, broadphase, brute_forc
 pub use events::{Contact, ContactEnded, ContactStarted, Contacts, LeftBounds, narrowphase};
 pub use integrate::integrate;
 pub use narrowphase::{Penetration, collide};
-pub use plugin::{PHYSICS_SET, PhysicsConfig, PhysicsPlugin};
+pub use plugin::{PhysicsConfig, PhysicsPlugin, PhysicsSet};
 pub use resolve::resolve;

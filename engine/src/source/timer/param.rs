@@ -13,7 +13,7 @@ use super::{
     spec::{TimerCommand, TimerHandle, TimerPayload, ticks_for},
     wheel::TimerWheel,
 };
-use crate::{EventWriter, Time};
+use crate::{EventWriter, SimTime};
 
 /// Hands out one slot per [`Timers`] parameter, in the order systems are initialized
 /// (registration order, single-threaded, when the engine is built).
@@ -137,7 +137,7 @@ pub struct Timers<'w, 's, P: TimerPayload> {
     requests: EventWriter<'s, TimerCommand<P>>,
     state: Local<'s, TimerSlot>,
     wheel: Res<'w, TimerWheel<P>>,
-    time: Res<'w, Time>,
+    time: Res<'w, SimTime>,
 }
 
 impl<P: TimerPayload> Timers<'_, '_, P> {
