@@ -107,6 +107,19 @@ pub struct App {
     max_ticks_per_frame: u32,
 }
 
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("systems", &self.systems)
+            .field("startup", &self.startup)
+            .field("sources", &self.sources.len())
+            .field("executor", &self.executor)
+            .field("dt", &self.dt)
+            .field("max_ticks_per_frame", &self.max_ticks_per_frame)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for App {
     fn default() -> Self {
         Self::new()

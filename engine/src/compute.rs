@@ -38,6 +38,14 @@ pub struct ComputePool {
     pool: Option<Arc<rayon::ThreadPool>>,
 }
 
+impl std::fmt::Debug for ComputePool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComputePool")
+            .field("threads", &self.threads())
+            .finish()
+    }
+}
+
 impl ComputePool {
     pub(crate) fn new(pool: Option<Arc<rayon::ThreadPool>>) -> Self {
         Self { pool }

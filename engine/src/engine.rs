@@ -59,6 +59,19 @@ pub struct Engine {
     last_frame: Option<Duration>,
 }
 
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("tick", &self.tick)
+            .field("systems", &self.schedule.nodes.len())
+            .field("threads", &self.threads())
+            .field("queues", &self.queues.len())
+            .field("sources", &self.sources.len())
+            .field("step", &self.step)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Engine {
     pub(crate) fn new(parts: EngineParts) -> Result<Self, BuildError> {
         let EngineParts {
@@ -156,6 +169,7 @@ impl Engine {
 
     /// The first half of [`frame`](Self::frame), for drivers that run the ticks themselves
     /// (a recorder): reads the clock and says how many ticks this frame runs.
+    #[must_use = "the plan says how many ticks to run; dropping it loses them"]
     pub fn begin_frame(&mut self, clock: &impl Clock) -> StepPlan {
         let now = clock.now();
         let frame_time = self

@@ -100,6 +100,7 @@
 //! conflicting access overlap.
 
 #![deny(unsafe_code)]
+#![warn(missing_debug_implementations)]
 
 // The README's example is compiled and run as a doctest.
 #[cfg(doctest)]

@@ -58,6 +58,18 @@ pub struct EventQueue<T: Event> {
     totals: QueueTotals,
 }
 
+impl<T: Event> std::fmt::Debug for EventQueue<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventQueue")
+            .field("event", &std::any::type_name::<T>())
+            .field("readable", &self.readable.len())
+            .field("pending", &self.pending.len())
+            .field("last", &self.last)
+            .field("totals", &self.totals)
+            .finish()
+    }
+}
+
 impl<T: Event> Default for EventQueue<T> {
     fn default() -> Self {
         Self {

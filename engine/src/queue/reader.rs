@@ -31,6 +31,15 @@ pub struct EventReader<'w, T: Event> {
     pub(crate) queue: &'w EventQueue<T>,
 }
 
+impl<T: Event> std::fmt::Debug for EventReader<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventReader")
+            .field("event", &std::any::type_name::<T>())
+            .field("readable", &self.len())
+            .finish()
+    }
+}
+
 impl<'w, T: Event> EventReader<'w, T> {
     /// The events readable this tick, as one slice.
     pub fn as_slice(&self) -> &'w [T] {

@@ -27,6 +27,15 @@ pub struct EventWriter<'s, T: Event> {
     pub(crate) buffer: &'s mut Vec<T>,
 }
 
+impl<T: Event> std::fmt::Debug for EventWriter<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventWriter")
+            .field("event", &std::any::type_name::<T>())
+            .field("sent", &self.len())
+            .finish()
+    }
+}
+
 impl<T: Event> EventWriter<'_, T> {
     /// Sends one event.
     pub fn send(&mut self, event: T) {

@@ -57,13 +57,14 @@ mod error;
 mod format;
 mod game;
 mod hash;
+mod physics_state;
 mod recorder;
 mod replayer;
 mod rng;
 
 pub use error::ScenarioError;
 pub use format::{Checkpoint, FORMAT_VERSION, RecordedCrash, Scenario, ScenarioInfo, TimedInput};
-pub use game::{Game, GameScenario, RunSetup};
+pub use game::{Game, GameScenario, RunSetup, build_game, state_hasher};
 pub use hash::{HASH_SEED, StableHash, StableHasher, StateHash, StateHasher, stable_hash_of};
 pub use recorder::{DEFAULT_CHECKPOINT_EVERY, Recorder, RecorderBuilder};
 pub use replayer::{Divergence, ReplayError, ReplayReport, Replayer};

@@ -204,6 +204,16 @@ pub struct Replayer<'a, G: Game> {
     executor: ExecutorKind,
 }
 
+impl<G: Game> std::fmt::Debug for Replayer<'_, G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replayer")
+            .field("game", &G::NAME)
+            .field("ticks", &self.scenario.ticks)
+            .field("executor", &self.executor)
+            .finish()
+    }
+}
+
 impl<'a, G: Game> Replayer<'a, G> {
     /// A replayer of `scenario` on the default executor.
     pub fn new(scenario: &'a GameScenario<G>) -> Self {

@@ -62,6 +62,16 @@ pub struct SimRng<'w, 's> {
     state: Local<'s, Option<Pcg32>>,
 }
 
+impl std::fmt::Debug for SimRng<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimRng")
+            .field("system", &self.name.as_str())
+            .field("seed", &self.seed.as_deref())
+            .field("started", &self.state.is_some())
+            .finish()
+    }
+}
+
 impl SimRng<'_, '_> {
     /// The system's generator, seeded on first use.
     pub fn generator(&mut self) -> &mut Pcg32 {

@@ -127,6 +127,7 @@ impl FixedStep {
     }
 
     /// Accounts for one frame of `frame_time` and says how many ticks to run now.
+    #[must_use = "the plan says how many ticks to run; dropping it loses them"]
     pub fn advance(&mut self, frame_time: Duration) -> StepPlan {
         if self.paused {
             return self.take_requested_steps();
@@ -201,7 +202,7 @@ mod tests {
     #[test]
     fn pause_stops_time_and_step_runs_one_tick() {
         let mut step = FixedStep::new(10 * MS);
-        step.advance(5 * MS);
+        assert_eq!(step.advance(5 * MS).ticks, 0);
         step.pause();
         assert_eq!(step.advance(100 * MS).ticks, 0);
         step.step();

@@ -24,6 +24,7 @@ struct TimerSlots {
 
 /// The per-system state of a [`Timers`] parameter: its slot, its handle counter, and where
 /// this tick's requests sit in its buffer.
+#[derive(Debug)]
 pub struct TimerSlot {
     slot: u32,
     next_serial: u64,
@@ -138,6 +139,16 @@ pub struct Timers<'w, 's, P: TimerPayload> {
     state: Local<'s, TimerSlot>,
     wheel: Res<'w, TimerWheel<P>>,
     time: Res<'w, SimTime>,
+}
+
+impl<P: TimerPayload> std::fmt::Debug for Timers<'_, '_, P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Timers")
+            .field("payload", &std::any::type_name::<P>())
+            .field("slot", &*self.state)
+            .field("tick", &self.time.tick())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<P: TimerPayload> Timers<'_, '_, P> {
