@@ -235,11 +235,6 @@ impl App {
         self
     }
 
-    /// Lets `plugin` add its parts (the same as [`add_plugins`](Self::add_plugins)).
-    pub fn add_plugin(&mut self, plugin: impl Plugin) -> &mut Self {
-        self.add_plugins(plugin)
-    }
-
     /// Inserts (or replaces) a resource.
     pub fn insert_resource<R: Resource>(&mut self, resource: R) -> &mut Self {
         self.world.insert_resource(resource);
