@@ -28,7 +28,7 @@ use rayon::prelude::*;
 ///     });
 /// }
 /// # let mut app = App::new();
-/// # app.insert_resource(Positions(vec![0.0; 5000])).add_system(drift);
+/// # app.insert_resource(Positions(vec![0.0; 5000])).add_systems(drift);
 /// # let mut engine = app.build().unwrap();
 /// # engine.run_ticks(2).unwrap();
 /// # assert!(engine.world().resource::<Positions>().0.iter().all(|&x| x == 1.0));

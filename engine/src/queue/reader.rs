@@ -24,7 +24,7 @@ use crate::{Event, EventQueue};
 /// }
 /// # #[derive(Resource, Default)] struct Total(u32);
 /// # let mut app = App::new();
-/// # app.init_resource::<Total>().add_system(total_damage);
+/// # app.init_resource::<Total>().add_systems(total_damage);
 /// # app.build().unwrap();
 /// ```
 pub struct EventReader<'w, T: Event> {

@@ -15,12 +15,12 @@ use crate::Event;
 /// #[derive(Debug, Clone, Copy)]
 /// struct Spawned(u32);
 ///
-/// fn spawner(mut out: EventWriter<Spawned>, time: Res<Time>) {
+/// fn spawner(mut out: EventWriter<Spawned>, time: Res<SimTime>) {
 ///     out.send(Spawned(time.tick() as u32));
 ///     out.send_batch([Spawned(100), Spawned(101)]);
 /// }
 /// # let mut app = App::new();
-/// # app.add_system(spawner);
+/// # app.add_systems(spawner);
 /// # app.build().unwrap();
 /// ```
 pub struct EventWriter<'s, T: Event> {

@@ -34,7 +34,7 @@
 //!     type Config = u64;
 //!     type Input = u64;
 //!     fn build(start: &u64, app: &mut App) {
-//!         app.insert_resource(Total(*start)).add_system(add);
+//!         app.insert_resource(Total(*start)).add_systems(add);
 //!     }
 //!     fn register_state(hasher: &mut StateHasher) {
 //!         hasher.resource::<Total>();

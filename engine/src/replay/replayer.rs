@@ -186,7 +186,7 @@ impl fmt::Display for ReplayReport {
 /// #     const NAME: &'static str = "counter";
 /// #     type Config = ();
 /// #     type Input = u64;
-/// #     fn build(_: &(), app: &mut App) { app.init_resource::<Total>().add_system(add); }
+/// #     fn build(_: &(), app: &mut App) { app.init_resource::<Total>().add_systems(add); }
 /// #     fn register_state(hasher: &mut StateHasher) { hasher.resource::<Total>(); }
 /// # }
 /// let mut recorder = Recorder::<Counter>::builder(()).checkpoint_every(10).build()?;

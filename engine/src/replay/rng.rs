@@ -46,7 +46,7 @@ pub struct SimSeed(pub u64);
 ///
 /// let run = |seed| {
 ///     let mut app = App::new();
-///     app.insert_resource(SimSeed(seed)).init_resource::<Rolls>().add_system(roll);
+///     app.insert_resource(SimSeed(seed)).init_resource::<Rolls>().add_systems(roll);
 ///     let mut engine = app.build().unwrap();
 ///     engine.run_ticks(20).unwrap();
 ///     engine.world().resource::<Rolls>().0.clone()

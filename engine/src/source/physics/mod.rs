@@ -33,9 +33,9 @@
 //! }
 //!
 //! let mut app = App::new();
-//! app.add_plugin(PhysicsPlugin::default())
+//! app.add_plugins(PhysicsPlugin::default())
 //!     .init_resource::<Hits>()
-//!     .add_system(log);
+//!     .add_systems(log);
 //! let left = app.world_mut().spawn((Body::new(Vec2::ZERO, Vec2::new(60.0, 0.0)), Collider::circle(1.0))).id();
 //! let right = app.world_mut().spawn((Body::new(Vec2::new(4.0, 0.0), Vec2::ZERO), Collider::rect(2.0, 2.0))).id();
 //! let mut engine = app.build()?;

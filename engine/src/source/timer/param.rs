@@ -109,11 +109,9 @@ impl TimerSlot {
 /// #[derive(Clone, Debug, PartialEq)]
 /// enum Alarm { Spawn, Heartbeat }
 ///
-/// fn setup(mut timers: Timers<Alarm>, time: Res<Time>) {
-///     if time.tick() == 0 {
-///         timers.once_after_ticks(3, Alarm::Spawn);
-///         timers.repeat_every_ticks(2, Alarm::Heartbeat);
-///     }
+/// fn setup(mut timers: Timers<Alarm>) {
+///     timers.once_after_ticks(3, Alarm::Spawn);
+///     timers.repeat_every_ticks(2, Alarm::Heartbeat);
 /// }
 ///
 /// #[derive(Resource, Default)]
@@ -124,7 +122,10 @@ impl TimerSlot {
 /// }
 ///
 /// let mut app = App::new();
-/// app.add_timers::<Alarm>().init_resource::<Log>().add_system(setup).add_system(log);
+/// app.add_timers::<Alarm>()
+///     .init_resource::<Log>()
+///     .add_startup_systems(setup)
+///     .add_systems(log);
 /// let mut engine = app.build()?;
 /// engine.run_ticks(5)?;
 /// assert_eq!(
