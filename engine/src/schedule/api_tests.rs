@@ -14,8 +14,15 @@ enum Phase {
     Late,
 }
 
+/// The sequential executor, and the rayon executor handing every timed system to workers
+/// (so set conditions are also evaluated off the driving thread).
 fn executors() -> [ExecutorKind; 2] {
-    [ExecutorKind::Sequential, ExecutorKind::parallel(4)]
+    let eager = crate::ParallelConfig {
+        threads: 4,
+        offload_min: std::time::Duration::ZERO,
+        ..crate::ParallelConfig::default()
+    };
+    [ExecutorKind::Sequential, ExecutorKind::Parallel(eager)]
 }
 
 fn app_on(executor: ExecutorKind) -> App {
@@ -316,5 +323,43 @@ fn explicit_cycles_are_reported_with_their_systems() {
     match app.build() {
         Err(BuildError::Cycle { systems }) => assert_eq!(systems.len(), 2, "{systems:?}"),
         other => panic!("expected a cycle, got {:?}", other.err()),
+    }
+}
+
+#[derive(Resource, Default)]
+struct Busy<const N: usize>(u64);
+
+/// Independent members of one gated set: on the rayon executor they may be taken by several
+/// threads at once, and the set's condition must still run once per tick.
+fn busy<const N: usize>(mut busy: ResMut<Busy<N>>) {
+    let until = std::time::Instant::now() + std::time::Duration::from_micros(50);
+    while std::time::Instant::now() < until {
+        std::hint::spin_loop();
+    }
+    busy.0 += 1;
+}
+
+#[test]
+fn a_set_condition_runs_once_per_tick_for_independent_members() {
+    for executor in executors() {
+        let mut app = App::new();
+        app.set_executor(executor)
+            .init_resource::<Evaluations>()
+            .insert_resource(Open(true))
+            .init_resource::<Busy<0>>()
+            .init_resource::<Busy<1>>()
+            .init_resource::<Busy<2>>()
+            .configure_sets(Phase::Early.run_if(gate))
+            .add_systems((busy::<0>, busy::<1>, busy::<2>).in_set(Phase::Early));
+        let mut engine = app.build().unwrap();
+        engine.run_ticks(20).unwrap();
+        let world = engine.world();
+        assert_eq!(
+            world.resource::<Evaluations>().0.load(Ordering::Relaxed),
+            20
+        );
+        assert_eq!(world.resource::<Busy<1>>().0, 20);
+        let plan = engine.schedule_plan();
+        assert!(plan.may_run_together(0, 1) && plan.may_run_together(1, 2));
     }
 }
