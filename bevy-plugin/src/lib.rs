@@ -1,6 +1,6 @@
 //! # tickbus_bevy
 //!
-//! Runs a tickbus [`Engine`] inside a bevy [`App`](bevy_app::App), the way bevy runs its
+//! Runs a tickbus [`Engine`] inside a bevy [`App`], the way bevy runs its
 //! render world beside the main world:
 //!
 //! * the simulation keeps its own deterministic world: the engine's, never bevy's;

@@ -187,8 +187,11 @@ impl App {
     /// before the first system of the set runs, as bevy does; a system skipped by a run
     /// condition misses that tick's events. Deferred work (`Commands`, event writes) is
     /// applied at the end of the tick in registration order, so bevy's automatic sync points
-    /// have no counterpart here (`ApplyDeferred` is not needed), and bevy's weak orders
-    /// (`before_ignore_deferred`, …) act like plain ones.
+    /// have no counterpart here (`ApplyDeferred` is not needed and does nothing), the
+    /// `*_ignore_deferred` orders act like plain ones, and so do bevy's weak orders
+    /// (`before_weak`, `chain_weak`: bevy drops them between systems that do not conflict,
+    /// but which orders were weak is private to bevy, so tickbus keeps them all).
+    /// `ambiguous_with` has nothing to silence: conflicts are never ambiguous here.
     pub fn add_systems<M>(
         &mut self,
         systems: impl IntoScheduleConfigs<ScheduleSystem, M>,
@@ -220,7 +223,10 @@ impl App {
     /// in their run order (registration order unless ordered otherwise), each one's deferred
     /// work applied right after it: a later startup system sees the entities an earlier one
     /// spawned, and events they send are readable in tick 0. They see
-    /// [`SimTime`](crate::SimTime) at tick 0.
+    /// [`SimTime`](crate::SimTime) at tick 0. Like bevy's `Startup`, they are a schedule of
+    /// their own: they may be ordered among themselves, and sets configured with
+    /// [`configure_sets`](Self::configure_sets) (order, run conditions) apply to the tick's
+    /// systems only.
     pub fn add_startup_systems<M>(
         &mut self,
         systems: impl IntoScheduleConfigs<ScheduleSystem, M>,

@@ -1,7 +1,7 @@
 //! The system graph and its executors.
 //!
-//! Systems are bevy_ecs systems, configured with bevy's own vocabulary (see [`config`]'s
-//! notes in [`App::add_systems`](crate::App::add_systems)). Their access comes from
+//! Systems are bevy_ecs systems, configured with bevy's own vocabulary (see
+//! [`App::add_systems`](crate::App::add_systems)). Their access comes from
 //! `System::initialize`; every pair whose access conflicts (or that both use `Commands`, see
 //! [`EdgeReason::SpawnOrder`]) gets an edge in registration order unless an explicit order
 //! already orders it, so nothing is ever ambiguous and every executor produces the sequential
