@@ -140,6 +140,10 @@ pub use time::{
 /// bevy_ecs, as tickbus uses it (so users need no version of their own).
 pub use bevy_ecs;
 
+/// glam 0.33, the version bevy_math 0.20 re-exports: `tickbus::glam::Vec3` is a bevy app's
+/// `Vec3`.
+pub use glam;
+
 /// The bound on event types: any `Send + Sync + 'static` value is an event (no derive).
 ///
 /// Not bevy's `Event` (observer-triggered events since bevy 0.17) and not in the prelude, so
