@@ -19,9 +19,8 @@ use std::hint::black_box;
 
 use bevy_ecs::prelude::World;
 use criterion::{BenchmarkId, Criterion, Throughput};
-use tickbus::physics::{
-    Aabb, Body, Collider, PhysicsConfig, PhysicsPlugin, UniformGrid, Vec2, brute_force_pairs,
-};
+use tickbus::physics::internals::{UniformGrid, brute_force_pairs};
+use tickbus::physics::{Aabb, Body, Collider, PhysicsConfig, PhysicsPlugin, Vec2};
 use tickbus::{App, ComputePool, Engine, ExecutorKind};
 
 /// Threads of the rayon contender (this machine has two cores).
@@ -77,7 +76,7 @@ impl Scene {
         };
         let mut app = App::new();
         app.set_executor(executor)
-            .add_plugin(PhysicsPlugin::new(config));
+            .add_plugins(PhysicsPlugin::new(config));
         let world: &mut World = app.world_mut();
         world.spawn_batch(self.bodies.clone());
         let mut engine = app.build().expect("a valid physics app");

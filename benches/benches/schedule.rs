@@ -45,7 +45,7 @@ struct Counter(u64);
 
 fn add_independent(builder: &mut Builder, count: usize) {
     for _ in 0..count {
-        builder.add_system(|mut runs: Local<u64>| {
+        builder.add_systems(|mut runs: Local<u64>| {
             *runs += 1;
             black_box(*runs);
         });
@@ -55,7 +55,7 @@ fn add_independent(builder: &mut Builder, count: usize) {
 fn add_conflicting(builder: &mut Builder, count: usize) {
     builder.world_mut().init_resource::<Counter>();
     for _ in 0..count {
-        builder.add_system(|mut counter: ResMut<Counter>| counter.0 += 1);
+        builder.add_systems(|mut counter: ResMut<Counter>| counter.0 += 1);
     }
 }
 
@@ -85,7 +85,7 @@ fn busy_sim(contender: Contender, count: usize, each: Duration) -> Sim {
     let iterations = spin_iterations(each);
     let mut builder = Builder::new(contender);
     for _ in 0..count {
-        builder.add_system(move |mut out: Local<u64>| {
+        builder.add_systems(move |mut out: Local<u64>| {
             *out = out.wrapping_add(tickbus_benches::spin(iterations));
         });
     }
@@ -144,7 +144,7 @@ fn ecs_bench_suite_sim(contender: Contender) -> Sim {
     world.spawn_batch((0..ENTITIES).map(|_| (A(0.0), B(0.0), C(0.0))));
     world.spawn_batch((0..ENTITIES).map(|_| (A(0.0), B(0.0), C(0.0), D(0.0))));
     world.spawn_batch((0..ENTITIES).map(|_| (A(0.0), B(0.0), C(0.0), E(0.0))));
-    builder.add_system(ab).add_system(cd).add_system(ce);
+    builder.add_systems(ab).add_systems(cd).add_systems(ce);
     builder.build_warm()
 }
 

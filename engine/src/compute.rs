@@ -28,7 +28,7 @@ use rayon::prelude::*;
 ///     });
 /// }
 /// # let mut app = App::new();
-/// # app.insert_resource(Positions(vec![0.0; 5000])).add_system(drift);
+/// # app.insert_resource(Positions(vec![0.0; 5000])).add_systems(drift);
 /// # let mut engine = app.build().unwrap();
 /// # engine.run_ticks(2).unwrap();
 /// # assert!(engine.world().resource::<Positions>().0.iter().all(|&x| x == 1.0));
@@ -36,6 +36,14 @@ use rayon::prelude::*;
 #[derive(Resource, Clone, Default)]
 pub struct ComputePool {
     pool: Option<Arc<rayon::ThreadPool>>,
+}
+
+impl std::fmt::Debug for ComputePool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComputePool")
+            .field("threads", &self.threads())
+            .finish()
+    }
 }
 
 impl ComputePool {

@@ -25,7 +25,7 @@ use crate::{
     queue::registry::{ensure_queue, with_queue},
     schedule::{
         bitset::BitSet,
-        node::{NodeFault, RunOutcome, SystemNode, catch_fault, condition_result, system_result},
+        node::{NodeFault, RunOutcome, SystemNode, catch_fault, system_result},
     },
 };
 
@@ -181,15 +181,18 @@ impl<'w> SharedWorld<'w> {
         };
         let cell = self.cell;
         catch_fault(|| {
-            for condition in &mut node.conditions {
-                // SAFETY: `check_runnable` passed, so the condition belongs to this world, is
-                // not exclusive and runs on a thread it may run on; `try_enter` proved that no
-                // system whose access (including its conditions') conflicts with this node's
-                // is running, and `'w` keeps every other user of the world away.
-                let result = unsafe { condition.run_unsafe((), cell) };
-                if !condition_result(result)? {
-                    return Ok(RunOutcome::Skipped);
-                }
+            let should_run = node.should_run(|condition| {
+                // SAFETY: `check_runnable` passed, so the conditions (the node's own and those
+                // of its sets) belong to this world, none is exclusive and they run on a
+                // thread they may run on; the node's access includes all of theirs, so
+                // `try_enter` proved that no system whose access conflicts with any of them is
+                // running; and `'w` keeps every other user of the world away. Two systems of
+                // one set may be in flight together, but a set's conditions only read, and
+                // run under the set's lock.
+                unsafe { condition.run_unsafe((), cell) }
+            })?;
+            if !should_run {
+                return Ok(RunOutcome::Skipped);
             }
             // SAFETY: as for the conditions above: same world, not exclusive, a permitted
             // thread, and no conflicting system in flight until `_in_flight` drops.

@@ -8,19 +8,21 @@ use std::{
 use bevy_ecs::world::World;
 
 use crate::{
-    BuildError, Clock, FixedStep, StepPlan, TickError, TickStats, Time,
+    BuildError, Clock, Event, FixedStep, SimTime, StepPlan, TickError, TickStats,
     ingest::Collect,
-    queue::registry::{QueueEntry, registered_queues},
+    queue::WorldEventsExt,
+    queue::registry::{QueueEntry, QueueRegistry, registered_queues},
     schedule::{
-        Executor, ExecutorKind, FailedSystem, Schedule, SchedulePlan, SystemConfig, SystemTiming,
-        node::NodeFault,
+        Executor, ExecutorKind, FailedSystem, Schedule, SchedulePlan, SystemTiming,
+        config::SystemsConfig, node::NodeFault,
     },
 };
 
 /// What [`App::build`](crate::App::build) hands over.
 pub(crate) struct EngineParts {
     pub(crate) world: World,
-    pub(crate) systems: Vec<SystemConfig>,
+    pub(crate) systems: SystemsConfig,
+    pub(crate) startup: SystemsConfig,
     pub(crate) timers: Vec<Box<dyn Collect>>,
     pub(crate) sources: Vec<Box<dyn Collect>>,
     pub(crate) executor: ExecutorKind,
@@ -45,6 +47,8 @@ pub struct FrameReport {
 pub struct Engine {
     world: World,
     schedule: Schedule,
+    /// Startup systems, until they ran (before the first tick).
+    startup: Option<Schedule>,
     executor: Box<dyn Executor>,
     queues: Vec<QueueEntry>,
     timers: Vec<Box<dyn Collect>>,
@@ -55,20 +59,37 @@ pub struct Engine {
     last_frame: Option<Duration>,
 }
 
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("tick", &self.tick)
+            .field("systems", &self.schedule.nodes.len())
+            .field("threads", &self.threads())
+            .field("queues", &self.queues.len())
+            .field("sources", &self.sources.len())
+            .field("step", &self.step)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Engine {
     pub(crate) fn new(parts: EngineParts) -> Result<Self, BuildError> {
         let EngineParts {
             mut world,
             systems,
+            startup,
             timers,
             sources,
             executor,
             dt,
             max_ticks_per_frame,
         } = parts;
-        world.insert_resource(Time::new(dt));
+        world.insert_resource(SimTime::new(dt));
         let executor = executor.build()?;
         world.insert_resource(crate::ComputePool::new(executor.pool()));
+        let startup = (!startup.is_empty())
+            .then(|| Schedule::build(startup, &mut world))
+            .transpose()?;
         let schedule = Schedule::build(systems, &mut world)?;
         let mut step = FixedStep::new(dt);
         step.set_max_ticks_per_frame(max_ticks_per_frame);
@@ -77,6 +98,7 @@ impl Engine {
             executor,
             world,
             schedule,
+            startup,
             timers,
             sources,
             step,
@@ -88,11 +110,16 @@ impl Engine {
 
     /// Runs one tick: swap the queues, collect sources, run the systems, apply their deferred
     /// work in registration order, account. On error the tick still ends (see [`TickError`]).
+    ///
+    /// Before the first tick, the startup systems run once (see
+    /// [`App::add_startup_systems`](crate::App::add_startup_systems)); an error of theirs is
+    /// reported for tick 0, and tick 0 does not run.
     pub fn tick(&mut self) -> Result<&TickStats, TickError> {
+        self.run_startup()?;
         let start = Instant::now();
         self.swap_queues();
         self.collect();
-        self.world.resource_mut::<Time>().set_tick(self.tick);
+        self.world.resource_mut::<SimTime>().set_tick(self.tick);
         self.schedule.begin_tick(self.tick);
         let ran = self.executor.run(&mut self.schedule, &mut self.world);
         let applied = self.schedule.apply_deferred(&mut self.world);
@@ -101,6 +128,24 @@ impl Engine {
         ran.map_err(|failed| self.tick_error(failed, tick, false))?;
         applied.map_err(|failed| self.tick_error(failed, tick, true))?;
         Ok(&self.stats)
+    }
+
+    /// Runs the startup systems if they have not run yet.
+    fn run_startup(&mut self) -> Result<(), TickError> {
+        let Some(mut startup) = self.startup.take() else {
+            return Ok(());
+        };
+        startup
+            .run_once_applying(&mut self.world)
+            .map_err(|failed| tick_error(&startup, failed, self.tick, false))
+    }
+
+    /// Sends an event from outside the systems (between ticks, or from code holding the
+    /// engine): it is readable during the next tick, after the events that writer systems
+    /// sent in the last tick. See [`WorldEventsExt`](crate::WorldEventsExt) for the same
+    /// on a `&mut World`.
+    pub fn send_event<T: Event>(&mut self, event: T) {
+        self.world.send_event(event);
     }
 
     /// Runs `ticks` ticks as fast as possible (headless: replays, tests, benchmarks), stopping
@@ -124,6 +169,7 @@ impl Engine {
 
     /// The first half of [`frame`](Self::frame), for drivers that run the ticks themselves
     /// (a recorder): reads the clock and says how many ticks this frame runs.
+    #[must_use = "the plan says how many ticks to run; dropping it loses them"]
     pub fn begin_frame(&mut self, clock: &impl Clock) -> StepPlan {
         let now = clock.now();
         let frame_time = self
@@ -221,6 +267,13 @@ impl Engine {
     }
 
     fn swap_queues(&mut self) {
+        if let Some(registry) = self.world.get_resource::<QueueRegistry>()
+            && registry.entries.len() != self.queues.len()
+        {
+            // A queue first used after the engine was built (a `send_event` through the
+            // world): swap it from now on.
+            self.queues = registry.entries.clone();
+        }
         for queue in &self.queues {
             (queue.swap)(&mut self.world);
         }
@@ -252,23 +305,28 @@ impl Engine {
     }
 
     fn tick_error(&self, failed: FailedSystem, tick: u64, applying: bool) -> TickError {
-        let system = self.schedule.nodes[failed.index].name.clone();
-        match (failed.fault, applying) {
-            (NodeFault::Panicked(message), true) => TickError::CommandsPanicked {
-                system,
-                tick,
-                message,
-            },
-            (NodeFault::Panicked(message), false) => TickError::SystemPanicked {
-                system,
-                tick,
-                message,
-            },
-            (NodeFault::Failed(message), _) => TickError::SystemFailed {
-                system,
-                tick,
-                message,
-            },
-        }
+        tick_error(&self.schedule, failed, tick, applying)
+    }
+}
+
+/// The error of a failed system of `schedule`.
+fn tick_error(schedule: &Schedule, failed: FailedSystem, tick: u64, applying: bool) -> TickError {
+    let system = schedule.nodes[failed.index].name.clone();
+    match (failed.fault, applying) {
+        (NodeFault::Panicked(message), true) => TickError::CommandsPanicked {
+            system,
+            tick,
+            message,
+        },
+        (NodeFault::Panicked(message), false) => TickError::SystemPanicked {
+            system,
+            tick,
+            message,
+        },
+        (NodeFault::Failed(message), _) => TickError::SystemFailed {
+            system,
+            tick,
+            message,
+        },
     }
 }

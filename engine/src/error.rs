@@ -10,13 +10,20 @@ pub enum BuildError {
         /// The systems on the cycle; each runs after the one before it.
         systems: Vec<String>,
     },
-    /// An `after` / `before` target matches no system.
-    #[error("system {system} is ordered against {target}, which matches no other system")]
+    /// An `after` / `before` / `chain` order names a system that was never added (orders
+    /// against an empty named set are fine, as in bevy).
+    #[error("{system} is ordered against {target}, which was never added")]
     UnknownOrderTarget {
-        /// The system with the order.
+        /// The node with the order (`system name` or `set Name`).
         system: String,
-        /// The target as written.
+        /// The missing system, as bevy names it.
         target: String,
+    },
+    /// A set contains itself through `configure_sets(A.in_set(B))` chains.
+    #[error("the system sets contain each other in a cycle: {detail}")]
+    SetCycle {
+        /// The sets on the cycle, as bevy reports them.
+        detail: String,
     },
     /// The tick length is zero (also from a tick rate above 10⁹ per second).
     #[error("the tick length must be at least 1 ns (a tick rate of at most 1,000,000,000)")]

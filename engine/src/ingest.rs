@@ -53,6 +53,18 @@ pub struct InputSource<T: Event> {
     feed: Option<(SourceFeed<T>, Vec<T>)>,
 }
 
+impl<T: Event> std::fmt::Debug for InputSource<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InputSource")
+            .field("name", &self.name)
+            .field("budget", &self.budget)
+            .field("total", &self.total)
+            .field("tapped", &self.tap.is_some())
+            .field("fed", &self.feed.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<T: Event> InputSource<T> {
     pub(crate) fn new(name: String, rx: Receiver<T>, budget: usize) -> Self {
         Self {

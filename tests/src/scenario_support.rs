@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use glam::Vec2;
-use rand_core::RngCore;
+use rand_core::Rng;
 use rand_pcg::Pcg32;
 use tickbus::{
     ExecutorKind, TickError,

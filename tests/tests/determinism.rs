@@ -6,7 +6,15 @@
 
 use std::time::Duration;
 
-use tickbus::{ExecutorKind, ParallelConfig, prelude::*, schedule::SystemConfig};
+use tickbus::bevy_ecs::{schedule::ScheduleConfigs, system::ScheduleSystem};
+use tickbus::{ExecutorKind, ParallelConfig, prelude::*};
+
+/// One configured system, as bevy's `into_configs` makes it.
+type SystemConfig = ScheduleConfigs<ScheduleSystem>;
+
+/// The set of random system `id`, a target for explicit orders.
+#[derive(SystemSet, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Slot(u64);
 
 const RESOURCES: usize = 4;
 const TICKS: u64 = 30;
@@ -38,7 +46,7 @@ fn spin(work: u32) -> u64 {
 fn res_mix<const A: usize, const B: usize>(
     id: u64,
     work: u32,
-) -> impl FnMut(Res<Chain<A>>, ResMut<Chain<B>>, Res<Time>) {
+) -> impl FnMut(Res<Chain<A>>, ResMut<Chain<B>>, Res<SimTime>) {
     move |a, mut b, time| b.0 = mix(&[b.0, a.0, id, time.tick(), spin(work)])
 }
 
@@ -60,7 +68,7 @@ type Living<'w, 's> = Query<'w, 's, Entity, With<Val>>;
 fn spawner<const A: usize>(
     id: u64,
     work: u32,
-) -> impl FnMut(Commands, Res<Chain<A>>, Living, Res<Time>) {
+) -> impl FnMut(Commands, Res<Chain<A>>, Living, Res<SimTime>) {
     move |mut commands, chain, existing, time| {
         let value = mix(&[chain.0, id, time.tick(), spin(work)]);
         commands.spawn(Val(value));
@@ -75,7 +83,7 @@ fn spawner<const A: usize>(
 fn writer<const A: usize>(
     id: u64,
     work: u32,
-) -> impl FnMut(EventWriter<Pulse>, Res<Chain<A>>, Res<Time>) {
+) -> impl FnMut(EventWriter<Pulse>, Res<Chain<A>>, Res<SimTime>) {
     move |mut out, chain, time| {
         let count = (mix(&[id, time.tick()]) % 4) as usize;
         out.send_batch((0..count).map(|i| Pulse(mix(&[chain.0, id, i as u64, spin(work)]))));
@@ -93,10 +101,10 @@ fn reader<const B: usize>(id: u64) -> impl FnMut(EventReader<Pulse>, ResMut<Chai
 macro_rules! one_const {
     ($n:expr, $make:ident($($arg:expr),*)) => {
         match $n {
-            0 => $make::<0>($($arg),*).into_config(),
-            1 => $make::<1>($($arg),*).into_config(),
-            2 => $make::<2>($($arg),*).into_config(),
-            _ => $make::<3>($($arg),*).into_config(),
+            0 => $make::<0>($($arg),*).into_configs(),
+            1 => $make::<1>($($arg),*).into_configs(),
+            2 => $make::<2>($($arg),*).into_configs(),
+            _ => $make::<3>($($arg),*).into_configs(),
         }
     };
 }
@@ -104,18 +112,18 @@ macro_rules! one_const {
 macro_rules! two_consts {
     ($a:expr, $b:expr, $make:ident($($arg:expr),*)) => {
         match ($a, $b) {
-            (0, 1) => $make::<0, 1>($($arg),*).into_config(),
-            (0, 2) => $make::<0, 2>($($arg),*).into_config(),
-            (0, 3) => $make::<0, 3>($($arg),*).into_config(),
-            (1, 0) => $make::<1, 0>($($arg),*).into_config(),
-            (1, 2) => $make::<1, 2>($($arg),*).into_config(),
-            (1, 3) => $make::<1, 3>($($arg),*).into_config(),
-            (2, 0) => $make::<2, 0>($($arg),*).into_config(),
-            (2, 1) => $make::<2, 1>($($arg),*).into_config(),
-            (2, 3) => $make::<2, 3>($($arg),*).into_config(),
-            (3, 0) => $make::<3, 0>($($arg),*).into_config(),
-            (3, 1) => $make::<3, 1>($($arg),*).into_config(),
-            _ => $make::<3, 2>($($arg),*).into_config(),
+            (0, 1) => $make::<0, 1>($($arg),*).into_configs(),
+            (0, 2) => $make::<0, 2>($($arg),*).into_configs(),
+            (0, 3) => $make::<0, 3>($($arg),*).into_configs(),
+            (1, 0) => $make::<1, 0>($($arg),*).into_configs(),
+            (1, 2) => $make::<1, 2>($($arg),*).into_configs(),
+            (1, 3) => $make::<1, 3>($($arg),*).into_configs(),
+            (2, 0) => $make::<2, 0>($($arg),*).into_configs(),
+            (2, 1) => $make::<2, 1>($($arg),*).into_configs(),
+            (2, 3) => $make::<2, 3>($($arg),*).into_configs(),
+            (3, 0) => $make::<3, 0>($($arg),*).into_configs(),
+            (3, 1) => $make::<3, 1>($($arg),*).into_configs(),
+            _ => $make::<3, 2>($($arg),*).into_configs(),
         }
     };
 }
@@ -149,9 +157,9 @@ fn random_graph(seed: u64) -> Vec<SystemConfig> {
     let count = 6 + rng.below(14);
     (0..count)
         .map(|id| {
-            let mut config = random_system(&mut rng, id).in_set(format!("s{id}"));
+            let mut config = random_system(&mut rng, id).in_set(Slot(id));
             if id > 0 && rng.below(3) == 0 {
-                config = config.after(format!("s{}", rng.below(id)));
+                config = config.after(Slot(rng.below(id)));
             }
             config
         })
@@ -189,7 +197,7 @@ fn entities(world: &mut World) -> Vec<(u64, u64)> {
 fn final_state(seed: u64, executor: ExecutorKind) -> State {
     let mut app = app_with_chains(executor);
     for config in random_graph(seed) {
-        app.add_system(config);
+        app.add_systems(config);
     }
     let mut engine = app.build().expect("random graphs are acyclic");
     engine.run_ticks(TICKS).expect("no system fails");
@@ -251,7 +259,7 @@ fn parallel_spawners_get_the_same_entity_ids_as_sequential_ones() {
     // their ids would follow thread timing.
     let spawners = |app: &mut App| {
         for id in 0..8u64 {
-            app.add_system(one_const!(
+            app.add_systems(one_const!(
                 id as usize % RESOURCES,
                 spawner(id, 50 * id as u32)
             ));

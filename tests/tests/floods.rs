@@ -25,7 +25,7 @@ struct Sent {
 #[derive(Resource, Default)]
 struct Received(Vec<(u64, Sent)>);
 
-fn receive(events: EventReader<Sent>, time: Res<Time>, mut received: ResMut<Received>) {
+fn receive(events: EventReader<Sent>, time: Res<SimTime>, mut received: ResMut<Received>) {
     let tick = time.tick();
     received.0.extend(events.iter().map(|&event| (tick, event)));
 }

@@ -12,7 +12,7 @@ use std::{
 };
 
 use glam::Vec2;
-use rand_core::RngCore;
+use rand_core::Rng;
 use rand_pcg::Pcg32;
 use tickbus::replay::{Recorder, Scenario, ScenarioError};
 use tickbus_tests::{

@@ -152,7 +152,7 @@ fn tick_lengths_from_one_nanosecond_to_the_maximum_run() {
         });
         assert!(reports.iter().all(|r| r.ticks <= 8), "{dt:?}");
         assert!(engine.tick_count() >= 1, "{dt:?}");
-        let time = engine.world().resource::<Time>();
+        let time = engine.world().resource::<SimTime>();
         assert!(time.elapsed() <= Duration::from_nanos(u64::MAX), "{dt:?}");
     }
 }

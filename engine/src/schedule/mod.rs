@@ -1,24 +1,27 @@
 //! The system graph and its executors.
 //!
-//! Systems are bevy_ecs systems. Their access comes from `System::initialize`; every pair
-//! whose access conflicts (or that both use `Commands`, see [`EdgeReason::SpawnOrder`]) gets
-//! an edge in registration order unless an explicit order already orders it, so nothing is
-//! ever ambiguous and every executor produces the sequential executor's results.
+//! Systems are bevy_ecs systems, configured with bevy's own vocabulary (see
+//! [`App::add_systems`](crate::App::add_systems)). Their access comes from
+//! `System::initialize`; every pair whose access conflicts (or that both use `Commands`, see
+//! [`EdgeReason::SpawnOrder`]) gets an edge in registration order unless an explicit order
+//! already orders it, so nothing is ever ambiguous and every executor produces the sequential
+//! executor's results.
 
+#[cfg(test)]
+mod api_tests;
 pub(crate) mod bitset;
-mod config;
+pub(crate) mod config;
+mod flatten;
 mod graph;
 pub(crate) mod node;
 mod parallel;
 mod plan;
 mod sequential;
 
+use std::sync::Arc;
+
 use bevy_ecs::world::World;
 
-pub use config::{
-    ConfigMarker, IntoOrderTarget, IntoSystemConfig, OrderTarget, SetMarker, SetName, SystemConfig,
-    SystemMarker,
-};
 pub use graph::{Edge, EdgeReason};
 pub use node::SystemTiming;
 pub use parallel::{DEFAULT_OFFLOAD_MIN, ParallelConfig};
@@ -28,6 +31,8 @@ pub(crate) use parallel::ParallelExecutor;
 pub(crate) use sequential::SequentialExecutor;
 
 use crate::{BuildError, ecs_unsafe::AccessGuard};
+use config::SystemsConfig;
+use flatten::SetGate;
 use graph::Graph;
 use node::{NodeFault, SystemNode};
 
@@ -89,22 +94,32 @@ pub(crate) struct Schedule {
     pub(crate) nodes: Vec<SystemNode>,
     pub(crate) graph: Graph,
     pub(crate) guard: AccessGuard,
+    /// The run conditions of sets, reset before every tick.
+    pub(crate) gates: Vec<Arc<SetGate>>,
     /// This tick times every system (see [`SystemTiming`]).
     pub(crate) sampling_tick: bool,
 }
 
 impl Schedule {
-    pub(crate) fn build(configs: Vec<SystemConfig>, world: &mut World) -> Result<Self, BuildError> {
-        let nodes: Vec<SystemNode> = configs
+    pub(crate) fn build(config: SystemsConfig, world: &mut World) -> Result<Self, BuildError> {
+        let flat = config.flatten()?;
+        let gates: Vec<_> = flat
+            .gates
             .into_iter()
-            .map(|config| SystemNode::initialize(config, world))
+            .map(|gate| initialize_gate(gate, world))
             .collect();
-        let graph = Graph::build(&nodes, world)?;
+        let nodes: Vec<SystemNode> = flat
+            .systems
+            .into_iter()
+            .map(|system| SystemNode::initialize(system, &gates, world))
+            .collect();
+        let graph = Graph::build(&nodes, &flat.orders, world)?;
         let guard = AccessGuard::new(graph.conflicts.clone());
         Ok(Self {
             nodes,
             graph,
             guard,
+            gates: gates.into_iter().map(|(gate, ..)| gate).collect(),
             sampling_tick: true,
         })
     }
@@ -112,6 +127,26 @@ impl Schedule {
     /// Called before the systems of tick `tick` run.
     pub(crate) fn begin_tick(&mut self, tick: u64) {
         self.sampling_tick = tick.is_multiple_of(node::SAMPLE_EVERY);
+        for gate in &self.gates {
+            gate.reset();
+        }
+    }
+
+    /// Runs every system once on the calling thread, in run order, applying each one's
+    /// deferred work (Commands, event writes) right after it: startup systems, which run once
+    /// before the first tick, so a later startup system sees what an earlier one spawned.
+    pub(crate) fn run_once_applying(&mut self, world: &mut World) -> Result<(), FailedSystem> {
+        self.begin_tick(0);
+        for &index in &self.graph.order {
+            let node = &mut self.nodes[index];
+            node::catch_fault(|| {
+                let outcome = node.run_with_world(world)?;
+                node.system.apply_deferred(world);
+                Ok(outcome)
+            })
+            .map_err(|fault| FailedSystem { index, fault })?;
+        }
+        Ok(())
     }
 
     /// Step 4 of a tick: every system's deferred work (Commands, event writes), in
@@ -138,6 +173,9 @@ impl Schedule {
             for node in &mut self.nodes {
                 node.check_change_ticks(check);
             }
+            for gate in &self.gates {
+                gate.for_each_condition(|condition| condition.check_change_tick(check));
+            }
         }
     }
 
@@ -150,4 +188,19 @@ impl Schedule {
             .iter()
             .map(|node| (node.name.as_str(), node.timing))
     }
+}
+
+/// Initializes the conditions of a set on `world`: the gate, its conditions' access (added to
+/// the access of every system of the set) and whether they are all `Send`.
+fn initialize_gate(
+    gate: SetGate,
+    world: &mut World,
+) -> (Arc<SetGate>, Vec<bevy_ecs::system::SystemAccess>, bool) {
+    let mut access = Vec::new();
+    let mut is_send = true;
+    gate.for_each_condition(|condition| {
+        access.push(condition.initialize(world));
+        is_send &= condition.is_send();
+    });
+    (Arc::new(gate), access, is_send)
 }

@@ -115,6 +115,7 @@ impl Executor for ParallelExecutor {
             graph,
             guard,
             sampling_tick,
+            ..
         } = schedule;
         for step in &graph.steps {
             match step {

@@ -153,6 +153,7 @@ impl FixedStep {
     }
 
     /// Accounts for one frame of `frame_time` and says how many ticks to run now.
+    #[must_use = "the plan says how many ticks to run; dropping it loses them"]
     pub fn advance(&mut self, frame_time: Duration) -> StepPlan {
         if self.paused {
             return self.take_requested_steps();
@@ -242,7 +243,7 @@ mod tests {
     #[test]
     fn pause_stops_time_and_step_runs_one_tick() {
         let mut step = FixedStep::new(10 * MS);
-        step.advance(5 * MS);
+        assert_eq!(step.advance(5 * MS).ticks, 0);
         step.pause();
         assert_eq!(step.advance(100 * MS).ticks, 0);
         step.step();
@@ -275,7 +276,7 @@ mod tests {
             assert_eq!(plan.ticks, 4, "scale {scale}");
             assert_eq!(plan.dropped, Duration::MAX - step.accumulator() - 40 * MS);
             assert!(step.accumulator() < 10 * MS);
-            step.advance(Duration::from_secs(10));
+            let _ = step.advance(Duration::from_secs(10));
             assert_eq!(step.dropped_total(), Duration::MAX, "saturated");
         }
     }
@@ -295,12 +296,12 @@ mod tests {
         for scale in [0.0, 1e-300, 1e-21, 0.5, 1.0, 3.0, 1e300, f64::INFINITY] {
             let mut step = FixedStep::new(10 * MS);
             step.set_time_scale(scale);
-            step.advance(MS);
+            let _ = step.advance(MS);
             let wait = step.real_time_until_next_tick();
             assert!(wait <= 10 * MS, "scale {scale}: {wait:?}");
         }
         let mut step = FixedStep::new(10 * MS);
-        step.advance(4 * MS);
+        let _ = step.advance(4 * MS);
         assert_eq!(step.real_time_until_next_tick(), 6 * MS);
         step.set_time_scale(2.0);
         assert_eq!(step.real_time_until_next_tick(), 3 * MS);
