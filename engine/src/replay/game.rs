@@ -48,8 +48,45 @@ pub struct RunSetup {
     pub executor: ExecutorKind,
 }
 
-/// Builds `G` with its recorded input source first, the seed inserted and the tick rate set.
-pub(crate) fn build_game<G: Game>(
+/// Builds `G` live exactly as a [`Recorder`](super::Recorder) or [`Replayer`](super::Replayer)
+/// does: its recorded input source first (the returned sender feeds it), the seed inserted as
+/// [`SimSeed`] before [`Game::build`], then the tick rate. For playing a game without
+/// recording it, and for tests that set up a situation in the world and tick it.
+///
+/// ```
+/// use tickbus::prelude::*;
+/// use tickbus::replay::{Game, RunSetup, StateHasher, build_game};
+///
+/// struct Echo;
+/// #[derive(Resource, Default)]
+/// struct Last(u32);
+///
+/// fn remember(inputs: EventReader<u32>, mut last: ResMut<Last>) {
+///     if let Some(input) = inputs.iter().last() {
+///         last.0 = *input;
+///     }
+/// }
+///
+/// impl Game for Echo {
+///     const NAME: &'static str = "echo";
+///     type Config = ();
+///     type Input = u32;
+///     fn build(_: &(), app: &mut App) {
+///         app.init_resource::<Last>().add_system(remember);
+///     }
+///     fn register_state(_: &mut StateHasher) {}
+/// }
+///
+/// let setup = RunSetup { seed: 3, tick_rate: 30, executor: ExecutorKind::Sequential };
+/// let (mut engine, input) = build_game::<Echo>(&(), setup)?;
+/// input.send(9)?;
+/// engine.tick()?;
+/// assert_eq!(engine.world().resource::<Last>().0, 9);
+/// assert_eq!(engine.world().resource::<SimSeed>().0, 3);
+/// assert_eq!(engine.fixed_step().dt(), std::time::Duration::from_secs(1) / 30);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn build_game<G: Game>(
     config: &G::Config,
     setup: RunSetup,
 ) -> Result<(Engine, EventSender<G::Input>), BuildError> {

@@ -63,7 +63,7 @@ mod rng;
 
 pub use error::ScenarioError;
 pub use format::{Checkpoint, FORMAT_VERSION, RecordedCrash, Scenario, ScenarioInfo, TimedInput};
-pub use game::{Game, GameScenario, RunSetup};
+pub use game::{Game, GameScenario, RunSetup, build_game};
 pub use hash::{HASH_SEED, StableHash, StableHasher, StateHash, StateHasher, stable_hash_of};
 pub use recorder::{DEFAULT_CHECKPOINT_EVERY, Recorder, RecorderBuilder};
 pub use replayer::{Divergence, ReplayError, ReplayReport, Replayer};
