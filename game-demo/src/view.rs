@@ -421,21 +421,41 @@ fn banner_text(world: &World) -> Option<String> {
 }
 
 fn draw_status_line(status: &Status, canvas: &mut Canvas) {
-    let y = canvas.height() - 1;
-    canvas.fill_row(y, Tint::Bar);
-    let state = if status.paused { "paused" } else { "" };
-    let recording = if status.recording { " ●rec" } else { "" };
-    let line = format!(
-        " {:>5.1} ticks/s  {:>5} events  {} threads  x{:<4}{}{} │ ←→ turn ↑ thrust ␣ fire ↓ jump p . + - q",
+    let y = canvas.height() as i64 - 1;
+    canvas.fill_row(y as usize, Tint::Bar);
+    let mut engine = format!(
+        " {:>5.1} ticks/s  {:>4} events  {} thread{}  x{}",
         status.ticks_per_second,
         status.events,
         status.threads,
+        if status.threads == 1 { "" } else { "s" },
         format_scale(status.time_scale),
-        state,
-        recording,
     );
-    canvas.text(0, y as i64, &line, Tint::Bar);
+    if status.paused {
+        engine.push_str("  PAUSED");
+    }
+    if status.recording {
+        engine.push_str("  ● REC");
+    }
+    canvas.text(0, y, &engine, Tint::Bar);
+    // The keys, as many as fit after the engine's figures.
+    let room = canvas.width().saturating_sub(engine.chars().count() + 2);
+    let keys = KEY_HELP
+        .iter()
+        .rev()
+        .find(|help| help.chars().count() <= room)
+        .copied()
+        .unwrap_or("");
+    let x = canvas.width() - keys.chars().count() - 1;
+    canvas.text(x as i64, y, keys, Tint::Bar);
 }
+
+/// The key legend of the status line, shortest first.
+const KEY_HELP: [&str; 3] = [
+    "q quit",
+    "←→↑ fly  ␣ fire  ↓ jump  p pause  q quit",
+    "←→ turn  ↑ thrust  ␣ fire  ↓ jump  p pause  . step  +/- speed  q quit",
+];
 
 fn format_scale(scale: f64) -> String {
     let text = format!("{scale:.2}");

@@ -283,7 +283,7 @@ fn replay(args: ReplayArgs) -> ExitCode {
         reports.push(report);
     }
     if !args.json {
-        println!("{}", summary(&reports, executor));
+        say(summary(&reports, executor));
     }
     ExitCode::from(worst)
 }
@@ -291,11 +291,11 @@ fn replay(args: ReplayArgs) -> ExitCode {
 fn print_report(report: &FileReport, json: bool) {
     if json {
         match serde_json::to_string(report) {
-            Ok(line) => println!("{line}"),
+            Ok(line) => say(line),
             Err(error) => eprintln!("error: cannot write JSON: {error}"),
         }
     } else {
-        println!("{report}");
+        say(report);
     }
 }
 
@@ -318,6 +318,13 @@ fn summary(reports: &[FileReport], executor: ExecutorKind) -> String {
     )
 }
 
+/// Prints a line on stdout. A reader that went away (`game-demo plan | head`) is not an
+/// error worth a panic: the rest is dropped.
+fn say(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
 /// `scenarios/` in the working directory, else the workspace's (where this binary was built).
 fn scenarios_dir() -> PathBuf {
     let here = Path::new("scenarios");
@@ -337,10 +344,10 @@ fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     };
     let (engine, _input) =
         build_game::<Asteroids>(&args.preset.config(), setup).context("cannot build the game")?;
-    println!(
-        "The schedule of {:?} (one tick, in registration order):\n",
-        Asteroids::NAME
-    );
-    print!("{}", engine.schedule_plan());
+    say(format!(
+        "The schedule of {:?} (one tick, in registration order):\n\n{}",
+        Asteroids::NAME,
+        engine.schedule_plan()
+    ));
     Ok(ExitCode::SUCCESS)
 }
