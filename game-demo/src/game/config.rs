@@ -37,16 +37,16 @@ impl Default for AsteroidsConfig {
 }
 
 impl AsteroidsConfig {
-    /// The stress game: a wide arena that starts with hundreds of large rocks, each of
-    /// which splits into two medium and four small ones, and plenty of debris: thousands of
-    /// bodies in the physics step.
+    /// The stress game: a wide arena that starts with 3,000 large rocks (each splits into two
+    /// medium and then four small ones) and throws more debris: thousands of bodies in the
+    /// physics step, and hundreds of contacts.
     pub fn stress() -> Self {
         Self {
-            arena: (1280.0, 720.0),
+            arena: (1600.0, 900.0),
             lives: 3,
-            first_wave: 2000,
+            first_wave: 3000,
             wave_growth: 200,
-            max_wave: 3000,
+            max_wave: 4000,
             debris: 12,
             power_up_every_secs: 5,
         }
