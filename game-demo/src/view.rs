@@ -143,8 +143,6 @@ pub struct Status {
     pub time_scale: f64,
     /// True while paused.
     pub paused: bool,
-    /// The tick count.
-    pub tick: u64,
     /// True while a recording is being made.
     pub recording: bool,
 }
@@ -424,7 +422,7 @@ fn draw_status_line(status: &Status, canvas: &mut Canvas) {
     let y = canvas.height() as i64 - 1;
     canvas.fill_row(y as usize, Tint::Bar);
     let mut engine = format!(
-        " {:>5.1} ticks/s  {:>4} events  {} thread{}  x{}",
+        " {:>5.1} ticks/s  {} events  {} thread{}  x{}",
         status.ticks_per_second,
         status.events,
         status.threads,
@@ -451,12 +449,13 @@ fn draw_status_line(status: &Status, canvas: &mut Canvas) {
 }
 
 /// The key legend of the status line, shortest first.
-const KEY_HELP: [&str; 3] = [
+const KEY_HELP: [&str; 5] = [
     "q quit",
+    "p pause  q quit",
+    "␣ fire  p pause  q quit",
     "←→↑ fly  ␣ fire  ↓ jump  p pause  q quit",
     "←→ turn  ↑ thrust  ␣ fire  ↓ jump  p pause  . step  +/- speed  q quit",
 ];
-
 fn format_scale(scale: f64) -> String {
     let text = format!("{scale:.2}");
     text.trim_end_matches('0').trim_end_matches('.').to_owned()

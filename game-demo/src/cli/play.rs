@@ -195,7 +195,6 @@ impl Loop {
             threads: engine.threads(),
             time_scale: SCALES[self.scale],
             paused: engine.fixed_step().is_paused(),
-            tick: engine.tick_count(),
             recording: self.recording,
         };
         let (width, height) = crossterm::terminal::size().unwrap_or((80, 24));
