@@ -53,6 +53,9 @@ pub struct PlayOptions {
 /// Plays until the player quits (or a signal asks to), then restores the terminal and
 /// writes the recording if asked to.
 pub fn play(options: PlayOptions) -> anyhow::Result<()> {
+    if let Some(path) = &options.record {
+        check_writable_directory(path)?;
+    }
     let mut recorder = Recorder::<Asteroids>::builder(options.config.clone())
         .seed(options.seed)
         .executor(options.executor)
@@ -75,6 +78,19 @@ pub fn play(options: PlayOptions) -> anyhow::Result<()> {
     drop(terminal);
     finish(&recorder, &options)?;
     result.map_err(|error| anyhow::anyhow!("the game stopped: {error}"))
+}
+
+/// Refuses a recording path whose directory does not exist before the game starts, not
+/// after it ends.
+fn check_writable_directory(path: &std::path::Path) -> anyhow::Result<()> {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() && !parent.is_dir() => Err(anyhow::anyhow!(
+            "cannot record to {}: the directory {} does not exist",
+            path.display(),
+            parent.display()
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// SIGINT, SIGTERM and SIGHUP set a flag the loop checks, so it ends normally: terminal
