@@ -19,10 +19,10 @@
 
 use std::hint::black_box;
 
-use bevy_ecs::prelude::{Local, Res, ResMut, Resource};
+use bevy_ecs::prelude::{Res, ResMut, Resource};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use tickbus::timer::{TimerAppExt, TimerFired, TimerWheel, Timers};
-use tickbus::{App, Engine, EventReader, ExecutorKind, Time};
+use tickbus::{App, Engine, EventReader, ExecutorKind};
 
 /// Timers pending during the whole run.
 const PENDING: u32 = 100_000;
@@ -40,17 +40,9 @@ struct Load {
 #[derive(Resource, Default)]
 struct Sum(u64);
 
-fn schedule_background(
-    mut timers: Timers<u32>,
-    time: Res<Time>,
-    load: Res<Load>,
-    mut done: Local<bool>,
-) {
-    if !*done && time.tick() == 0 {
-        for i in 0..load.background {
-            timers.once_after_ticks(NEVER + u64::from(i), i);
-        }
-        *done = true;
+fn schedule_background(mut timers: Timers<u32>, load: Res<Load>) {
+    for i in 0..load.background {
+        timers.once_after_ticks(NEVER + u64::from(i), i);
     }
 }
 
@@ -74,9 +66,9 @@ fn engine(due_per_tick: u32, background: u32, with_timers: bool) -> Engine {
         .init_resource::<Sum>();
     if with_timers {
         app.add_timers::<u32>()
-            .add_system(schedule_background)
-            .add_system(rearm)
-            .add_system(read);
+            .add_startup_systems(schedule_background)
+            .add_systems(rearm)
+            .add_systems(read);
     }
     let mut engine = app.build().expect("a valid app");
     engine.run_ticks(3).expect("warm-up ticks");

@@ -92,9 +92,9 @@ fn insert_resources(world: &mut World, size: usize) {
 fn tickbus_sim(contender: Contender, readers: usize, size: usize) -> Sim {
     let mut app = tickbus_app(contender);
     insert_resources(app.world_mut(), size);
-    app.add_event::<Payload>().add_system(tickbus_writer);
+    app.add_event::<Payload>().add_systems(tickbus_writer);
     for reader in 0..readers {
-        app.add_system(move |events: EventReader<Payload>, sums: Res<ReadSums>| {
+        app.add_systems(move |events: EventReader<Payload>, sums: Res<ReadSums>| {
             sums.add(reader, checksum(events.iter()));
         });
     }

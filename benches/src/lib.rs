@@ -24,8 +24,8 @@ use std::{
 };
 
 use bevy_ecs::{
-    schedule::{MultiThreadedExecutor, Schedule, SingleThreadedExecutor},
-    system::IntoSystem,
+    schedule::{IntoScheduleConfigs, MultiThreadedExecutor, Schedule, SingleThreadedExecutor},
+    system::ScheduleSystem,
     world::World,
 };
 use tickbus::{App, Engine, ExecutorKind, ExecutorTotals, OffloadPolicy, ParallelConfig};
@@ -174,14 +174,17 @@ impl Builder {
         }
     }
 
-    /// Adds an unordered system.
-    pub fn add_system<M>(&mut self, system: impl IntoSystem<(), (), M>) -> &mut Self {
+    /// Adds systems (unordered unless configured otherwise).
+    pub fn add_systems<M>(
+        &mut self,
+        systems: impl IntoScheduleConfigs<ScheduleSystem, M>,
+    ) -> &mut Self {
         match self {
             Builder::Tickbus(app) => {
-                app.add_system(system);
+                app.add_systems(systems);
             }
             Builder::Bevy(bevy) => {
-                bevy.schedule.add_systems(system);
+                bevy.schedule.add_systems(systems);
             }
         }
         self

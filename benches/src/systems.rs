@@ -58,7 +58,7 @@ pub fn overhead_sim(contender: Contender, kind: Overhead, count: usize) -> Sim {
     match kind {
         Overhead::Independent => {
             for _ in 0..count {
-                builder.add_system(|mut runs: Local<u64>| {
+                builder.add_systems(|mut runs: Local<u64>| {
                     *runs += 1;
                     black_box(*runs);
                 });
@@ -67,7 +67,7 @@ pub fn overhead_sim(contender: Contender, kind: Overhead, count: usize) -> Sim {
         Overhead::Conflicting => {
             builder.world_mut().init_resource::<Counter>();
             for _ in 0..count {
-                builder.add_system(|mut counter: ResMut<Counter>| counter.0 += 1);
+                builder.add_systems(|mut counter: ResMut<Counter>| counter.0 += 1);
             }
         }
     }
@@ -79,7 +79,7 @@ pub fn busy_sim(contender: Contender, count: usize, each: Duration) -> Sim {
     let iterations = spin_iterations(each);
     let mut builder = Builder::new(contender);
     for _ in 0..count {
-        builder.add_system(move |mut out: Local<u64>| {
+        builder.add_systems(move |mut out: Local<u64>| {
             *out = out.wrapping_add(spin(iterations));
         });
     }
@@ -129,6 +129,6 @@ pub fn ecs_bench_suite_sim(contender: Contender) -> Sim {
     world.spawn_batch((0..ENTITIES).map(|_| (A(0.0), B(0.0), C(0.0))));
     world.spawn_batch((0..ENTITIES).map(|_| (A(0.0), B(0.0), C(0.0), D(0.0))));
     world.spawn_batch((0..ENTITIES).map(|_| (A(0.0), B(0.0), C(0.0), E(0.0))));
-    builder.add_system(ab).add_system(cd).add_system(ce);
+    builder.add_systems((ab, cd, ce));
     builder.build_warm()
 }

@@ -12,7 +12,7 @@ struct Fire {
 }
 
 /// Writes one `Fire` every other tick. What it writes in tick N is readable in tick N + 1.
-fn trigger(mut fire: EventWriter<Fire>, time: Res<Time>) {
+fn trigger(mut fire: EventWriter<Fire>, time: Res<SimTime>) {
     if time.tick().is_multiple_of(2) {
         fire.send(Fire {
             shot: time.tick() as u32 / 2,
@@ -21,7 +21,7 @@ fn trigger(mut fire: EventWriter<Fire>, time: Res<Time>) {
 }
 
 /// First reader: prints every event it sees.
-fn announcer(fire: EventReader<Fire>, time: Res<Time>) {
+fn announcer(fire: EventReader<Fire>, time: Res<SimTime>) {
     for event in &fire {
         println!("tick {:>2}  announcer: shot #{}", time.tick(), event.shot);
     }
@@ -32,7 +32,7 @@ fn announcer(fire: EventReader<Fire>, time: Res<Time>) {
 struct Shots(u32);
 
 /// Second reader: counts. Readers take shared access only, so both run in the same tick.
-fn scoreboard(fire: EventReader<Fire>, mut shots: ResMut<Shots>, time: Res<Time>) {
+fn scoreboard(fire: EventReader<Fire>, mut shots: ResMut<Shots>, time: Res<SimTime>) {
     shots.0 += fire.len() as u32;
     println!(
         "tick {:>2}  scoreboard: {} event(s), {} total",
@@ -46,9 +46,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut app = App::new();
     app.add_event::<Fire>()
         .init_resource::<Shots>()
-        .add_system(trigger)
-        .add_system(announcer)
-        .add_system(scoreboard);
+        .add_systems(trigger)
+        .add_systems(announcer)
+        .add_systems(scoreboard);
     let mut engine = app.build()?;
     println!("{}", engine.schedule_plan());
     for _ in 0..6 {

@@ -61,7 +61,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut app = App::new();
     app.set_tick_rate(120)
         .init_resource::<Handled>()
-        .add_system(handle_keys);
+        .add_systems(handle_keys);
     let keys = app.add_source::<KeyPress>(SourceConfig::bounded(1024).budget(options.budget));
     let mut engine = app.build()?;
 

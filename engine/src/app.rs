@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use bevy_ecs::{
     resource::Resource,
+    schedule::{InternedSystemSet, IntoScheduleConfigs},
+    system::ScheduleSystem,
     world::{FromWorld, World},
 };
 
@@ -11,15 +13,15 @@ use crate::{
     BuildError, Engine, Event, EventSender, SourceConfig,
     ingest::{Collect, InputSource},
     queue::registry::ensure_queue,
-    schedule::{ExecutorKind, IntoSystemConfig, SystemConfig},
+    schedule::{ExecutorKind, config::SystemsConfig},
 };
 
 /// Default tick rate of a new app: 60 ticks per second.
 pub const DEFAULT_TICK_RATE: u32 = 60;
 
-/// A piece of setup that adds events, systems and resources to an app.
+/// A piece of setup that adds events, systems and resources to an app, as in bevy_app.
 ///
-/// Any `Fn(&mut App)` is a plugin.
+/// Any `Fn(&mut App)` is a plugin, and so is a tuple of plugins (added left to right).
 pub trait Plugin {
     /// Adds this plugin's parts to `app`.
     fn build(&self, app: &mut App);
@@ -31,7 +33,32 @@ impl<F: Fn(&mut App)> Plugin for F {
     }
 }
 
+macro_rules! impl_plugin_tuple {
+    ($($plugin:ident),+) => {
+        impl<$($plugin: Plugin),+> Plugin for ($($plugin,)+) {
+            #[allow(non_snake_case)]
+            fn build(&self, app: &mut App) {
+                let ($($plugin,)+) = self;
+                $($plugin.build(app);)+
+            }
+        }
+    };
+}
+
+impl_plugin_tuple!(A);
+impl_plugin_tuple!(A, B);
+impl_plugin_tuple!(A, B, C);
+impl_plugin_tuple!(A, B, C, D);
+impl_plugin_tuple!(A, B, C, D, E);
+impl_plugin_tuple!(A, B, C, D, E, F);
+impl_plugin_tuple!(A, B, C, D, E, F, G);
+impl_plugin_tuple!(A, B, C, D, E, F, G, H);
+
 /// Collects everything an [`Engine`] is made of, then [`build`](App::build)s it.
+///
+/// Systems are configured with bevy_ecs's own scheduling vocabulary
+/// ([`IntoScheduleConfigs`]: `.chain()`, `.after()`, `.before()`, `.in_set()`, `.run_if()`,
+/// typed sets from `#[derive(SystemSet)]`), all re-exported by [`prelude`](crate::prelude).
 ///
 /// ```
 /// use tickbus::prelude::*;
@@ -39,24 +66,58 @@ impl<F: Fn(&mut App)> Plugin for F {
 /// #[derive(Debug, Clone, Copy)]
 /// struct Ping(u64);
 ///
-/// fn ping(mut out: EventWriter<Ping>, time: Res<Time>) {
-///     out.send(Ping(time.tick()));
+/// #[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+/// enum Phase {
+///     Input,
+///     Simulate,
 /// }
 ///
+/// #[derive(Resource)]
+/// struct Paused(bool);
+///
+/// fn read_input() {}
+/// fn ping(mut out: EventWriter<Ping>, time: Res<SimTime>) {
+///     out.send(Ping(time.tick()));
+/// }
+/// fn count_pings(pings: EventReader<Ping>) {}
+///
 /// let mut app = App::new();
-/// app.add_event::<Ping>().set_tick_rate(120).add_system(ping);
+/// app.insert_resource(Paused(false))
+///     .set_tick_rate(120)
+///     .configure_sets(
+///         (Phase::Input, Phase::Simulate)
+///             .chain()
+///             .run_if(|paused: Res<Paused>| !paused.0),
+///     )
+///     .add_systems(read_input.in_set(Phase::Input))
+///     .add_systems((ping, count_pings).chain().in_set(Phase::Simulate));
 /// let mut engine = app.build().expect("a valid schedule");
 /// engine.run_ticks(3).unwrap();
 /// assert_eq!(engine.tick_count(), 3);
+/// println!("{}", engine.schedule_plan()); // sets, orders and why
 /// ```
 pub struct App {
     world: World,
-    systems: Vec<SystemConfig>,
+    systems: SystemsConfig,
+    startup: SystemsConfig,
     timers: Vec<Box<dyn Collect>>,
     sources: Vec<Box<dyn Collect>>,
     executor: ExecutorKind,
     dt: Duration,
     max_ticks_per_frame: u32,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("systems", &self.systems)
+            .field("startup", &self.startup)
+            .field("sources", &self.sources.len())
+            .field("executor", &self.executor)
+            .field("dt", &self.dt)
+            .field("max_ticks_per_frame", &self.max_ticks_per_frame)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for App {
@@ -66,11 +127,12 @@ impl Default for App {
 }
 
 impl App {
-    /// An empty app: 60 ticks per second, the rayon executor on all cores.
+    /// An empty app: 60 ticks per second, the parallel executor on all cores.
     pub fn new() -> Self {
         Self {
             world: World::new(),
-            systems: Vec::new(),
+            systems: SystemsConfig::default(),
+            startup: SystemsConfig::default(),
             timers: Vec::new(),
             sources: Vec::new(),
             executor: ExecutorKind::default(),
@@ -115,16 +177,73 @@ impl App {
         self
     }
 
-    /// Adds a system (a bevy_ecs system, optionally configured with `after`, `before`,
-    /// `in_set`, `run_if`). Registration order is the tie-breaker of every conflict.
-    pub fn add_system<M>(&mut self, system: impl IntoSystemConfig<M>) -> &mut Self {
-        self.systems.push(system.into_config());
+    /// Adds systems that run every tick: a system or a tuple of them, configured as in bevy
+    /// (`.chain()`, `.after()`, `.before()`, `.in_set()`, `.run_if()`; what bevy's
+    /// `app.add_systems(FixedUpdate, ..)` takes).
+    ///
+    /// Registration order is the order systems are added (left to right in a tuple); it is
+    /// the tie-breaker of every access conflict that no explicit order decides, so nothing is
+    /// ever ambiguous. A set's run conditions are evaluated at most once per tick, right
+    /// before the first system of the set runs, as bevy does; a system skipped by a run
+    /// condition misses that tick's events. Deferred work (`Commands`, event writes) is
+    /// applied in registration order at the end of the tick, and before every exclusive
+    /// system for the systems that ran since the previous one (bevy's sync point in front of
+    /// an exclusive system; bevy's `ApplyDeferred` is an exclusive system, so it is such a
+    /// point too). bevy's automatic sync points between ordinary systems have no counterpart
+    /// here: the `*_ignore_deferred` orders act like plain ones, and so do bevy's weak orders
+    /// (`before_weak`, `chain_weak`: bevy drops them between systems that do not conflict,
+    /// but which orders were weak is private to bevy, so tickbus keeps them all).
+    /// `ambiguous_with` has nothing to silence: conflicts are never ambiguous here.
+    ///
+    /// A system that spawns entities while it runs and could run beside another system with
+    /// `Commands` must be declared a member of [`Spawners`](crate::Spawners)
+    /// (`spawn_bullets.in_set(Spawners)`), so its entity ids do not depend on thread timing.
+    pub fn add_systems<M>(
+        &mut self,
+        systems: impl IntoScheduleConfigs<ScheduleSystem, M>,
+    ) -> &mut Self {
+        self.systems.add_systems(systems);
         self
     }
 
-    /// Lets `plugin` add its parts.
-    pub fn add_plugin(&mut self, plugin: impl Plugin) -> &mut Self {
-        plugin.build(self);
+    /// Shorthand for [`add_systems`](Self::add_systems) with one system.
+    pub fn add_system<M>(
+        &mut self,
+        system: impl IntoScheduleConfigs<ScheduleSystem, M>,
+    ) -> &mut Self {
+        self.add_systems(system)
+    }
+
+    /// Configures system sets of the tick: their order (`(A, B).chain()`), sets in sets
+    /// (`A.in_set(B)`), run conditions (`A.run_if(..)`), as bevy's `configure_sets` does.
+    /// Sets are typed (`#[derive(SystemSet)]`), so a misspelt set does not compile.
+    pub fn configure_sets<M>(
+        &mut self,
+        sets: impl IntoScheduleConfigs<InternedSystemSet, M>,
+    ) -> &mut Self {
+        self.systems.configure_sets(sets);
+        self
+    }
+
+    /// Adds systems that run once, before tick 0 (bevy's `Startup`), on the calling thread
+    /// in their run order (registration order unless ordered otherwise), each one's deferred
+    /// work applied right after it: a later startup system sees the entities an earlier one
+    /// spawned, and events they send are readable in tick 0. They see
+    /// [`SimTime`](crate::SimTime) at tick 0. Like bevy's `Startup`, they are a schedule of
+    /// their own: they may be ordered among themselves, and sets configured with
+    /// [`configure_sets`](Self::configure_sets) (order, run conditions) apply to the tick's
+    /// systems only.
+    pub fn add_startup_systems<M>(
+        &mut self,
+        systems: impl IntoScheduleConfigs<ScheduleSystem, M>,
+    ) -> &mut Self {
+        self.startup.add_systems(systems);
+        self
+    }
+
+    /// Lets `plugins` add their parts: one plugin, or a tuple of them (bevy's `add_plugins`).
+    pub fn add_plugins(&mut self, plugins: impl Plugin) -> &mut Self {
+        plugins.build(self);
         self
     }
 
@@ -160,25 +279,27 @@ impl App {
         self
     }
 
-    /// Sets the tick length directly.
+    /// Sets the tick length directly (from 1 ns to [`MAX_TICK_LENGTH`](crate::MAX_TICK_LENGTH);
+    /// `build` refuses others).
     pub fn set_tick_length(&mut self, dt: Duration) -> &mut Self {
         self.dt = dt;
         self
     }
 
-    /// Caps the ticks one real-time frame may run (the spiral-of-death clamp).
+    /// Caps the ticks one real-time frame may run (the spiral-of-death clamp); 0 counts as 1.
     pub fn set_max_ticks_per_frame(&mut self, max: u32) -> &mut Self {
         self.max_ticks_per_frame = max.max(1);
         self
     }
 
-    /// Chooses the executor (default: rayon on all cores).
+    /// Chooses the executor (default: the parallel executor on all cores).
     pub fn set_executor(&mut self, executor: ExecutorKind) -> &mut Self {
         self.executor = executor;
         self
     }
 
-    /// Shorthand for the rayon executor with `threads` threads.
+    /// Shorthand for the parallel executor with `threads` threads (the driving thread
+    /// included).
     pub fn set_threads(&mut self, threads: usize) -> &mut Self {
         self.set_executor(ExecutorKind::parallel(threads))
     }
@@ -188,9 +309,13 @@ impl App {
         if self.dt.is_zero() {
             return Err(BuildError::ZeroTickLength);
         }
+        if self.dt > crate::MAX_TICK_LENGTH {
+            return Err(BuildError::TickLengthTooLong { length: self.dt });
+        }
         Engine::new(crate::engine::EngineParts {
             world: self.world,
             systems: self.systems,
+            startup: self.startup,
             timers: self.timers,
             sources: self.sources,
             executor: self.executor,

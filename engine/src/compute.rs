@@ -37,7 +37,7 @@ use crate::schedule::workers::{Help, Ticket, WorkerPool};
 ///     });
 /// }
 /// # let mut app = App::new();
-/// # app.insert_resource(Positions(vec![0.0; 5000])).add_system(drift);
+/// # app.insert_resource(Positions(vec![0.0; 5000])).add_systems(drift);
 /// # let mut engine = app.build().unwrap();
 /// # engine.run_ticks(2).unwrap();
 /// # assert!(engine.world().resource::<Positions>().0.iter().all(|&x| x == 1.0));
@@ -49,6 +49,14 @@ pub struct ComputePool {
 
 /// A chunk's panic: its index and payload.
 type ChunkPanic = (usize, Box<dyn Any + Send>);
+
+impl std::fmt::Debug for ComputePool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComputePool")
+            .field("threads", &self.threads())
+            .finish()
+    }
+}
 
 impl ComputePool {
     pub(crate) fn new(pool: Option<Arc<WorkerPool>>) -> Self {

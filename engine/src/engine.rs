@@ -8,19 +8,21 @@ use std::{
 use bevy_ecs::world::World;
 
 use crate::{
-    BuildError, Clock, ExecutorTotals, FixedStep, StepPlan, TickError, TickStats, Time,
+    BuildError, Clock, Event, ExecutorTotals, FixedStep, SimTime, StepPlan, TickError, TickStats,
     ingest::Collect,
-    queue::registry::{QueueEntry, registered_queues},
+    queue::WorldEventsExt,
+    queue::registry::{QueueEntry, QueueRegistry, registered_queues},
     schedule::{
         Executor, ExecutorKind, FailedSystem, Phase, RunCounters, Schedule, SchedulePlan,
-        SystemConfig, SystemTiming, node::NodeFault,
+        SystemTiming, config::SystemsConfig, node::NodeFault,
     },
 };
 
 /// What [`App::build`](crate::App::build) hands over.
 pub(crate) struct EngineParts {
     pub(crate) world: World,
-    pub(crate) systems: Vec<SystemConfig>,
+    pub(crate) systems: SystemsConfig,
+    pub(crate) startup: SystemsConfig,
     pub(crate) timers: Vec<Box<dyn Collect>>,
     pub(crate) sources: Vec<Box<dyn Collect>>,
     pub(crate) executor: ExecutorKind,
@@ -45,6 +47,8 @@ pub struct FrameReport {
 pub struct Engine {
     world: World,
     schedule: Schedule,
+    /// Startup systems, until they ran (before the first tick).
+    startup: Option<Schedule>,
     executor: Box<dyn Executor>,
     queues: Vec<QueueEntry>,
     timers: Vec<Box<dyn Collect>>,
@@ -56,20 +60,37 @@ pub struct Engine {
     last_frame: Option<Duration>,
 }
 
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("tick", &self.tick)
+            .field("systems", &self.schedule.nodes.len())
+            .field("threads", &self.threads())
+            .field("queues", &self.queues.len())
+            .field("sources", &self.sources.len())
+            .field("step", &self.step)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Engine {
     pub(crate) fn new(parts: EngineParts) -> Result<Self, BuildError> {
         let EngineParts {
             mut world,
             systems,
+            startup,
             timers,
             sources,
             executor,
             dt,
             max_ticks_per_frame,
         } = parts;
-        world.insert_resource(Time::new(dt));
+        world.insert_resource(SimTime::new(dt));
         let executor = executor.build()?;
         world.insert_resource(executor.compute_pool());
+        let startup = (!startup.is_empty())
+            .then(|| Schedule::build(startup, &mut world))
+            .transpose()?;
         let schedule = Schedule::build(systems, &mut world)?;
         let mut step = FixedStep::new(dt);
         step.set_max_ticks_per_frame(max_ticks_per_frame);
@@ -78,6 +99,7 @@ impl Engine {
             executor,
             world,
             schedule,
+            startup,
             timers,
             sources,
             step,
@@ -93,11 +115,16 @@ impl Engine {
     /// other system still runs and the tick ends as usual; the error names the failed system
     /// with the lowest registration index (see [`TickError`] and the
     /// [`schedule`](crate::schedule) module).
+    ///
+    /// Before the first tick, the startup systems run once (see
+    /// [`App::add_startup_systems`](crate::App::add_startup_systems)); an error of theirs is
+    /// reported for tick 0, and tick 0 does not run.
     pub fn tick(&mut self) -> Result<&TickStats, TickError> {
+        self.run_startup()?;
         let start = Instant::now();
         self.swap_queues();
         self.collect();
-        self.world.resource_mut::<Time>().set_tick(self.tick);
+        self.world.resource_mut::<SimTime>().set_tick(self.tick);
         let mut counters = RunCounters::default();
         let failed = self.schedule.run_tick(
             self.executor.as_mut(),
@@ -111,6 +138,24 @@ impl Engine {
             Some(failed) => Err(self.tick_error(failed, tick)),
             None => Ok(&self.stats),
         }
+    }
+
+    /// Runs the startup systems if they have not run yet.
+    fn run_startup(&mut self) -> Result<(), TickError> {
+        let Some(mut startup) = self.startup.take() else {
+            return Ok(());
+        };
+        startup
+            .run_once_applying(&mut self.world)
+            .map_err(|failed| tick_error(&startup, failed, self.tick))
+    }
+
+    /// Sends an event from outside the systems (between ticks, or from code holding the
+    /// engine): it is readable during the next tick, after the events that writer systems
+    /// sent in the last tick. See [`WorldEventsExt`](crate::WorldEventsExt) for the same
+    /// on a `&mut World`.
+    pub fn send_event<T: Event>(&mut self, event: T) {
+        self.world.send_event(event);
     }
 
     /// Runs `ticks` ticks as fast as possible (headless: replays, tests, benchmarks), stopping
@@ -134,6 +179,7 @@ impl Engine {
 
     /// The first half of [`frame`](Self::frame), for drivers that run the ticks themselves
     /// (a recorder): reads the clock and says how many ticks this frame runs.
+    #[must_use = "the plan says how many ticks to run; dropping it loses them"]
     pub fn begin_frame(&mut self, clock: &impl Clock) -> StepPlan {
         let now = clock.now();
         let frame_time = self
@@ -155,7 +201,12 @@ impl Engine {
 
     /// Runs frames in real time until `on_frame` breaks or a tick fails. `on_frame` is the
     /// render side: it gets the engine and the frame's report (with the interpolation alpha).
-    /// Between frames the loop sleeps until the next tick is due.
+    /// Between frames the loop sleeps until the next tick is due, at most one tick length
+    /// ([`FixedStep::real_time_until_next_tick`]).
+    ///
+    /// After a stall (a frame far longer than a tick) the next frame runs at most
+    /// `max_ticks_per_frame` ticks and reports the rest as [`FrameReport::dropped`]; the
+    /// frames after it are back to normal, so the loop never spirals.
     pub fn run<C: Clock>(
         &mut self,
         clock: &C,
@@ -166,20 +217,8 @@ impl Engine {
             if on_frame(self, &report).is_break() {
                 return Ok(());
             }
-            clock.sleep(self.wait_for_next_tick());
+            clock.sleep(self.step.real_time_until_next_tick());
         }
-    }
-
-    /// Real time until the accumulator holds a tick (a whole tick while paused or stopped).
-    fn wait_for_next_tick(&self) -> Duration {
-        let scale = self.step.time_scale();
-        if self.step.is_paused() || scale <= 0.0 {
-            return self.step.dt();
-        }
-        self.step
-            .until_next_tick()
-            .div_f64(scale)
-            .min(self.step.dt())
     }
 
     /// The bevy_ecs world.
@@ -243,6 +282,13 @@ impl Engine {
     }
 
     fn swap_queues(&mut self) {
+        if let Some(registry) = self.world.get_resource::<QueueRegistry>()
+            && registry.entries.len() != self.queues.len()
+        {
+            // A queue first used after the engine was built (a `send_event` through the
+            // world): swap it from now on.
+            self.queues = registry.entries.clone();
+        }
         for queue in &self.queues {
             (queue.swap)(&mut self.world);
         }
@@ -281,28 +327,33 @@ impl Engine {
     }
 
     fn tick_error(&self, failed: FailedSystem, tick: u64) -> TickError {
-        let system = self.schedule.nodes[failed.index].name.clone();
-        match (failed.fault, failed.phase) {
-            (NodeFault::Panicked(message), Phase::Apply) => TickError::CommandsPanicked {
-                system,
-                tick,
-                message,
-            },
-            (NodeFault::Panicked(message), Phase::Run) => TickError::SystemPanicked {
-                system,
-                tick,
-                message,
-            },
-            (NodeFault::Failed(message), _) => TickError::SystemFailed {
-                system,
-                tick,
-                message,
-            },
-            (NodeFault::UndeclaredSpawn { entities }, _) => TickError::UndeclaredSpawn {
-                system,
-                tick,
-                entities,
-            },
-        }
+        tick_error(&self.schedule, failed, tick)
+    }
+}
+
+/// The error of a failed system of `schedule`.
+fn tick_error(schedule: &Schedule, failed: FailedSystem, tick: u64) -> TickError {
+    let system = schedule.nodes[failed.index].name.clone();
+    match (failed.fault, failed.phase) {
+        (NodeFault::Panicked(message), Phase::Apply) => TickError::CommandsPanicked {
+            system,
+            tick,
+            message,
+        },
+        (NodeFault::Panicked(message), Phase::Run) => TickError::SystemPanicked {
+            system,
+            tick,
+            message,
+        },
+        (NodeFault::Failed(message), _) => TickError::SystemFailed {
+            system,
+            tick,
+            message,
+        },
+        (NodeFault::UndeclaredSpawn { entities }, _) => TickError::UndeclaredSpawn {
+            system,
+            tick,
+            entities,
+        },
     }
 }

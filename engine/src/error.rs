@@ -10,17 +10,33 @@ pub enum BuildError {
         /// The systems on the cycle; each runs after the one before it.
         systems: Vec<String>,
     },
-    /// An `after` / `before` target matches no system.
-    #[error("system {system} is ordered against {target}, which matches no other system")]
+    /// An `after` / `before` / `chain` order names a system that was never added (orders
+    /// against an empty named set are fine, as in bevy).
+    #[error("{system} is ordered against {target}, which was never added")]
     UnknownOrderTarget {
-        /// The system with the order.
+        /// The node with the order (`system name` or `set Name`).
         system: String,
-        /// The target as written.
+        /// The missing system, as bevy names it.
         target: String,
     },
-    /// The tick length is zero.
-    #[error("the tick length must be greater than zero")]
+    /// A set contains itself through `configure_sets(A.in_set(B))` chains.
+    #[error("the system sets contain each other in a cycle: {detail}")]
+    SetCycle {
+        /// The sets on the cycle, as bevy reports them.
+        detail: String,
+    },
+    /// The tick length is zero (also from a tick rate above 10⁹ per second).
+    #[error("the tick length must be at least 1 ns (a tick rate of at most 1,000,000,000)")]
     ZeroTickLength,
+    /// The tick length is longer than [`MAX_TICK_LENGTH`](crate::MAX_TICK_LENGTH).
+    #[error(
+        "a tick length of {length:?} is longer than the maximum of {:?}",
+        crate::MAX_TICK_LENGTH
+    )]
+    TickLengthTooLong {
+        /// The tick length asked for.
+        length: std::time::Duration,
+    },
     /// The worker threads could not be started.
     #[error("could not start the engine's worker threads: {0}")]
     ThreadPool(#[from] std::io::Error),
@@ -76,11 +92,11 @@ pub enum TickError {
     },
     /// A system spawned entities (allocated entity ids while running) although it may run at
     /// the same time as another system with `Commands`, so its ids could depend on thread
-    /// timing. Declare it with [`spawns`](crate::IntoSystemConfig::spawns).
+    /// timing. Declare it a spawner: `.in_set(`[`Spawners`](crate::Spawners)`)`.
     #[error(
         "system {system} spawned {entities} entities in tick {tick} but may run at the same time \
          as other systems with Commands, so their ids could depend on thread timing; declare it \
-         with `.spawns()`"
+         with `.in_set(Spawners)`"
     )]
     UndeclaredSpawn {
         /// The system's name.

@@ -14,7 +14,10 @@ pub struct SourceTickStats {
     pub collected: usize,
     /// Events still waiting in the channel after collection (over budget, or sent meanwhile).
     pub backlog: usize,
-    /// Every sender is gone and the channel is empty: nothing more will arrive.
+    /// Every sender is gone and the channel is empty: nothing more will arrive. Reported
+    /// from the first tick whose collection finds the channel empty (so one tick late when
+    /// the last events exactly used up a budget), and in every tick after it; the engine
+    /// goes on running either way.
     pub disconnected: bool,
     /// Total events collected since the engine was built.
     pub total: u64,
@@ -48,6 +51,18 @@ pub struct InputSource<T: Event> {
     total: u64,
     tap: Option<SourceTap<T>>,
     feed: Option<(SourceFeed<T>, Vec<T>)>,
+}
+
+impl<T: Event> std::fmt::Debug for InputSource<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InputSource")
+            .field("name", &self.name)
+            .field("budget", &self.budget)
+            .field("total", &self.total)
+            .field("tapped", &self.tap.is_some())
+            .field("fed", &self.feed.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<T: Event> InputSource<T> {

@@ -16,8 +16,10 @@ use tickbus::{
     replay::{Game, SimRng, StateHasher},
 };
 
-/// The particle game's configuration (stored in its scenarios).
+/// The particle game's configuration (stored in its scenarios). Unknown fields are refused,
+/// so a configuration of another game or version is an error, not silently half-read.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ParticlesConfig {
     /// Particles spawned when the game is built.
     pub initial: u32,
@@ -212,25 +214,25 @@ pub fn build(config: &ParticlesConfig, app: &mut App, variant: Variant) {
         .init_resource::<Energy>();
     if let Variant::PanicOnBurstOver(limit) = variant {
         app.insert_resource(BurstLimit(limit))
-            .add_system(refuse_big_bursts);
+            .add_systems(refuse_big_bursts);
     }
-    app.add_system(seed_particles)
-        .add_system(burst)
-        .add_system(emit)
-        .add_system(set_wind)
-        .add_system(apply_impulses)
-        .add_system(accelerate)
-        .add_system(integrate);
+    app.add_systems(seed_particles)
+        .add_systems(burst)
+        .add_systems(emit)
+        .add_systems(set_wind)
+        .add_systems(apply_impulses)
+        .add_systems(accelerate)
+        .add_systems(integrate);
     if let Variant::OffByOneBounceAt(tick) = variant {
         app.insert_resource(BugTick(tick))
-            .add_system(bounce_off_by_one);
+            .add_systems(bounce_off_by_one);
     } else {
-        app.add_system(bounce);
+        app.add_systems(bounce);
     }
-    app.add_system(spin)
-        .add_system(age)
-        .add_system(expire)
-        .add_system(measure_energy);
+    app.add_systems(spin)
+        .add_systems(age)
+        .add_systems(expire)
+        .add_systems(measure_energy);
 }
 
 /// Spawns the initial particles in the first tick (through Commands, like every spawn).
@@ -238,7 +240,7 @@ fn seed_particles(
     mut commands: Commands,
     mut rng: SimRng,
     rules: Res<Rules>,
-    time: Res<Time>,
+    time: Res<SimTime>,
     mut census: ResMut<Census>,
 ) {
     if time.tick() != 0 {
@@ -275,7 +277,7 @@ fn emit(
     mut commands: Commands,
     mut rng: SimRng,
     rules: Res<Rules>,
-    time: Res<Time>,
+    time: Res<SimTime>,
     mut census: ResMut<Census>,
 ) {
     let every = u64::from(rules.0.emit_every);
@@ -337,7 +339,7 @@ fn accelerate(
     mut particles: Query<&mut Velocity>,
     wind: Res<Wind>,
     rules: Res<Rules>,
-    time: Res<Time>,
+    time: Res<SimTime>,
 ) {
     let dt = time.dt().as_secs_f32();
     let acceleration = wind.0 + Vec2::new(0.0, -rules.0.gravity);
@@ -347,7 +349,7 @@ fn accelerate(
     }
 }
 
-fn integrate(mut particles: Query<(&mut Position, &Velocity)>, time: Res<Time>) {
+fn integrate(mut particles: Query<(&mut Position, &Velocity)>, time: Res<SimTime>) {
     let dt = time.dt().as_secs_f32();
     for (mut position, velocity) in &mut particles {
         position.0 += velocity.0 * dt;
@@ -374,7 +376,7 @@ fn bounce(particles: BounceQuery, rules: Res<Rules>) {
 fn bounce_off_by_one(
     mut particles: BounceQuery,
     rules: Res<Rules>,
-    time: Res<Time>,
+    time: Res<SimTime>,
     bug_tick: Res<BugTick>,
 ) {
     if time.tick() == bug_tick.0 {

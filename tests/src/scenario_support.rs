@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use glam::Vec2;
-use rand_core::RngCore;
+use rand_core::Rng;
 use rand_pcg::Pcg32;
 use tickbus::{
     ExecutorKind, TickError,
@@ -149,4 +149,26 @@ pub fn record<G: Game<Config = ParticlesConfig, Input = ParticleInput>>(
         }
     }
     (recorder.scenario(), result)
+}
+
+/// A short particle recording on the sequential executor (for format and loading tests):
+/// `ticks` ticks, an input about every three ticks generated from `input_seed`, a
+/// checkpoint every `checkpoint_every` ticks. Panics if the run crashes.
+pub fn short_particle_run(
+    seed: u64,
+    ticks: u64,
+    checkpoint_every: u64,
+    input_seed: u64,
+) -> GameScenario<crate::particles::Particles> {
+    let setup = RecordSetup {
+        seed,
+        ticks,
+        checkpoint_every,
+        executor: ExecutorKind::Sequential,
+    };
+    let inputs = random_inputs(input_seed, ticks, 3);
+    let (scenario, result) =
+        record::<crate::particles::Particles>(&ParticlesConfig::default(), &setup, &inputs);
+    result.expect("the short particle run does not crash");
+    scenario
 }

@@ -11,8 +11,16 @@ use std::sync::{
     atomic::{AtomicUsize, Ordering},
 };
 
-use tickbus::{ExecutorKind, ExecutorTotals, TickError, prelude::*, schedule::SystemConfig};
+use tickbus::bevy_ecs::{schedule::ScheduleConfigs, system::ScheduleSystem};
+use tickbus::{ExecutorKind, ExecutorTotals, TickError, prelude::*};
 use tickbus_tests::overlap::{Rendezvous, meet, meet_too, must_overlap};
+
+/// One configured system, as bevy's `into_configs` makes it.
+type SystemConfig = ScheduleConfigs<ScheduleSystem>;
+
+/// The set of random system `id`, a target for explicit orders.
+#[derive(SystemSet, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Slot(u64);
 
 const RESOURCES: usize = 4;
 const TICKS: u64 = 30;
@@ -48,7 +56,7 @@ fn spin(work: u32) -> u64 {
 fn res_mix<const A: usize, const B: usize>(
     id: u64,
     work: u32,
-) -> impl FnMut(Res<Chain<A>>, ResMut<Chain<B>>, Res<Time>) {
+) -> impl FnMut(Res<Chain<A>>, ResMut<Chain<B>>, Res<SimTime>) {
     move |a, mut b, time| b.0 = mix(&[b.0, a.0, id, time.tick(), spin(work)])
 }
 
@@ -70,7 +78,7 @@ type Living<'w, 's> = Query<'w, 's, Entity, With<Val>>;
 fn spawner<const A: usize>(
     id: u64,
     work: u32,
-) -> impl FnMut(Commands, Res<Chain<A>>, Living, Res<Time>) {
+) -> impl FnMut(Commands, Res<Chain<A>>, Living, Res<SimTime>) {
     move |mut commands, chain, existing, time| {
         let value = mix(&[chain.0, id, time.tick(), spin(work)]);
         commands.spawn(Val(value));
@@ -103,7 +111,7 @@ fn tagger<const A: usize>(
 fn writer<const A: usize>(
     id: u64,
     work: u32,
-) -> impl FnMut(EventWriter<Pulse>, Res<Chain<A>>, Res<Time>) {
+) -> impl FnMut(EventWriter<Pulse>, Res<Chain<A>>, Res<SimTime>) {
     move |mut out, chain, time| {
         let count = (mix(&[id, time.tick()]) % 4) as usize;
         out.send_batch((0..count).map(|i| Pulse(mix(&[chain.0, id, i as u64, spin(work)]))));
@@ -121,10 +129,10 @@ fn reader<const B: usize>(id: u64) -> impl FnMut(EventReader<Pulse>, ResMut<Chai
 macro_rules! one_const {
     ($n:expr, $make:ident($($arg:expr),*)) => {
         match $n {
-            0 => $make::<0>($($arg),*).into_config(),
-            1 => $make::<1>($($arg),*).into_config(),
-            2 => $make::<2>($($arg),*).into_config(),
-            _ => $make::<3>($($arg),*).into_config(),
+            0 => $make::<0>($($arg),*).into_configs(),
+            1 => $make::<1>($($arg),*).into_configs(),
+            2 => $make::<2>($($arg),*).into_configs(),
+            _ => $make::<3>($($arg),*).into_configs(),
         }
     };
 }
@@ -132,18 +140,18 @@ macro_rules! one_const {
 macro_rules! two_consts {
     ($a:expr, $b:expr, $make:ident($($arg:expr),*)) => {
         match ($a, $b) {
-            (0, 1) => $make::<0, 1>($($arg),*).into_config(),
-            (0, 2) => $make::<0, 2>($($arg),*).into_config(),
-            (0, 3) => $make::<0, 3>($($arg),*).into_config(),
-            (1, 0) => $make::<1, 0>($($arg),*).into_config(),
-            (1, 2) => $make::<1, 2>($($arg),*).into_config(),
-            (1, 3) => $make::<1, 3>($($arg),*).into_config(),
-            (2, 0) => $make::<2, 0>($($arg),*).into_config(),
-            (2, 1) => $make::<2, 1>($($arg),*).into_config(),
-            (2, 3) => $make::<2, 3>($($arg),*).into_config(),
-            (3, 0) => $make::<3, 0>($($arg),*).into_config(),
-            (3, 1) => $make::<3, 1>($($arg),*).into_config(),
-            _ => $make::<3, 2>($($arg),*).into_config(),
+            (0, 1) => $make::<0, 1>($($arg),*).into_configs(),
+            (0, 2) => $make::<0, 2>($($arg),*).into_configs(),
+            (0, 3) => $make::<0, 3>($($arg),*).into_configs(),
+            (1, 0) => $make::<1, 0>($($arg),*).into_configs(),
+            (1, 2) => $make::<1, 2>($($arg),*).into_configs(),
+            (1, 3) => $make::<1, 3>($($arg),*).into_configs(),
+            (2, 0) => $make::<2, 0>($($arg),*).into_configs(),
+            (2, 1) => $make::<2, 1>($($arg),*).into_configs(),
+            (2, 3) => $make::<2, 3>($($arg),*).into_configs(),
+            (3, 0) => $make::<3, 0>($($arg),*).into_configs(),
+            (3, 1) => $make::<3, 1>($($arg),*).into_configs(),
+            _ => $make::<3, 2>($($arg),*).into_configs(),
         }
     };
 }
@@ -165,7 +173,7 @@ fn random_system(rng: &mut Rng, id: u64) -> SystemConfig {
     match rng.below(6) {
         0 => two_consts!(a, b, res_mix(id, work)),
         1 => one_const!(b, query_mix(id, work)),
-        2 => one_const!(a, spawner(id, work)).spawns(),
+        2 => one_const!(a, spawner(id, work)).in_set(Spawners),
         3 => one_const!(a, writer(id, work)),
         4 => one_const!(a, tagger(id, work)),
         _ => one_const!(b, reader(id)),
@@ -178,9 +186,9 @@ fn random_graph(seed: u64) -> Vec<SystemConfig> {
     let count = 6 + rng.below(14);
     (0..count)
         .map(|id| {
-            let mut config = random_system(&mut rng, id).in_set(format!("s{id}"));
+            let mut config = random_system(&mut rng, id).in_set(Slot(id));
             if id > 0 && rng.below(3) == 0 {
-                config = config.after(format!("s{}", rng.below(id)));
+                config = config.after(Slot(rng.below(id)));
             }
             config
         })
@@ -220,9 +228,9 @@ fn entities(world: &mut World) -> Vec<(u64, u64, Option<u64>)> {
 /// that wait for each other make overlap certain where the executor must overlap.
 fn final_state(seed: u64, executor: ExecutorKind) -> (State, ExecutorTotals) {
     let mut app = app_with_chains(executor);
-    app.add_system(meet).add_system(meet_too);
+    app.add_systems((meet, meet_too));
     for config in random_graph(seed) {
-        app.add_system(config);
+        app.add_systems(config);
     }
     let mut engine = app.build().expect("random graphs are acyclic");
     engine.run_ticks(TICKS).expect("no system fails");
@@ -302,7 +310,7 @@ struct SpawnerMeetings(Arc<AtomicUsize>);
 /// must overlap) and counts when it did.
 fn meeting_spawner<const A: usize>(
     id: u64,
-) -> impl FnMut(Commands, Res<Chain<A>>, Res<Rendezvous>, Res<SpawnerMeetings>, Res<Time>) {
+) -> impl FnMut(Commands, Res<Chain<A>>, Res<Rendezvous>, Res<SpawnerMeetings>, Res<SimTime>) {
     move |mut commands, chain, rendezvous, meetings, time| {
         if id == 0 && rendezvous.meet() {
             meetings.0.fetch_add(1, Ordering::SeqCst);
@@ -314,10 +322,10 @@ fn meeting_spawner<const A: usize>(
 /// Spawners (declared) and `Commands` users that only tag, all ordered against each other,
 /// and a system that meets the first spawner beside them.
 fn spawners_and_company(app: &mut App) {
-    app.init_resource::<SpawnerMeetings>().add_system(meet);
+    app.init_resource::<SpawnerMeetings>().add_systems(meet);
     for id in 0..6u64 {
-        app.add_system(one_const!(id as usize % RESOURCES, meeting_spawner(id)).spawns());
-        app.add_system(one_const!(id as usize % RESOURCES, tagger(id, 50)));
+        app.add_systems(one_const!(id as usize % RESOURCES, meeting_spawner(id)).in_set(Spawners));
+        app.add_systems(one_const!(id as usize % RESOURCES, tagger(id, 50)));
     }
 }
 
@@ -355,9 +363,9 @@ fn parallel_spawners_get_the_same_entity_ids_as_sequential_ones() {
 /// Two spawners nobody declared, after a `Commands` user that does not spawn: nothing
 /// orders them, so their ids could depend on timing.
 fn undeclared_spawners(app: &mut App) {
-    app.add_system(one_const!(0, tagger(0, 10)))
-        .add_system(one_const!(1, spawner(1, 10)))
-        .add_system(one_const!(2, spawner(2, 10)));
+    app.add_systems(one_const!(0, tagger(0, 10)))
+        .add_systems(one_const!(1, spawner(1, 10)))
+        .add_systems(one_const!(2, spawner(2, 10)));
 }
 
 #[test]
@@ -375,7 +383,10 @@ fn an_undeclared_spawner_is_named_on_every_executor() {
         matches!(&reference, TickError::UndeclaredSpawn { tick: 0, entities: 1, system } if system.starts_with("spawner<1>")),
         "{reference}"
     );
-    assert!(reference.to_string().contains(".spawns()"), "{reference}");
+    assert!(
+        reference.to_string().contains(".in_set(Spawners)"),
+        "{reference}"
+    );
     for (name, executor) in executors() {
         assert_eq!(first_error(executor), reference, "{name}");
     }
@@ -394,7 +405,7 @@ fn a_spawner_ordered_against_every_commands_user_needs_no_declaration() {
     }
     let run = |executor| {
         let mut app = app_with_chains(executor);
-        app.add_system(tag_all).add_system(spawn_one);
+        app.add_systems((tag_all, spawn_one));
         let mut engine = app.build().unwrap();
         engine
             .run_ticks(10)

@@ -11,7 +11,7 @@ struct Input(u32);
 #[derive(Resource, Default)]
 struct Log(Vec<(u64, u32)>);
 
-fn log_inputs(inputs: EventReader<Input>, time: Res<Time>, mut log: ResMut<Log>) {
+fn log_inputs(inputs: EventReader<Input>, time: Res<SimTime>, mut log: ResMut<Log>) {
     log.0
         .extend(inputs.iter().map(|input| (time.tick(), input.0)));
 }
@@ -19,7 +19,7 @@ fn log_inputs(inputs: EventReader<Input>, time: Res<Time>, mut log: ResMut<Log>)
 fn engine_with_source(config: SourceConfig) -> (Engine, EventSender<Input>) {
     let mut app = App::new();
     let sender = app.add_source::<Input>(config);
-    app.init_resource::<Log>().add_system(log_inputs);
+    app.init_resource::<Log>().add_systems(log_inputs);
     (app.build().unwrap(), sender)
 }
 
@@ -136,7 +136,7 @@ fn sources_are_collected_in_registration_order() {
     let mut app = App::new();
     let second_type = app.add_source::<Input>(SourceConfig::unbounded().name("first"));
     let first_type = app.add_source::<Input>(SourceConfig::unbounded().name("second"));
-    app.init_resource::<Order>().add_system(
+    app.init_resource::<Order>().add_systems(
         |inputs: EventReader<Input>, mut order: ResMut<Order>| {
             order.0.extend(inputs.iter().map(|i| i.0));
         },

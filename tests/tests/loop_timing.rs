@@ -1,5 +1,5 @@
 //! The fixed-timestep loop driven by a manual clock: ticks per frame, the clamp and its
-//! dropped-time counter, the interpolation alpha, pause / step / time scale, `Time`.
+//! dropped-time counter, the interpolation alpha, pause / step / time scale, `SimTime`.
 
 use std::{ops::ControlFlow, time::Duration};
 
@@ -10,7 +10,7 @@ const MS: Duration = Duration::from_millis(1);
 #[derive(Resource, Default)]
 struct Ticks(Vec<(u64, Duration)>);
 
-fn record(time: Res<Time>, mut ticks: ResMut<Ticks>) {
+fn record(time: Res<SimTime>, mut ticks: ResMut<Ticks>) {
     ticks.0.push((time.tick(), time.elapsed()));
 }
 
@@ -19,7 +19,7 @@ fn engine(max_ticks_per_frame: u32) -> Engine {
     app.set_tick_length(10 * MS)
         .set_max_ticks_per_frame(max_ticks_per_frame)
         .init_resource::<Ticks>()
-        .add_system(record);
+        .add_systems(record);
     app.build().unwrap()
 }
 

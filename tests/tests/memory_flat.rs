@@ -19,7 +19,11 @@ struct Lifetime(u64);
 struct Payload([u64; 4]);
 
 /// Spawns 20 entities a tick; each lives 50 ticks.
-fn spawn_and_expire(mut commands: Commands, living: Query<(Entity, &Lifetime)>, time: Res<Time>) {
+fn spawn_and_expire(
+    mut commands: Commands,
+    living: Query<(Entity, &Lifetime)>,
+    time: Res<SimTime>,
+) {
     for (entity, lifetime) in &living {
         if lifetime.0 <= time.tick() {
             commands.entity(entity).despawn();
@@ -33,7 +37,7 @@ fn spawn_and_expire(mut commands: Commands, living: Query<(Entity, &Lifetime)>, 
 /// Live heap bytes gained over `ticks` ticks of spawning and despawning, after a warm-up.
 fn live_bytes_growth(executor: ExecutorKind, ticks: u64) -> isize {
     let mut app = App::new();
-    app.set_executor(executor).add_system(spawn_and_expire);
+    app.set_executor(executor).add_systems(spawn_and_expire);
     let mut engine = app.build().unwrap();
     engine.run_ticks(500).unwrap();
     let warm = live_bytes();

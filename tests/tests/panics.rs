@@ -34,12 +34,12 @@ const COMPUTE_TICK: u64 = 20;
 const COMMAND_TICK: u64 = 25;
 const FIELD_CHUNK: usize = 1024;
 
-fn first_tick_bomb(time: Res<Time>) {
+fn first_tick_bomb(time: Res<SimTime>) {
     assert!(time.tick() != FIRST_TICK, "boom at the first tick");
 }
 
 /// Writes a note and spawns a marker every tick; panics after both in [`NOISY_TICK`].
-fn noisy(mut out: EventWriter<Note>, mut commands: Commands, time: Res<Time>) {
+fn noisy(mut out: EventWriter<Note>, mut commands: Commands, time: Res<SimTime>) {
     out.send(Note(time.tick() * 10));
     commands.spawn(Marker);
     assert!(
@@ -50,21 +50,21 @@ fn noisy(mut out: EventWriter<Note>, mut commands: Commands, time: Res<Time>) {
 
 fn exclusive_bomb(world: &mut World) {
     world.resource_mut::<ExclusiveRuns>().0 += 1;
-    let tick = world.resource::<Time>().tick();
+    let tick = world.resource::<SimTime>().tick();
     assert!(tick != EXCLUSIVE_TICK, "exclusive boom");
 }
 
-fn bomb_condition(time: Res<Time>) -> bool {
+fn bomb_condition(time: Res<SimTime>) -> bool {
     assert!(time.tick() != CONDITION_TICK, "condition boom");
     true
 }
 
-fn conditioned(mut out: EventWriter<Note>, time: Res<Time>) {
+fn conditioned(mut out: EventWriter<Note>, time: Res<SimTime>) {
     out.send(Note(time.tick() * 10 + 1));
 }
 
 /// Adds one to every element, chunk by chunk; chunk 3 panics in [`COMPUTE_TICK`].
-fn compute_bomb(pool: Res<ComputePool>, mut field: ResMut<Field>, time: Res<Time>) {
+fn compute_bomb(pool: Res<ComputePool>, mut field: ResMut<Field>, time: Res<SimTime>) {
     let tick = time.tick();
     pool.for_each_chunk_mut(&mut field.0, FIELD_CHUNK, |index, chunk| {
         assert!(!(tick == COMPUTE_TICK && index == 3), "chunk 3 boom");
@@ -73,7 +73,7 @@ fn compute_bomb(pool: Res<ComputePool>, mut field: ResMut<Field>, time: Res<Time
 }
 
 /// Writes a note every tick; in [`COMMAND_TICK`] also queues a command that panics.
-fn command_bomb(mut commands: Commands, mut out: EventWriter<Note>, time: Res<Time>) {
+fn command_bomb(mut commands: Commands, mut out: EventWriter<Note>, time: Res<SimTime>) {
     if time.tick() == COMMAND_TICK {
         commands.queue(|_: &mut World| panic!("command boom"));
     }
@@ -83,7 +83,7 @@ fn command_bomb(mut commands: Commands, mut out: EventWriter<Note>, time: Res<Ti
 fn reader(
     notes: EventReader<Note>,
     markers: Query<(), With<Marker>>,
-    time: Res<Time>,
+    time: Res<SimTime>,
     mut log: ResMut<Log>,
 ) {
     let seen = notes.iter().map(|note| note.0).collect();
@@ -106,13 +106,13 @@ fn build(executor: ExecutorKind) -> Engine {
         .init_resource::<Log>()
         .init_resource::<ExclusiveRuns>()
         .insert_resource(Field(vec![0; 16 * FIELD_CHUNK]))
-        .add_system(first_tick_bomb)
-        .add_system(noisy.spawns())
-        .add_system(exclusive_bomb)
-        .add_system(conditioned.run_if(bomb_condition))
-        .add_system(compute_bomb)
-        .add_system(command_bomb)
-        .add_system(reader);
+        .add_systems(first_tick_bomb)
+        .add_systems(noisy.in_set(Spawners))
+        .add_systems(exclusive_bomb)
+        .add_systems(conditioned.run_if(bomb_condition))
+        .add_systems(compute_bomb)
+        .add_systems(command_bomb)
+        .add_systems(reader);
     app.build().unwrap()
 }
 
@@ -248,7 +248,7 @@ fn a_mutex_poisoned_by_a_panicking_system_stays_poisoned() {
     struct Shared(Arc<Mutex<u32>>);
     #[derive(Resource, Default)]
     struct Poisoned(Vec<u64>);
-    fn hold_and_panic(shared: Res<Shared>, time: Res<Time>) {
+    fn hold_and_panic(shared: Res<Shared>, time: Res<SimTime>) {
         let mut value = shared
             .0
             .lock()
@@ -256,7 +256,7 @@ fn a_mutex_poisoned_by_a_panicking_system_stays_poisoned() {
         *value += 1;
         assert!(time.tick() != 3, "panics while holding the lock");
     }
-    fn check(shared: Res<Shared>, time: Res<Time>, mut poisoned: ResMut<Poisoned>) {
+    fn check(shared: Res<Shared>, time: Res<SimTime>, mut poisoned: ResMut<Poisoned>) {
         if shared.0.is_poisoned() {
             poisoned.0.push(time.tick());
         }
@@ -266,8 +266,8 @@ fn a_mutex_poisoned_by_a_panicking_system_stays_poisoned() {
         app.set_executor(executor)
             .init_resource::<Shared>()
             .init_resource::<Poisoned>()
-            .add_system(hold_and_panic)
-            .add_system(check.after(hold_and_panic));
+            .add_systems(hold_and_panic)
+            .add_systems(check.after(hold_and_panic));
         let mut engine = app.build().unwrap();
         assert!(engine.run_ticks(3).is_ok());
         assert!(engine.tick().is_err());

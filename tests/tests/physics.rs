@@ -27,7 +27,7 @@ fn bits(normal: Vec2, depth: f32) -> [u32; 3] {
 }
 
 fn record(
-    time: Res<Time>,
+    time: Res<SimTime>,
     started: EventReader<ContactStarted>,
     ended: EventReader<ContactEnded>,
     left: EventReader<LeftBounds>,
@@ -55,9 +55,9 @@ fn app(config: PhysicsConfig, executor: ExecutorKind) -> App {
     let mut app = App::new();
     app.set_executor(executor)
         .set_tick_rate(100)
-        .add_plugin(PhysicsPlugin::new(config))
+        .add_plugins(PhysicsPlugin::new(config))
         .init_resource::<Log>()
-        .add_system(record);
+        .add_systems(record);
     app
 }
 

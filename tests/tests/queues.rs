@@ -27,7 +27,7 @@ struct Script {
 #[derive(Resource, Default)]
 struct Seen(Vec<Vec<(u64, Vec<Ev>)>>);
 
-fn writer(id: usize) -> impl FnMut(EventWriter<Ev>, Res<Script>, Res<Time>) {
+fn writer(id: usize) -> impl FnMut(EventWriter<Ev>, Res<Script>, Res<SimTime>) {
     move |mut out, script, time| {
         let tick = time.tick();
         let count = script.writes.get(tick as usize).map_or(0, |w| w[id]);
@@ -39,11 +39,11 @@ fn writer(id: usize) -> impl FnMut(EventWriter<Ev>, Res<Script>, Res<Time>) {
     }
 }
 
-fn reader(id: usize) -> impl FnMut(EventReader<Ev>, ResMut<Seen>, Res<Time>) {
+fn reader(id: usize) -> impl FnMut(EventReader<Ev>, ResMut<Seen>, Res<SimTime>) {
     move |events, mut seen, time| seen.0[id].push((time.tick(), events.iter().copied().collect()))
 }
 
-fn reader_runs(id: usize) -> impl FnMut(Res<Script>, Res<Time>) -> bool {
+fn reader_runs(id: usize) -> impl FnMut(Res<Script>, Res<SimTime>) -> bool {
     move |script, time| script.runs.get(time.tick() as usize).is_none_or(|r| r[id])
 }
 
@@ -56,10 +56,10 @@ fn build(script: &Script, executor: ExecutorKind) -> Engine {
     // depend on writer registration order only.
     for id in 0..WRITERS.max(READERS) {
         if id < READERS {
-            app.add_system(reader(id).run_if(reader_runs(id)));
+            app.add_systems(reader(id).run_if(reader_runs(id)));
         }
         if id < WRITERS {
-            app.add_system(writer(id));
+            app.add_systems(writer(id));
         }
     }
     app.build().expect("valid schedule")

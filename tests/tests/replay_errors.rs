@@ -1,29 +1,15 @@
 //! Every kind of bad scenario yields its own error, never a panic.
 
 use proptest::prelude::*;
-use tickbus::{
-    ExecutorKind,
-    replay::{
-        FORMAT_VERSION, GameScenario, ReplayError, Replayer, Scenario, ScenarioError, ScenarioInfo,
-    },
+use tickbus::replay::{
+    FORMAT_VERSION, GameScenario, ReplayError, Replayer, Scenario, ScenarioError, ScenarioInfo,
 };
-use tickbus_tests::{
-    particles::{Particles, ParticlesConfig},
-    scenario_support::{RecordSetup, random_inputs, record},
-};
+use tickbus_tests::{particles::Particles, scenario_support::short_particle_run};
 
 const FILE: &str = "small.ron";
 
 fn small_scenario() -> GameScenario<Particles> {
-    let setup = RecordSetup {
-        seed: 1,
-        ticks: 24,
-        checkpoint_every: 6,
-        executor: ExecutorKind::Sequential,
-    };
-    let inputs = random_inputs(2, setup.ticks, 3);
-    let (scenario, result) = record::<Particles>(&ParticlesConfig::default(), &setup, &inputs);
-    result.expect("no crash");
+    let scenario = short_particle_run(1, 24, 6, 2);
     assert!(
         scenario.inputs.len() >= 3,
         "the tests below need a few inputs"

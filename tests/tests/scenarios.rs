@@ -1,9 +1,11 @@
-//! Every file in `scenarios/` replays bit for bit under the sequential executor and the
-//! parallel executor with 1, 2, 4 and 8 threads (where systems must really overlap); the
-//! golden particle file is what its generator records today.
+//! Every file in `scenarios/` (the particle game's and the asteroids games recorded by
+//! `game-demo record`) replays bit for bit under the sequential executor and the parallel
+//! executor with 1, 2, 4 and 8 threads (where systems must really overlap); the golden
+//! particle file is what its generator records today.
 
 use std::path::Path;
 
+use game_demo::game::Asteroids;
 use tickbus::replay::{Game, ReplayReport, Replayer, Scenario, ScenarioInfo};
 use tickbus_tests::{
     overlap::must_overlap,
@@ -16,6 +18,7 @@ fn replay_everywhere(path: &Path) -> Vec<ReplayReport> {
     let info = ScenarioInfo::load(path).unwrap_or_else(|e| panic!("{e}"));
     match info.game.as_str() {
         Particles::NAME => replay_game_everywhere::<Particles>(path),
+        Asteroids::NAME => replay_game_everywhere::<Asteroids>(path),
         other => panic!(
             "{}: no replayer for the game {other:?}; add it to tests/tests/scenarios.rs",
             path.display()

@@ -35,9 +35,9 @@ fn draws(seed: u64, executor: ExecutorKind, with_neighbour: bool) -> (Vec<u32>, 
         .init_resource::<Drawn>()
         .init_resource::<TwinDrawn>();
     if with_neighbour {
-        app.add_system(noisy_neighbour);
+        app.add_systems(noisy_neighbour);
     }
-    app.add_system(observed).add_system(observed_twin);
+    app.add_systems(observed).add_systems(observed_twin);
     let mut engine = app.build().expect("builds");
     engine.run_ticks(50).expect("runs");
     let world = engine.world();

@@ -10,7 +10,7 @@ use tickbus::timer::{TimerAppExt, TimerFired, TimerHandle, TimerWheel, Timers};
 #[derive(Resource, Default)]
 struct Fired(Vec<(u64, u64, TimerHandle, u32)>);
 
-fn record(fired: EventReader<TimerFired<u32>>, time: Res<Time>, mut log: ResMut<Fired>) {
+fn record(fired: EventReader<TimerFired<u32>>, time: Res<SimTime>, mut log: ResMut<Fired>) {
     let now = time.tick();
     log.0
         .extend(fired.iter().map(|f| (now, f.tick, f.handle, f.payload)));
@@ -22,7 +22,7 @@ fn app_with(executor: ExecutorKind) -> App {
         .set_tick_length(Duration::from_millis(10))
         .add_timers::<u32>()
         .init_resource::<Fired>()
-        .add_system(record);
+        .add_systems(record);
     app
 }
 
@@ -42,8 +42,8 @@ fn fired(engine: &Engine) -> Vec<(u64, u32)> {
 fn at_tick(
     at: u64,
     f: impl Fn(&mut Timers<u32>) + Send + Sync + 'static,
-) -> impl FnMut(Timers<u32>, Res<Time>) {
-    move |mut timers: Timers<u32>, time: Res<Time>| {
+) -> impl FnMut(Timers<u32>, Res<SimTime>) {
+    move |mut timers: Timers<u32>, time: Res<SimTime>| {
         if time.tick() == at {
             f(&mut timers);
         }
@@ -53,7 +53,7 @@ fn at_tick(
 #[test]
 fn a_delay_of_k_ticks_from_tick_n_is_readable_in_tick_n_plus_k_only() {
     let mut app = app();
-    app.add_system(at_tick(2, |t| {
+    app.add_systems(at_tick(2, |t| {
         t.once_after_ticks(3, 1);
         t.once_after_ticks(1, 2);
         t.once_after_ticks(0, 3);
@@ -68,7 +68,7 @@ fn a_delay_of_k_ticks_from_tick_n_is_readable_in_tick_n_plus_k_only() {
 #[test]
 fn durations_are_rounded_up_to_whole_ticks() {
     let mut app = app();
-    app.add_system(at_tick(0, |t| {
+    app.add_systems(at_tick(0, |t| {
         t.once_after(Duration::from_millis(25), 25); // 2.5 ticks -> 3
         t.once_after(Duration::from_millis(20), 20); // exactly 2
         t.once_after(Duration::ZERO, 0); // never the same tick
@@ -82,17 +82,17 @@ fn durations_are_rounded_up_to_whole_ticks() {
 fn same_tick_timers_fire_in_creation_order_registration_then_call_order() {
     let mut app = app();
     // Registered first, so created first, although its calls come in "reverse" payload order.
-    app.add_system(at_tick(0, |t| {
+    app.add_systems(at_tick(0, |t| {
         t.once_after_ticks(4, 10);
         t.once_after_ticks(4, 11);
         t.once_after_ticks(5, 12);
     }));
-    app.add_system(at_tick(0, |t| {
+    app.add_systems(at_tick(0, |t| {
         t.once_after_ticks(4, 20);
         t.once_after_ticks(3, 21);
     }));
     // Created a tick later but due in the same tick 4: after every timer of tick 0.
-    app.add_system(at_tick(1, |t| {
+    app.add_systems(at_tick(1, |t| {
         t.once_after_ticks(3, 30);
     }));
     let mut engine = app.build().unwrap();
@@ -106,7 +106,7 @@ fn same_tick_timers_fire_in_creation_order_registration_then_call_order() {
 #[test]
 fn a_timer_created_and_cancelled_in_the_same_tick_never_fires() {
     let mut app = app();
-    app.add_system(at_tick(1, |t| {
+    app.add_systems(at_tick(1, |t| {
         let doomed = t.once_after_ticks(1, 1);
         let kept = t.once_after_ticks(1, 2);
         let repeating = t.repeat_every_ticks(1, 3);
@@ -129,14 +129,12 @@ struct Handles(Vec<TimerHandle>);
 #[derive(Resource, Default)]
 struct Remaining(Vec<(u64, Vec<Option<u64>>)>);
 
-fn create(mut timers: Timers<u32>, time: Res<Time>, mut handles: ResMut<Handles>) {
-    if time.tick() == 0 {
-        handles.0.push(timers.once_after_ticks(3, 1));
-        handles.0.push(timers.repeat_every_ticks(2, 2));
-    }
+fn create(mut timers: Timers<u32>, mut handles: ResMut<Handles>) {
+    handles.0.push(timers.once_after_ticks(3, 1));
+    handles.0.push(timers.repeat_every_ticks(2, 2));
 }
 
-fn cancel_repeating_in_tick_5(mut timers: Timers<u32>, time: Res<Time>, handles: Res<Handles>) {
+fn cancel_repeating_in_tick_5(mut timers: Timers<u32>, time: Res<SimTime>, handles: Res<Handles>) {
     if time.tick() == 5 {
         timers.cancel(handles.0[1]);
         assert_eq!(
@@ -147,7 +145,12 @@ fn cancel_repeating_in_tick_5(mut timers: Timers<u32>, time: Res<Time>, handles:
     }
 }
 
-fn query(timers: Timers<u32>, time: Res<Time>, handles: Res<Handles>, mut out: ResMut<Remaining>) {
+fn query(
+    timers: Timers<u32>,
+    time: Res<SimTime>,
+    handles: Res<Handles>,
+    mut out: ResMut<Remaining>,
+) {
     let remaining = handles
         .0
         .iter()
@@ -161,9 +164,9 @@ fn cancel_stops_a_repeating_timer_and_remaining_ticks_counts_down() {
     let mut app = app();
     app.init_resource::<Handles>()
         .init_resource::<Remaining>()
-        .add_system(create)
-        .add_system(cancel_repeating_in_tick_5.after(create))
-        .add_system(query.after(cancel_repeating_in_tick_5));
+        .add_startup_systems(create)
+        .add_systems(cancel_repeating_in_tick_5)
+        .add_systems(query.after(cancel_repeating_in_tick_5));
     let mut engine = app.build().unwrap();
     engine.run_ticks(10).unwrap();
     // Repeating: due 2, 4, 6 … but cancelled in tick 5, so 2 and 4 only.
@@ -189,7 +192,7 @@ fn cancel_stops_a_repeating_timer_and_remaining_ticks_counts_down() {
 #[test]
 fn repeating_timers_count_ticks_across_pause_and_single_steps() {
     let mut app = app();
-    app.add_system(at_tick(0, |t| {
+    app.add_systems(at_tick(0, |t| {
         t.repeat_every(Duration::from_millis(30), 7);
     }));
     let mut engine = app.build().unwrap();
@@ -223,16 +226,12 @@ fn very_long_delays_neither_fire_early_nor_overflow() {
     let mut app = app();
     app.init_resource::<Handles>()
         .init_resource::<Remaining>()
-        .add_system(
-            |mut timers: Timers<u32>, time: Res<Time>, mut handles: ResMut<Handles>| {
-                if time.tick() == 0 {
-                    handles.0.push(timers.once_after_ticks(u64::MAX, 1));
-                    handles.0.push(timers.repeat_every(Duration::MAX, 2));
-                    handles.0.push(timers.once_after_ticks(1 << 40, 3));
-                }
-            },
-        )
-        .add_system(query);
+        .add_startup_systems(|mut timers: Timers<u32>, mut handles: ResMut<Handles>| {
+            handles.0.push(timers.once_after_ticks(u64::MAX, 1));
+            handles.0.push(timers.repeat_every(Duration::MAX, 2));
+            handles.0.push(timers.once_after_ticks(1 << 40, 3));
+        })
+        .add_systems(query);
     let mut engine = app.build().unwrap();
     engine.run_ticks(50).unwrap();
     assert!(fired(&engine).is_empty());
@@ -260,7 +259,7 @@ fn very_long_delays_neither_fire_early_nor_overflow() {
 fn a_hundred_thousand_pending_timers_fire_on_time_and_in_order() {
     const N: u32 = 100_000;
     let mut app = app();
-    app.add_system(at_tick(0, |t| {
+    app.add_systems(at_tick(0, |t| {
         for i in 0..N {
             // Due in ticks 5..=14, interleaved, plus one far in the future per ten.
             let delay = if i % 10 == 9 {
@@ -291,8 +290,8 @@ fn a_hundred_thousand_pending_timers_fire_on_time_and_in_order() {
 }
 
 /// Several systems schedule and cancel timers from a per-system pseudo-random sequence.
-fn chaotic(seed: u64) -> impl FnMut(Timers<u32>, Res<Time>, Local<Vec<TimerHandle>>) {
-    move |mut timers: Timers<u32>, time: Res<Time>, mut mine: Local<Vec<TimerHandle>>| {
+fn chaotic(seed: u64) -> impl FnMut(Timers<u32>, Res<SimTime>, Local<Vec<TimerHandle>>) {
+    move |mut timers: Timers<u32>, time: Res<SimTime>, mut mine: Local<Vec<TimerHandle>>| {
         let mut x = seed
             .wrapping_add(time.tick())
             .wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -316,7 +315,7 @@ fn chaotic(seed: u64) -> impl FnMut(Timers<u32>, Res<Time>, Local<Vec<TimerHandl
 fn chaotic_run(executor: ExecutorKind) -> Vec<(u64, u64, TimerHandle, u32)> {
     let mut app = app_with(executor);
     for seed in 0..6 {
-        app.add_system(chaotic(seed));
+        app.add_systems(chaotic(seed));
     }
     let mut engine = app.build().unwrap();
     engine.run_ticks(40).unwrap();
@@ -348,7 +347,7 @@ fn timers_without_add_timers_fail_with_an_error_naming_the_system() {
         timers.once_after_ticks(1, 1);
     }
     let mut app = App::new();
-    app.add_system(forgetful);
+    app.add_systems(forgetful);
     let mut engine = app.build().unwrap();
     let error = engine.run_ticks(1).unwrap_err().to_string();
     assert!(
@@ -360,7 +359,7 @@ fn timers_without_add_timers_fail_with_an_error_naming_the_system() {
 #[test]
 fn tick_stats_count_the_timers_fired() {
     let mut app = app();
-    app.add_system(at_tick(0, |t| {
+    app.add_systems(at_tick(0, |t| {
         t.once_after_ticks(2, 1);
         t.once_after_ticks(2, 2);
         t.once_after_ticks(3, 3);

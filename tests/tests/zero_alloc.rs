@@ -21,7 +21,7 @@ struct Sum(u64);
 #[derive(Resource, Default)]
 struct Count(usize);
 
-fn write_samples(mut out: EventWriter<Sample>, time: Res<Time>) {
+fn write_samples(mut out: EventWriter<Sample>, time: Res<SimTime>) {
     out.send_batch((0..500).map(|i| Sample([time.tick(), i])));
 }
 
@@ -42,9 +42,9 @@ fn allocations_in_steady_state(executor: ExecutorKind) -> (usize, ExecutorTotals
     app.set_executor(executor)
         .init_resource::<Sum>()
         .init_resource::<Count>()
-        .add_system(write_samples)
-        .add_system(sum_samples)
-        .add_system(count_samples);
+        .add_systems(write_samples)
+        .add_systems(sum_samples)
+        .add_systems(count_samples);
     let mut engine = app.build().unwrap();
     for _ in 0..50 {
         input.try_send(Sample([0, 1])).unwrap();

@@ -58,6 +58,18 @@ pub struct EventQueue<T: Event> {
     totals: QueueTotals,
 }
 
+impl<T: Event> std::fmt::Debug for EventQueue<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventQueue")
+            .field("event", &std::any::type_name::<T>())
+            .field("readable", &self.readable.len())
+            .field("pending", &self.pending.len())
+            .field("last", &self.last)
+            .field("totals", &self.totals)
+            .finish()
+    }
+}
+
 impl<T: Event> Default for EventQueue<T> {
     fn default() -> Self {
         Self {
@@ -120,6 +132,17 @@ impl<T: Event> EventQueue<T> {
         } else {
             self.pending.append(events);
         }
+    }
+
+    /// A write through the world (exclusive systems, commands, between ticks): appended to
+    /// the pending events at once, readable next tick.
+    pub(crate) fn push_pending(&mut self, event: T) {
+        self.pending.push(event);
+    }
+
+    /// Several writes through the world, in order.
+    pub(crate) fn extend_pending(&mut self, events: impl IntoIterator<Item = T>) {
+        self.pending.extend(events);
     }
 
     /// Called by every reader system when it runs. Only flips a flag the first time, so

@@ -1,13 +1,18 @@
 //! Typed double-buffered event queues: the store, its reader and writer system parameters,
-//! and the registry the engine swaps every tick.
+//! writes through the world, the registry the engine swaps every tick, and the `on_event`
+//! run condition.
 
 mod buffer;
+mod condition;
 #[allow(unsafe_code)]
 mod params;
 mod reader;
 pub(crate) mod registry;
+mod world;
 mod writer;
 
 pub use buffer::{EventQueue, QueueTickStats, QueueTotals};
+pub use condition::on_event;
 pub use reader::EventReader;
+pub use world::WorldEventsExt;
 pub use writer::EventWriter;

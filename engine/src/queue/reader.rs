@@ -24,11 +24,20 @@ use crate::{Event, EventQueue};
 /// }
 /// # #[derive(Resource, Default)] struct Total(u32);
 /// # let mut app = App::new();
-/// # app.init_resource::<Total>().add_system(total_damage);
+/// # app.init_resource::<Total>().add_systems(total_damage);
 /// # app.build().unwrap();
 /// ```
 pub struct EventReader<'w, T: Event> {
     pub(crate) queue: &'w EventQueue<T>,
+}
+
+impl<T: Event> std::fmt::Debug for EventReader<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventReader")
+            .field("event", &std::any::type_name::<T>())
+            .field("readable", &self.len())
+            .finish()
+    }
 }
 
 impl<'w, T: Event> EventReader<'w, T> {

@@ -15,16 +15,25 @@ use crate::Event;
 /// #[derive(Debug, Clone, Copy)]
 /// struct Spawned(u32);
 ///
-/// fn spawner(mut out: EventWriter<Spawned>, time: Res<Time>) {
+/// fn spawner(mut out: EventWriter<Spawned>, time: Res<SimTime>) {
 ///     out.send(Spawned(time.tick() as u32));
 ///     out.send_batch([Spawned(100), Spawned(101)]);
 /// }
 /// # let mut app = App::new();
-/// # app.add_system(spawner);
+/// # app.add_systems(spawner);
 /// # app.build().unwrap();
 /// ```
 pub struct EventWriter<'s, T: Event> {
     pub(crate) buffer: &'s mut Vec<T>,
+}
+
+impl<T: Event> std::fmt::Debug for EventWriter<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventWriter")
+            .field("event", &std::any::type_name::<T>())
+            .field("sent", &self.len())
+            .finish()
+    }
 }
 
 impl<T: Event> EventWriter<'_, T> {

@@ -1,11 +1,20 @@
-//! The scenario format (version [`FORMAT_VERSION`]): serde types, reading with checks, and
-//! writing as pretty RON. `scenarios/README.md` documents it field by field.
+//! The scenario format (version [`FORMAT_VERSION`]): serde types, the checks serde cannot
+//! make, and writing as pretty RON (reading is in `load.rs`). `scenarios/README.md` documents it field by field.
 
-use std::{collections::BTreeMap, path::Path};
+use std::{
+    collections::{BTreeMap, btree_map::Entry},
+    fmt,
+};
 
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde::{
+    Deserialize, Deserializer, Serialize,
+    de::{self, MapAccess, Visitor},
+};
 
-use super::{Game, ScenarioError, StateHash};
+use super::{
+    ScenarioError, StateHash,
+    error::{FormatError, MAX_TICK_RATE},
+};
 use crate::TickError;
 
 /// The format version this build writes and reads.
@@ -17,7 +26,7 @@ pub const FORMAT_VERSION: u32 = 1;
 pub struct Scenario<C, I> {
     /// The format version ([`FORMAT_VERSION`]).
     pub format_version: u32,
-    /// The game's [`Game::NAME`].
+    /// The game's [`Game::NAME`](super::Game::NAME).
     pub game: String,
     /// The simulation seed ([`SimSeed`](super::SimSeed)).
     pub seed: u64,
@@ -55,7 +64,9 @@ pub struct Checkpoint {
     pub tick: u64,
     /// The combined hash.
     pub hash: u64,
-    /// One hash per registered component or resource type, by name.
+    /// One hash per registered component or resource type, by name (a name given twice
+    /// is refused when reading).
+    #[serde(deserialize_with = "unique_keys")]
     pub components: BTreeMap<String, u64>,
 }
 
@@ -68,6 +79,40 @@ impl Checkpoint {
             components: state.parts,
         }
     }
+}
+
+/// Reads a map of names to hashes, refusing a name given twice (a plain map would keep the
+/// last value silently).
+fn unique_keys<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, u64>, D::Error> {
+    struct UniqueKeys;
+
+    impl<'de> Visitor<'de> for UniqueKeys {
+        type Value = BTreeMap<String, u64>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a map of component names to hashes")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut hashes = BTreeMap::new();
+            while let Some((name, hash)) = map.next_entry::<String, u64>()? {
+                match hashes.entry(name) {
+                    Entry::Vacant(entry) => {
+                        entry.insert(hash);
+                    }
+                    Entry::Occupied(entry) => {
+                        let message = format_args!("the key {:?} is given twice", entry.key());
+                        return Err(de::Error::custom(message));
+                    }
+                }
+            }
+            Ok(hashes)
+        }
+    }
+
+    deserializer.deserialize_map(UniqueKeys)
 }
 
 /// A panic (or failure) of a system that ended a recorded run.
@@ -105,65 +150,6 @@ impl RecordedCrash {
     }
 }
 
-/// The two fields every format version starts with: read before the rest, so a file of
-/// another version or game is refused with that reason, not with a shape error.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-pub struct ScenarioInfo {
-    /// The format version.
-    pub format_version: u32,
-    /// The game's name.
-    pub game: String,
-}
-
-impl ScenarioInfo {
-    /// Reads the version and game of a scenario (any game), refusing unknown versions.
-    pub fn parse(text: &str, file: &str) -> Result<Self, ScenarioError> {
-        let info: Self = ron::from_str(text).map_err(|e| ScenarioError::malformed(file, e))?;
-        if info.format_version != FORMAT_VERSION {
-            return Err(ScenarioError::UnsupportedVersion {
-                file: file.to_owned(),
-                found: info.format_version,
-                supported: FORMAT_VERSION,
-            });
-        }
-        Ok(info)
-    }
-
-    /// Reads the version and game of a scenario file.
-    pub fn load(path: impl AsRef<Path>) -> Result<Self, ScenarioError> {
-        let (text, file) = read(path.as_ref())?;
-        Self::parse(&text, &file)
-    }
-}
-
-impl<C: DeserializeOwned, I: DeserializeOwned> Scenario<C, I> {
-    /// Parses and checks a scenario of the game `G`; `file` names the text in errors.
-    pub fn parse<G: Game<Config = C, Input = I>>(
-        text: &str,
-        file: &str,
-    ) -> Result<Self, ScenarioError> {
-        let info = ScenarioInfo::parse(text, file)?;
-        if info.game != G::NAME {
-            return Err(ScenarioError::WrongGame {
-                file: file.to_owned(),
-                expected: G::NAME.to_owned(),
-                found: info.game,
-            });
-        }
-        let scenario: Self = ron::from_str(text).map_err(|e| ScenarioError::malformed(file, e))?;
-        scenario.validate(file)?;
-        Ok(scenario)
-    }
-
-    /// Reads, parses and checks a scenario file of the game `G`.
-    pub fn load<G: Game<Config = C, Input = I>>(
-        path: impl AsRef<Path>,
-    ) -> Result<Self, ScenarioError> {
-        let (text, file) = read(path.as_ref())?;
-        Self::parse::<G>(&text, &file)
-    }
-}
-
 impl<C: Serialize, I: Serialize> Scenario<C, I> {
     /// The scenario as pretty RON: fields in declaration order, one input and one
     /// checkpoint per line.
@@ -172,54 +158,62 @@ impl<C: Serialize, I: Serialize> Scenario<C, I> {
             .depth_limit(2)
             .indentor("  ")
             .new_line("\n");
-        let mut text =
-            ron::ser::to_string_pretty(self, pretty).map_err(ScenarioError::Serialize)?;
+        let mut text = ron::ser::to_string_pretty(self, pretty)
+            .map_err(|error| ScenarioError::Serialize(FormatError::new(error)))?;
         text.push('\n');
         Ok(text)
-    }
-
-    /// Writes the scenario to `path` as pretty RON.
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ScenarioError> {
-        let path = path.as_ref();
-        let text = self.to_ron()?;
-        std::fs::write(path, text).map_err(|source| ScenarioError::Write {
-            file: path.display().to_string(),
-            source,
-        })
     }
 }
 
 impl<C, I> Scenario<C, I> {
-    /// Checks what serde cannot: tick orders and ranges. (Version and game are checked by
-    /// [`parse`](Self::parse).)
+    /// Checks that this is a scenario the game named `game` can run: this build's format
+    /// version, that game, and valid tick orders and ranges ([`validate`](Self::validate)).
+    pub fn check(&self, game: &str, file: &str) -> Result<(), ScenarioError> {
+        check_version(self.format_version, file)?;
+        check_game(&self.game, game, file)?;
+        self.validate(file)
+    }
+
+    /// Checks what serde cannot: the tick rate, tick orders and ranges. (Version and game
+    /// are checked by [`check`](Self::check) and while parsing.)
     pub fn validate(&self, file: &str) -> Result<(), ScenarioError> {
-        if self.tick_rate == 0 {
-            return Err(ScenarioError::ZeroTickRate {
-                file: file.to_owned(),
-            });
-        }
+        self.validate_tick_rate(file)?;
         self.validate_inputs(file)?;
         self.validate_checkpoints(file)?;
         self.validate_crash(file)
     }
 
+    fn validate_tick_rate(&self, file: &str) -> Result<(), ScenarioError> {
+        let (file, position) = (file.to_owned(), None);
+        match self.tick_rate {
+            0 => Err(ScenarioError::ZeroTickRate { file, position }),
+            tick_rate if tick_rate > MAX_TICK_RATE => Err(ScenarioError::TickRateTooHigh {
+                file,
+                position,
+                tick_rate,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     fn validate_inputs(&self, file: &str) -> Result<(), ScenarioError> {
+        let (file, position, ticks) = (file.to_owned(), None, self.ticks);
         let mut previous = 0;
         for (index, input) in self.inputs.iter().enumerate() {
             let tick = input.tick;
             if tick < previous {
-                let file = file.to_owned();
                 return Err(ScenarioError::InputOutOfOrder {
                     file,
+                    position,
                     index,
                     tick,
                     previous,
                 });
             }
-            if tick >= self.ticks {
-                let (file, ticks) = (file.to_owned(), self.ticks);
+            if tick >= ticks {
                 return Err(ScenarioError::InputAfterEnd {
                     file,
+                    position,
                     index,
                     tick,
                     ticks,
@@ -231,22 +225,23 @@ impl<C, I> Scenario<C, I> {
     }
 
     fn validate_checkpoints(&self, file: &str) -> Result<(), ScenarioError> {
+        let (file, position, ticks) = (file.to_owned(), None, self.ticks);
         let mut previous: Option<u64> = None;
         for (index, checkpoint) in self.checkpoints.iter().enumerate() {
             let tick = checkpoint.tick;
             if let Some(previous) = previous.filter(|&previous| tick <= previous) {
-                let file = file.to_owned();
                 return Err(ScenarioError::CheckpointOutOfOrder {
                     file,
+                    position,
                     index,
                     tick,
                     previous,
                 });
             }
-            if tick > self.ticks {
-                let (file, ticks) = (file.to_owned(), self.ticks);
+            if tick > ticks {
                 return Err(ScenarioError::CheckpointAfterEnd {
                     file,
+                    position,
                     index,
                     tick,
                     ticks,
@@ -262,6 +257,7 @@ impl<C, I> Scenario<C, I> {
             Some(crash) if crash.tick.checked_add(1) != Some(self.ticks) => {
                 Err(ScenarioError::CrashNotInLastTick {
                     file: file.to_owned(),
+                    position: None,
                     tick: crash.tick,
                     ticks: self.ticks,
                 })
@@ -271,10 +267,28 @@ impl<C, I> Scenario<C, I> {
     }
 }
 
-fn read(path: &Path) -> Result<(String, String), ScenarioError> {
-    let file = path.display().to_string();
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok((text, file)),
-        Err(source) => Err(ScenarioError::Read { file, source }),
+/// Refuses a format version other than [`FORMAT_VERSION`].
+pub(crate) fn check_version(found: u32, file: &str) -> Result<(), ScenarioError> {
+    if found == FORMAT_VERSION {
+        return Ok(());
     }
+    Err(ScenarioError::UnsupportedVersion {
+        file: file.to_owned(),
+        position: None,
+        found,
+        supported: FORMAT_VERSION,
+    })
+}
+
+/// Refuses a scenario of another game than `expected`.
+pub(crate) fn check_game(found: &str, expected: &str, file: &str) -> Result<(), ScenarioError> {
+    if found == expected {
+        return Ok(());
+    }
+    Err(ScenarioError::WrongGame {
+        file: file.to_owned(),
+        position: None,
+        expected: expected.to_owned(),
+        found: found.to_owned(),
+    })
 }

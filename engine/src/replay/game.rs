@@ -5,7 +5,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{App, BuildError, Engine, Event, EventSender, ExecutorKind, SourceConfig};
 
-use super::{FORMAT_VERSION, Scenario, ScenarioError, SimSeed, StateHasher, TimedInput};
+use super::{Scenario, ScenarioError, SimSeed, StateHasher, TimedInput};
 
 /// A game (or simulation) that can be recorded and replayed.
 ///
@@ -16,7 +16,10 @@ use super::{FORMAT_VERSION, Scenario, ScenarioError, SimSeed, StateHasher, Timed
 pub trait Game: 'static {
     /// The name stored in scenarios; a scenario of another game is refused.
     const NAME: &'static str;
-    /// The game's configuration, stored in the scenario.
+    /// The game's configuration, stored in the scenario. Derive `Deserialize` with
+    /// `#[serde(deny_unknown_fields)]` (on the config and the input types) so that a file
+    /// written for another game or version is refused at the line of the unknown field
+    /// instead of being half-read.
     type Config: Serialize + DeserializeOwned + Clone + Send + Sync + 'static;
     /// The recorded external input (an enum when there are several kinds).
     type Input: Event + Clone + Serialize + DeserializeOwned;
@@ -48,8 +51,50 @@ pub struct RunSetup {
     pub executor: ExecutorKind,
 }
 
-/// Builds `G` with its recorded input source first, the seed inserted and the tick rate set.
-pub(crate) fn build_game<G: Game>(
+/// Builds `G` exactly as the [`Recorder`](super::Recorder) and the
+/// [`Replayer`](super::Replayer) build it: a new app with the executor of `setup`, the seed
+/// inserted as [`SimSeed`], the game's input source added first (so it is the first source),
+/// then [`Game::build`], then the tick rate of `setup` (it wins over the game's). Returns the
+/// engine and the sender of the input source.
+///
+/// Use it to run a game live (real time, a bevy app) the same way its scenarios run, so a
+/// live session can be recorded and replayed without surprises.
+///
+/// ```
+/// use tickbus::prelude::*;
+/// use tickbus::replay::{Game, RunSetup, StateHasher, build_game};
+///
+/// struct Echo;
+///
+/// #[derive(Resource, Default)]
+/// struct Sum(u64);
+/// tickbus::impl_stable_hash!(Sum { 0 });
+///
+/// fn add(inputs: EventReader<u64>, mut sum: ResMut<Sum>) {
+///     sum.0 += inputs.iter().sum::<u64>();
+/// }
+///
+/// impl Game for Echo {
+///     const NAME: &'static str = "echo";
+///     type Config = ();
+///     type Input = u64;
+///     fn build(_: &(), app: &mut App) {
+///         app.init_resource::<Sum>().add_systems(add);
+///     }
+///     fn register_state(hasher: &mut StateHasher) {
+///         hasher.resource::<Sum>();
+///     }
+/// }
+///
+/// let setup = RunSetup { seed: 1, tick_rate: 30, executor: ExecutorKind::Sequential };
+/// let (mut engine, input) = build_game::<Echo>(&(), setup)?;
+/// input.send(5)?;
+/// engine.run_ticks(1)?;
+/// assert_eq!(engine.world().resource::<Sum>().0, 5);
+/// assert_eq!(engine.world().resource::<SimSeed>().0, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn build_game<G: Game>(
     config: &G::Config,
     setup: RunSetup,
 ) -> Result<(Engine, EventSender<G::Input>), BuildError> {
@@ -63,8 +108,9 @@ pub(crate) fn build_game<G: Game>(
     Ok((app.build()?, input))
 }
 
-/// The state hasher of `G`.
-pub(crate) fn state_hasher<G: Game>() -> StateHasher {
+/// The state hasher of `G`: what [`Game::register_state`] registers (to hash a live run's
+/// state as checkpoints do).
+pub fn state_hasher<G: Game>() -> StateHasher {
     let mut hasher = StateHasher::new();
     G::register_state(&mut hasher);
     hasher
@@ -76,21 +122,7 @@ pub(crate) fn check_playable<G: Game>(
     scenario: &GameScenario<G>,
     file: &str,
 ) -> Result<(), ScenarioError> {
-    if scenario.format_version != FORMAT_VERSION {
-        return Err(ScenarioError::UnsupportedVersion {
-            file: file.to_owned(),
-            found: scenario.format_version,
-            supported: FORMAT_VERSION,
-        });
-    }
-    if scenario.game != G::NAME {
-        return Err(ScenarioError::WrongGame {
-            file: file.to_owned(),
-            expected: G::NAME.to_owned(),
-            found: scenario.game.clone(),
-        });
-    }
-    scenario.validate(file)
+    scenario.check(G::NAME, file)
 }
 
 /// Replaces the live channel of `G`'s recorded source by `inputs`, each delivered in the

@@ -19,6 +19,12 @@ pub const HASH_SEED: u64 = u64::from_le_bytes(*b"tickbus!");
 /// A streaming xxh3 hasher with the fixed [`HASH_SEED`] and typed writes.
 pub struct StableHasher(Xxh3);
 
+impl std::fmt::Debug for StableHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("StableHasher").field(&self.finish()).finish()
+    }
+}
+
 impl Default for StableHasher {
     fn default() -> Self {
         Self::new()
@@ -334,6 +340,12 @@ pub struct StateHasher {
     parts: Vec<(String, PartHash)>,
 }
 
+impl std::fmt::Debug for StateHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.names()).finish()
+    }
+}
+
 impl StateHasher {
     /// A hasher with nothing registered.
     pub fn new() -> Self {
@@ -362,6 +374,29 @@ impl StateHasher {
     pub fn resource<R: Resource + StableHash>(&mut self) -> &mut Self {
         let name = self.unique_name::<R>();
         let part = |world: &World| stable_hash_of(&world.get_resource::<R>());
+        self.parts.push((name, Box::new(part)));
+        self
+    }
+
+    /// Like [`resource`](Self::resource), hashing `R` through `hash` (for types that do not
+    /// implement [`StableHash`], such as another crate's resource). A missing resource hashes
+    /// differently from any value.
+    pub fn resource_with<R: Resource>(
+        &mut self,
+        hash: impl Fn(&R, &mut StableHasher) + Send + Sync + 'static,
+    ) -> &mut Self {
+        let name = self.unique_name::<R>();
+        let part = move |world: &World| {
+            let mut hasher = StableHasher::new();
+            match world.get_resource::<R>() {
+                None => hasher.write(&0u8),
+                Some(value) => {
+                    hasher.write(&1u8);
+                    hash(value, &mut hasher);
+                }
+            }
+            hasher.finish()
+        };
         self.parts.push((name, Box::new(part)));
         self
     }
@@ -446,6 +481,21 @@ mod tests {
     #[derive(Resource)]
     struct Score(u32);
     impl_stable_hash!(Score { 0 });
+
+    #[test]
+    fn resource_with_hashes_like_resource_and_sees_changes() {
+        let mut by_impl = StateHasher::new();
+        by_impl.resource::<Score>();
+        let mut by_closure = StateHasher::new();
+        by_closure.resource_with::<Score>(|score, hasher| hasher.write(&score.0));
+        let mut world = World::new();
+        assert_eq!(by_impl.hash(&world), by_closure.hash(&world), "missing");
+        world.insert_resource(Score(3));
+        let three = by_closure.hash(&world);
+        assert_eq!(by_impl.hash(&world), three);
+        world.insert_resource(Score(4));
+        assert_ne!(by_closure.hash(&world), three);
+    }
 
     fn hasher() -> StateHasher {
         let mut hasher = StateHasher::new();

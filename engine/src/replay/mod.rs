@@ -11,7 +11,7 @@
 //! the recording; the scenario then reproduces the panic on replay.
 //!
 //! What makes runs reproducible: inputs only through the recorded source, randomness only
-//! through [`SimRng`], integer ticks and [`Time`](crate::Time), and no float reduction whose
+//! through [`SimRng`], integer ticks and [`SimTime`](crate::SimTime), and no float reduction whose
 //! grouping depends on the thread count (see [`ComputePool`](crate::ComputePool)).
 //!
 //! ```
@@ -34,7 +34,7 @@
 //!     type Config = u64;
 //!     type Input = u64;
 //!     fn build(start: &u64, app: &mut App) {
-//!         app.insert_resource(Total(*start)).add_system(add);
+//!         app.insert_resource(Total(*start)).add_systems(add);
 //!     }
 //!     fn register_state(hasher: &mut StateHasher) {
 //!         hasher.resource::<Total>();
@@ -57,14 +57,19 @@ mod error;
 mod format;
 mod game;
 mod hash;
+mod load;
+mod locate;
+mod physics_state;
 mod recorder;
 mod replayer;
 mod rng;
+mod save;
 
-pub use error::ScenarioError;
-pub use format::{Checkpoint, FORMAT_VERSION, RecordedCrash, Scenario, ScenarioInfo, TimedInput};
-pub use game::{Game, GameScenario, RunSetup};
+pub use error::{FormatError, MAX_TICK_RATE, ScenarioError, TextPosition};
+pub use format::{Checkpoint, FORMAT_VERSION, RecordedCrash, Scenario, TimedInput};
+pub use game::{Game, GameScenario, RunSetup, build_game, state_hasher};
 pub use hash::{HASH_SEED, StableHash, StableHasher, StateHash, StateHasher, stable_hash_of};
+pub use load::{DEFAULT_MAX_SCENARIO_BYTES, LoadOptions, ScenarioInfo};
 pub use recorder::{DEFAULT_CHECKPOINT_EVERY, Recorder, RecorderBuilder};
 pub use replayer::{Divergence, ReplayError, ReplayReport, Replayer};
 pub use rng::{SimRng, SimSeed, stream_for};

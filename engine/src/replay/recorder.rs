@@ -23,6 +23,16 @@ pub struct RecorderBuilder<G: Game> {
     checkpoint_every: u64,
 }
 
+impl<G: Game> std::fmt::Debug for RecorderBuilder<G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecorderBuilder")
+            .field("game", &G::NAME)
+            .field("setup", &self.setup)
+            .field("checkpoint_every", &self.checkpoint_every)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<G: Game> RecorderBuilder<G> {
     /// Sets the simulation seed (default 0).
     pub fn seed(mut self, seed: u64) -> Self {
@@ -44,7 +54,7 @@ impl<G: Game> RecorderBuilder<G> {
         self
     }
 
-    /// Chooses the executor (default: rayon on all cores).
+    /// Chooses the executor (default: the parallel executor on all cores).
     pub fn executor(mut self, executor: ExecutorKind) -> Self {
         self.setup.executor = executor;
         self
@@ -106,6 +116,17 @@ pub struct Recorder<G: Game> {
     scenario: GameScenario<G>,
     checkpoint_every: u64,
     crash: Option<TickError>,
+}
+
+impl<G: Game> std::fmt::Debug for Recorder<G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("game", &G::NAME)
+            .field("engine", &self.engine)
+            .field("checkpoint_every", &self.checkpoint_every)
+            .field("crash", &self.crash)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<G: Game> Recorder<G> {

@@ -188,7 +188,7 @@ impl fmt::Display for ReplayReport {
 /// #     const NAME: &'static str = "counter";
 /// #     type Config = ();
 /// #     type Input = u64;
-/// #     fn build(_: &(), app: &mut App) { app.init_resource::<Total>().add_system(add); }
+/// #     fn build(_: &(), app: &mut App) { app.init_resource::<Total>().add_systems(add); }
 /// #     fn register_state(hasher: &mut StateHasher) { hasher.resource::<Total>(); }
 /// # }
 /// let mut recorder = Recorder::<Counter>::builder(()).checkpoint_every(10).build()?;
@@ -204,6 +204,16 @@ impl fmt::Display for ReplayReport {
 pub struct Replayer<'a, G: Game> {
     scenario: &'a GameScenario<G>,
     executor: ExecutorKind,
+}
+
+impl<G: Game> std::fmt::Debug for Replayer<'_, G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replayer")
+            .field("game", &G::NAME)
+            .field("ticks", &self.scenario.ticks)
+            .field("executor", &self.executor)
+            .finish()
+    }
 }
 
 impl<'a, G: Game> Replayer<'a, G> {

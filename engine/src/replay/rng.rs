@@ -9,7 +9,9 @@ use bevy_ecs::{
     resource::Resource,
     system::{Local, Res, SystemName, SystemParam},
 };
-use rand_core::RngCore;
+use std::convert::Infallible;
+
+use rand_core::{Rng, TryRng};
 use rand_pcg::Pcg32;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -26,7 +28,9 @@ pub struct SimSeed(pub u64);
 ///
 /// The helpers ([`unit_f32`](Self::unit_f32), [`range_f32`](Self::range_f32),
 /// [`below`](Self::below)) are specified here, so recorded scenarios keep replaying when the
-/// `rand` crate changes its algorithms; [`RngCore`] is implemented for everything else.
+/// `rand` crate changes its algorithms. It implements rand_core 0.10's [`TryRng`] with
+/// `Error = Infallible`, so it is an [`Rng`] for every `rand` 0.10 API (the version bevy 0.20
+/// uses).
 ///
 /// ```
 /// use tickbus::prelude::*;
@@ -42,7 +46,7 @@ pub struct SimSeed(pub u64);
 ///
 /// let run = |seed| {
 ///     let mut app = App::new();
-///     app.insert_resource(SimSeed(seed)).init_resource::<Rolls>().add_system(roll);
+///     app.insert_resource(SimSeed(seed)).init_resource::<Rolls>().add_systems(roll);
 ///     let mut engine = app.build().unwrap();
 ///     engine.run_ticks(20).unwrap();
 ///     engine.world().resource::<Rolls>().0.clone()
@@ -56,6 +60,16 @@ pub struct SimRng<'w, 's> {
     seed: Option<Res<'w, SimSeed>>,
     name: SystemName,
     state: Local<'s, Option<Pcg32>>,
+}
+
+impl std::fmt::Debug for SimRng<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimRng")
+            .field("system", &self.name.as_str())
+            .field("seed", &self.seed.as_deref())
+            .field("started", &self.state.is_some())
+            .finish()
+    }
 }
 
 impl SimRng<'_, '_> {
@@ -102,17 +116,20 @@ impl SimRng<'_, '_> {
     }
 }
 
-impl RngCore for SimRng<'_, '_> {
-    fn next_u32(&mut self) -> u32 {
-        self.generator().next_u32()
+impl TryRng for SimRng<'_, '_> {
+    type Error = Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        Ok(self.generator().next_u32())
     }
 
-    fn next_u64(&mut self) -> u64 {
-        self.generator().next_u64()
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        Ok(self.generator().next_u64())
     }
 
-    fn fill_bytes(&mut self, dst: &mut [u8]) {
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
         self.generator().fill_bytes(dst);
+        Ok(())
     }
 }
 

@@ -355,10 +355,9 @@ mod tests {
 
     #[test]
     fn a_step_pays_only_if_it_saves_more_than_waking_a_worker() {
-        use crate::schedule::{Schedule, config::IntoSystemConfig, graph::Step};
+        use crate::schedule::{Schedule, graph::Step};
         let mut world = bevy_ecs::world::World::new();
-        let configs = (0..2).map(|_| (|| {}).into_config()).collect();
-        let mut schedule = Schedule::build(configs, &mut world).unwrap();
+        let mut schedule = Schedule::of_trivial(2, &mut world);
         for node in &mut schedule.nodes {
             node.timing.record_run(5 * MICRO);
         }

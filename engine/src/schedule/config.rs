@@ -1,204 +1,113 @@
-//! How a user describes a system: the system itself, its sets, its order and its run conditions.
-
-use std::{any::TypeId, borrow::Cow};
+//! How users describe systems: with bevy_ecs's own scheduling vocabulary.
+//!
+//! [`App::add_systems`](crate::App::add_systems) takes anything bevy's `Schedule::add_systems`
+//! takes (`IntoScheduleConfigs<ScheduleSystem, M>`: a system, a tuple, `.chain()`, `.after()`,
+//! `.before()`, `.in_set()`, `.run_if()`), and [`App::configure_sets`](crate::App::configure_sets)
+//! what `Schedule::configure_sets` takes. tickbus defines no scheduling trait of its own, so
+//! `bevy_ecs::prelude::*` and `tickbus::prelude::*` can be glob-imported together. What
+//! tickbus adds to bevy's vocabulary is a set: [`Spawners`], the systems that may allocate
+//! entity ids while they run.
+//!
+//! The configurations are collected into a private bevy [`Schedule`], which is never built or
+//! run: its public graph (systems, sets, hierarchy, dependencies, conditions) is read once by
+//! [`flatten`](super::flatten) into tickbus's own deterministic graph when the engine is built.
 
 use bevy_ecs::{
-    schedule::{BoxedCondition, SystemCondition},
-    system::{IntoSystem, ScheduleSystem},
+    schedule::{
+        InternedSystemSet, IntoScheduleConfigs, Schedule, ScheduleBuildSettings, SystemSet,
+    },
+    system::ScheduleSystem,
 };
 
-/// A named group of systems ("phase"), used as a target of `after` / `before`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct SetName(pub Cow<'static, str>);
+/// The systems of one schedule of an app (the tick, or startup), with their sets, orders and
+/// run conditions, in the order they were added.
+pub(crate) struct SystemsConfig {
+    pub(crate) schedule: Schedule,
+}
 
-impl std::fmt::Display for SetName {
+impl Default for SystemsConfig {
+    fn default() -> Self {
+        let mut schedule = Schedule::default();
+        // Node names in tickbus's messages and plan are short and do not list sets (the plan
+        // shows set membership itself).
+        schedule.set_build_settings(ScheduleBuildSettings {
+            report_sets: false,
+            ..ScheduleBuildSettings::new()
+        });
+        Self { schedule }
+    }
+}
+
+impl std::fmt::Debug for SystemsConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.debug_struct("SystemsConfig")
+            .field("systems", &self.schedule.graph().systems.len())
+            .field("sets", &self.schedule.graph().system_sets.len())
+            .finish()
     }
 }
 
-/// What an explicit order points at: every system of a set, or every instance of a system.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum OrderTarget {
-    /// All systems in the named set.
-    Set(SetName),
-    /// All systems built from this system type (a fn system is its own type).
-    System {
-        /// The system type.
-        type_id: TypeId,
-        /// Its name, for messages.
-        name: String,
-    },
-}
+impl SystemsConfig {
+    /// Adds systems, as bevy's `Schedule::add_systems` does. Registration order is the order
+    /// in which systems are added (left to right within a tuple).
+    pub(crate) fn add_systems<M>(&mut self, systems: impl IntoScheduleConfigs<ScheduleSystem, M>) {
+        self.schedule.add_systems(systems);
+    }
 
-impl std::fmt::Display for OrderTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            OrderTarget::Set(set) => write!(f, "set \"{set}\""),
-            OrderTarget::System { name, .. } => write!(f, "system {name}"),
-        }
+    /// Configures sets (order between sets, sets in sets, run conditions on sets), as bevy's
+    /// `Schedule::configure_sets` does.
+    pub(crate) fn configure_sets<M>(
+        &mut self,
+        sets: impl IntoScheduleConfigs<InternedSystemSet, M>,
+    ) {
+        self.schedule.configure_sets(sets);
+    }
+
+    /// True when no system was added.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.schedule.graph().systems.is_empty()
     }
 }
 
-/// Marker for [`IntoOrderTarget`] on set names.
-pub struct SetMarker;
-/// Marker for [`IntoOrderTarget`] on systems.
-pub struct SystemMarker<M>(std::marker::PhantomData<M>);
-
-/// Anything `after` / `before` accept: a set name (`&'static str` or `String`) or a system.
-pub trait IntoOrderTarget<Marker> {
-    /// Converts into the target.
-    fn into_target(self) -> OrderTarget;
-}
-
-impl IntoOrderTarget<SetMarker> for &'static str {
-    fn into_target(self) -> OrderTarget {
-        OrderTarget::Set(SetName(Cow::Borrowed(self)))
-    }
-}
-
-impl IntoOrderTarget<SetMarker> for String {
-    fn into_target(self) -> OrderTarget {
-        OrderTarget::Set(SetName(Cow::Owned(self)))
-    }
-}
-
-impl<M, S: IntoSystem<(), (), M>> IntoOrderTarget<SystemMarker<M>> for S {
-    fn into_target(self) -> OrderTarget {
-        let system = IntoSystem::into_system(self);
-        OrderTarget::System {
-            type_id: bevy_ecs::system::System::system_type(&system),
-            name: bevy_ecs::system::System::name(&system)
-                .shortname()
-                .to_string(),
-        }
-    }
-}
-
-/// A system with its sets, explicit order and run conditions, ready to add to an app.
-pub struct SystemConfig {
-    pub(crate) system: ScheduleSystem,
-    pub(crate) sets: Vec<SetName>,
-    pub(crate) after: Vec<OrderTarget>,
-    pub(crate) before: Vec<OrderTarget>,
-    pub(crate) conditions: Vec<BoxedCondition>,
-    pub(crate) spawns: bool,
-}
-
-impl SystemConfig {
-    fn new(system: ScheduleSystem) -> Self {
-        Self {
-            system,
-            sets: Vec::new(),
-            after: Vec::new(),
-            before: Vec::new(),
-            conditions: Vec::new(),
-            spawns: false,
-        }
-    }
-}
-
-/// Marker for [`IntoSystemConfig`] on a ready [`SystemConfig`].
-pub struct ConfigMarker;
-
-/// Turns a system (or a config) into a [`SystemConfig`], with builder methods for order,
-/// sets and run conditions.
+/// The systems that allocate entity ids while they run (`Commands::spawn`, `spawn_empty`,
+/// `spawn_batch`, …): put a spawning system in this set, with bevy's own `.in_set(Spawners)`.
+///
+/// bevy hands out an entity id the moment `Commands::spawn` is called, from one shared
+/// allocator. A member of this set therefore runs in registration order against every other
+/// system with deferred buffers (`Commands`, see [`EdgeReason::SpawnOrder`]), so its ids never
+/// depend on thread timing, while systems that use `Commands` only to insert, remove or
+/// despawn keep running in parallel.
+///
+/// The declaration is a set rather than a method of its own, so it composes like any bevy
+/// configuration (`(fire, split).in_set(Spawners)`, or a whole phase with
+/// `configure_sets(Phase::Combat.in_set(Spawners))`) and adds no trait whose method names
+/// could clash with `bevy_ecs::prelude`'s. It adds no order between its members beyond the
+/// spawn order, and it has no run conditions.
+///
+/// Only needed where a spawner could otherwise run at the same time as another `Commands`
+/// user: a spawner that the schedule orders against all of them anyway (conflicting data,
+/// explicit orders) may spawn without it. A system that spawns where it may not fails the
+/// tick with [`TickError::UndeclaredSpawn`](crate::TickError::UndeclaredSpawn), naming it.
 ///
 /// ```
 /// use tickbus::prelude::*;
 ///
-/// fn integrate() {}
-/// fn collide() {}
-/// fn score() {}
-/// # #[derive(Resource)] struct Paused(bool);
+/// #[derive(Component)]
+/// struct Bullet;
+///
+/// fn fire(mut commands: Commands) {
+///     commands.spawn(Bullet);
+/// }
+/// fn expire(mut commands: Commands, bullets: Query<Entity, With<Bullet>>) {
+///     bullets.iter().skip(8).for_each(|bullet| commands.entity(bullet).despawn());
+/// }
 ///
 /// let mut app = App::new();
-/// app.insert_resource(Paused(false))
-///     .add_system(integrate.in_set("physics"))
-///     .add_system(collide.in_set("physics").after(integrate))
-///     .add_system(score.after("physics").run_if(|p: Res<Paused>| !p.0));
-/// let engine = app.build().unwrap();
-/// println!("{}", engine.schedule_plan());
+/// app.add_systems((fire.in_set(Spawners), expire));
+/// let mut engine = app.build().unwrap();
+/// engine.run_ticks(20).unwrap();
 /// ```
-pub trait IntoSystemConfig<Marker>: Sized {
-    /// Converts into a config.
-    fn into_config(self) -> SystemConfig;
-
-    /// Puts the system in a named set (a phase other systems can order against).
-    fn in_set(self, set: impl Into<Cow<'static, str>>) -> SystemConfig {
-        let mut config = self.into_config();
-        config.sets.push(SetName(set.into()));
-        config
-    }
-
-    /// Runs the system after every system matching `target`.
-    fn after<M>(self, target: impl IntoOrderTarget<M>) -> SystemConfig {
-        let mut config = self.into_config();
-        config.after.push(target.into_target());
-        config
-    }
-
-    /// Runs the system before every system matching `target`.
-    fn before<M>(self, target: impl IntoOrderTarget<M>) -> SystemConfig {
-        let mut config = self.into_config();
-        config.before.push(target.into_target());
-        config
-    }
-
-    /// Runs the system only in ticks where `condition` returns true. Several conditions must
-    /// all hold. A skipped system misses that tick's events.
-    fn run_if<M>(self, condition: impl SystemCondition<M>) -> SystemConfig {
-        let mut config = self.into_config();
-        config
-            .conditions
-            .push(Box::new(IntoSystem::into_system(condition)));
-        config
-    }
-
-    /// Declares that the system allocates entity ids while it runs (`Commands::spawn`,
-    /// `spawn_empty`, `spawn_batch`, …). It then runs in registration order against every
-    /// other system with deferred buffers (`Commands`), so its ids never depend on thread
-    /// timing; systems that use `Commands` without spawning keep running in parallel.
-    ///
-    /// Only needed where such a system could otherwise run at the same time as another
-    /// `Commands` user: a spawner that the schedule orders against all of them anyway
-    /// (conflicting data, explicit orders) may spawn without it. A system that spawns where it
-    /// may not fails the tick with
-    /// [`TickError::UndeclaredSpawn`](crate::TickError::UndeclaredSpawn), naming it.
-    ///
-    /// ```
-    /// use tickbus::prelude::*;
-    ///
-    /// #[derive(Component)]
-    /// struct Bullet;
-    ///
-    /// fn fire(mut commands: Commands) {
-    ///     commands.spawn(Bullet);
-    /// }
-    /// fn expire(mut commands: Commands, bullets: Query<Entity, With<Bullet>>) {
-    ///     bullets.iter().skip(8).for_each(|bullet| commands.entity(bullet).despawn());
-    /// }
-    ///
-    /// let mut app = App::new();
-    /// app.add_system(fire.spawns()).add_system(expire);
-    /// let mut engine = app.build().unwrap();
-    /// engine.run_ticks(20).unwrap();
-    /// ```
-    fn spawns(self) -> SystemConfig {
-        let mut config = self.into_config();
-        config.spawns = true;
-        config
-    }
-}
-
-impl<M, S: IntoSystem<(), (), M>> IntoSystemConfig<SystemMarker<M>> for S {
-    fn into_config(self) -> SystemConfig {
-        SystemConfig::new(Box::new(IntoSystem::into_system(self)))
-    }
-}
-
-impl IntoSystemConfig<ConfigMarker> for SystemConfig {
-    fn into_config(self) -> SystemConfig {
-        self
-    }
-}
+///
+/// [`EdgeReason::SpawnOrder`]: super::EdgeReason::SpawnOrder
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Spawners;

@@ -3,22 +3,26 @@
 
 use bevy_ecs::{query::AccessConflicts, system::SystemAccess, world::World};
 
-use super::{bitset::BitSet, config::OrderTarget, node::SystemNode};
+use super::{bitset::BitSet, flatten::FlatOrder, node::SystemNode};
 use crate::BuildError;
 
 /// Why one system runs before another.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EdgeReason {
-    /// The later system was configured `.after(target)`.
-    After(OrderTarget),
-    /// The earlier system was configured `.before(target)`.
-    Before(OrderTarget),
+    /// Configured with bevy's `.before()`, `.after()`, `.chain()` or `configure_sets`:
+    /// `before` (a system or a set) was ordered before `after`.
+    Explicit {
+        /// The node configured to run first: `system name` or `set Name`.
+        before: String,
+        /// The node configured to run second.
+        after: String,
+    },
     /// Their data access conflicts (the names of what both touch), so they run in
     /// registration order.
     Conflict(Vec<String>),
     /// One of them takes `&mut World` (exclusive), so it runs alone.
     Exclusive,
-    /// One of them is declared to spawn ([`spawns`](super::IntoSystemConfig::spawns)) and the
+    /// One of them is declared to spawn (a member of [`Spawners`](super::Spawners)) and the
     /// other has deferred buffers too (bevy `Commands`, any `Deferred<T>`): bevy hands out an
     /// entity id the moment `Commands::spawn` is called, from one shared allocator, so a
     /// spawner runs alone among the systems that could allocate, in registration order, and
@@ -31,8 +35,9 @@ pub enum EdgeReason {
 impl std::fmt::Display for EdgeReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            EdgeReason::After(target) => write!(f, "after {target}: explicit"),
-            EdgeReason::Before(target) => write!(f, "before {target}: explicit"),
+            EdgeReason::Explicit { before, after } => {
+                write!(f, "explicit: {before} before {after}")
+            }
             EdgeReason::Conflict(names) => write!(f, "conflict: {}", names.join(", ")),
             EdgeReason::Exclusive => f.write_str("conflict: exclusive &mut World"),
             EdgeReason::SpawnOrder => {
@@ -103,8 +108,12 @@ pub(crate) struct Graph {
 }
 
 impl Graph {
-    pub(crate) fn build(nodes: &[SystemNode], world: &World) -> Result<Self, BuildError> {
-        let mut edges = explicit_edges(nodes)?;
+    pub(crate) fn build(
+        nodes: &[SystemNode],
+        orders: &[FlatOrder],
+        world: &World,
+    ) -> Result<Self, BuildError> {
+        let mut edges: Vec<Edge> = orders.iter().map(explicit).collect();
         let explicit_order =
             topological_order(nodes.len(), &edges).map_err(|cycle| BuildError::Cycle {
                 systems: cycle.iter().map(|&i| nodes[i].name.clone()).collect(),
@@ -133,48 +142,16 @@ impl Graph {
     }
 }
 
-fn explicit_edges(nodes: &[SystemNode]) -> Result<Vec<Edge>, BuildError> {
-    let mut edges = Vec::new();
-    for (index, node) in nodes.iter().enumerate() {
-        for target in &node.after {
-            for other in matching(nodes, target, index, &node.name)? {
-                edges.push(explicit(other, index, EdgeReason::After(target.clone())));
-            }
-        }
-        for target in &node.before {
-            for other in matching(nodes, target, index, &node.name)? {
-                edges.push(explicit(index, other, EdgeReason::Before(target.clone())));
-            }
-        }
-    }
-    Ok(edges)
-}
-
-fn explicit(from: usize, to: usize, reason: EdgeReason) -> Edge {
+fn explicit(order: &FlatOrder) -> Edge {
     Edge {
-        from,
-        to,
-        reason,
+        from: order.first,
+        to: order.then,
+        reason: EdgeReason::Explicit {
+            before: order.configured_before.clone(),
+            after: order.configured_after.clone(),
+        },
         implied: false,
     }
-}
-
-fn matching(
-    nodes: &[SystemNode],
-    target: &OrderTarget,
-    own: usize,
-    own_name: &str,
-) -> Result<Vec<usize>, BuildError> {
-    let found: Vec<usize> = (0..nodes.len())
-        .filter(|&i| i != own && nodes[i].matches(target))
-        .collect();
-    if found.is_empty() {
-        return Err(BuildError::UnknownOrderTarget {
-            system: own_name.to_owned(),
-            target: target.to_string(),
-        });
-    }
-    Ok(found)
 }
 
 /// Kahn's algorithm, smallest registration index first. `Err` holds the systems of a cycle.

@@ -1,9 +1,10 @@
 //! The system graph and its executors.
 //!
-//! Systems are bevy_ecs systems. Their access comes from `System::initialize`; every pair
-//! whose access conflicts gets an edge in registration order unless an explicit order already
-//! orders it, so nothing is ever ambiguous and every executor produces the sequential
-//! executor's results.
+//! Systems are bevy_ecs systems, configured with bevy's own vocabulary (see
+//! [`App::add_systems`](crate::App::add_systems)). Their access comes from
+//! `System::initialize`; every pair whose access conflicts gets an edge in registration order
+//! unless an explicit order already orders it, so nothing is ever ambiguous and every executor
+//! produces the sequential executor's results.
 //!
 //! # Spawning
 //!
@@ -11,9 +12,8 @@
 //! allocator, so two systems spawning at the same time would get ids that depend on thread
 //! timing. A system may therefore allocate ids while it runs only when no other system with
 //! deferred buffers (`Commands`) may run beside it: when the schedule orders it against all of
-//! them anyway, or when it is declared with
-//! [`spawns`](IntoSystemConfig::spawns), which adds that order
-//! ([`EdgeReason::SpawnOrder`]). Systems that use `Commands` to insert, remove or despawn run in
+//! them anyway, or when it is declared a member of [`Spawners`] (`.in_set(Spawners)`),
+//! which adds that order ([`EdgeReason::SpawnOrder`]). Systems that use `Commands` to insert, remove or despawn run in
 //! parallel freely. A system that spawns where it may not fails the tick with
 //! [`TickError::UndeclaredSpawn`](crate::TickError::UndeclaredSpawn) naming it, on every
 //! executor alike; ids are never silently thread-dependent. (Queuing a closure that spawns,
@@ -45,8 +45,11 @@
 //! or prefer resources (`ResMut`), which a panic never poisons.
 
 mod adaptive;
+#[cfg(test)]
+mod api_tests;
 pub(crate) mod bitset;
-mod config;
+pub(crate) mod config;
+mod flatten;
 mod graph;
 pub(crate) mod node;
 mod parallel;
@@ -58,12 +61,11 @@ mod spawns;
 #[allow(unsafe_code)]
 pub(crate) mod workers;
 
+use std::sync::Arc;
+
 use bevy_ecs::world::World;
 
-pub use config::{
-    ConfigMarker, IntoOrderTarget, IntoSystemConfig, OrderTarget, SetMarker, SetName, SystemConfig,
-    SystemMarker,
-};
+pub use config::Spawners;
 pub use graph::{Edge, EdgeReason};
 pub use node::SystemTiming;
 pub use parallel::{DEFAULT_OFFLOAD_MIN, DEFAULT_SPIN, OffloadPolicy, ParallelConfig};
@@ -73,6 +75,8 @@ pub(crate) use parallel::ParallelExecutor;
 pub(crate) use sequential::SequentialExecutor;
 
 use crate::{BuildError, ComputePool};
+use config::SystemsConfig;
+use flatten::SetGate;
 use graph::{Graph, SharedStep, Step};
 use node::{NodeFault, SystemNode};
 use shared_world::AccessGuard;
@@ -201,6 +205,8 @@ pub(crate) struct Schedule {
     pub(crate) nodes: Vec<SystemNode>,
     pub(crate) graph: Graph,
     guard: AccessGuard,
+    /// The run conditions of sets, reset before every tick.
+    gates: Vec<Arc<SetGate>>,
     /// This tick times every system (see [`SystemTiming`]).
     sampling_tick: bool,
     /// Ids that the last checked step allocated beyond what its spawners account for, and the
@@ -209,19 +215,27 @@ pub(crate) struct Schedule {
 }
 
 impl Schedule {
-    pub(crate) fn build(configs: Vec<SystemConfig>, world: &mut World) -> Result<Self, BuildError> {
-        let mut nodes: Vec<SystemNode> = configs
+    pub(crate) fn build(config: SystemsConfig, world: &mut World) -> Result<Self, BuildError> {
+        let flat = config.flatten()?;
+        let gates: Vec<_> = flat
+            .gates
+            .into_iter()
+            .map(|gate| initialize_gate(gate, world))
+            .collect();
+        let mut nodes: Vec<SystemNode> = flat
+            .systems
             .into_iter()
             .enumerate()
-            .map(|(index, config)| SystemNode::initialize(config, index, world))
+            .map(|(index, system)| SystemNode::initialize(system, index, &gates, world))
             .collect();
-        let graph = Graph::build(&nodes, world)?;
+        let graph = Graph::build(&nodes, &flat.orders, world)?;
         mark_spawn_counting(&mut nodes, &graph);
         let guard = AccessGuard::new(graph.conflicts.clone());
         Ok(Self {
             nodes,
             graph,
             guard,
+            gates: gates.into_iter().map(|(gate, ..)| gate).collect(),
             sampling_tick: true,
             unexplained_spawns: None,
         })
@@ -236,7 +250,7 @@ impl Schedule {
         tick: u64,
         counters: &mut RunCounters,
     ) -> Option<FailedSystem> {
-        self.sampling_tick = tick.is_multiple_of(node::SAMPLE_EVERY);
+        self.begin_tick(tick);
         let mut failures = Failures::default();
         for step_index in 0..self.graph.steps.len() {
             match &self.graph.steps[step_index] {
@@ -264,6 +278,37 @@ impl Schedule {
             &mut self.unexplained_spawns,
         );
         failures.take()
+    }
+
+    /// Called before the systems of tick `tick` run: whether it is a sampling tick, and no set
+    /// condition evaluated yet.
+    fn begin_tick(&mut self, tick: u64) {
+        self.sampling_tick = tick.is_multiple_of(node::SAMPLE_EVERY);
+        for gate in &self.gates {
+            gate.reset();
+        }
+    }
+
+    /// Runs every system once on the calling thread, in run order, applying each one's
+    /// deferred work (Commands, event writes) right after it: startup systems, which run once
+    /// before the first tick, so a later startup system sees what an earlier one spawned. The
+    /// first failure ends the run (nothing runs in parallel here, so it is the same failure
+    /// on every executor).
+    pub(crate) fn run_once_applying(&mut self, world: &mut World) -> Result<(), FailedSystem> {
+        self.begin_tick(0);
+        for &index in &self.graph.order {
+            let node = &mut self.nodes[index];
+            let failed = |phase| {
+                move |fault| FailedSystem {
+                    index,
+                    phase,
+                    fault,
+                }
+            };
+            node.run_with_world(world).map_err(failed(Phase::Run))?;
+            apply_node(node, world).map_err(failed(Phase::Apply))?;
+        }
+        Ok(())
     }
 
     fn run_shared(
@@ -338,6 +383,9 @@ impl Schedule {
             for node in &mut self.nodes {
                 node.check_change_ticks(check);
             }
+            for gate in &self.gates {
+                gate.for_each_condition(|condition| condition.check_change_tick(check));
+            }
         }
     }
 
@@ -349,6 +397,28 @@ impl Schedule {
         self.nodes
             .iter()
             .map(|node| (node.name.as_str(), node.timing))
+    }
+}
+
+#[cfg(test)]
+impl Schedule {
+    /// A schedule of `systems`, built as an app builds it.
+    pub(crate) fn of<M>(
+        systems: impl bevy_ecs::schedule::IntoScheduleConfigs<bevy_ecs::system::ScheduleSystem, M>,
+        world: &mut World,
+    ) -> Self {
+        let mut config = SystemsConfig::default();
+        config.add_systems(systems);
+        Self::build(config, world).expect("a valid schedule")
+    }
+
+    /// A schedule of `count` independent systems that do nothing.
+    pub(crate) fn of_trivial(count: usize, world: &mut World) -> Self {
+        let mut config = SystemsConfig::default();
+        for _ in 0..count {
+            config.add_systems(|| {});
+        }
+        Self::build(config, world).expect("a valid schedule")
     }
 }
 
@@ -433,4 +503,19 @@ fn apply_node(node: &mut SystemNode, world: &mut World) -> Result<(), NodeFault>
         }
     }
     Err(fault)
+}
+
+/// Initializes the conditions of a set on `world`: the gate, its conditions' access (added to
+/// the access of every system of the set) and whether they are all `Send`.
+fn initialize_gate(
+    gate: SetGate,
+    world: &mut World,
+) -> (Arc<SetGate>, Vec<bevy_ecs::system::SystemAccess>, bool) {
+    let mut access = Vec::new();
+    let mut is_send = true;
+    gate.for_each_condition(|condition| {
+        access.push(condition.initialize(world));
+        is_send &= condition.is_send();
+    });
+    (Arc::new(gate), access, is_send)
 }

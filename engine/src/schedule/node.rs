@@ -1,15 +1,15 @@
 //! One scheduled system: the bevy system, its run conditions, what it accesses, and timings.
 
-use std::{any::TypeId, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use bevy_ecs::{
     change_detection::CheckChangeTicks,
     schedule::BoxedCondition,
-    system::{ScheduleSystem, SystemAccess},
+    system::{RunSystemError, ScheduleSystem, SystemAccess},
     world::{World, WorldId},
 };
 
-use super::config::{OrderTarget, SetName, SystemConfig};
+use super::flatten::{FlatSystem, SetGate};
 
 /// Systems whose average run time is below this are timed only on sampling ticks: reading
 /// the clock costs about as much as running them.
@@ -91,11 +91,11 @@ pub(crate) struct SystemNode {
     pub(crate) system: ScheduleSystem,
     pub(crate) conditions: Vec<BoxedCondition>,
     pub(crate) name: String,
-    pub(crate) type_id: TypeId,
-    pub(crate) sets: Vec<SetName>,
-    pub(crate) after: Vec<OrderTarget>,
-    pub(crate) before: Vec<OrderTarget>,
-    /// The system's access first, then each condition's.
+    /// Names of the named sets it belongs to (for the plan).
+    pub(crate) sets: Vec<String>,
+    /// The run conditions of its sets, shared with the other systems of each set.
+    pub(crate) gates: Vec<Arc<SetGate>>,
+    /// The system's access first, then each condition's, then each set condition's.
     pub(crate) access: Vec<SystemAccess>,
     pub(crate) is_exclusive: bool,
     pub(crate) is_send: bool,
@@ -104,7 +104,7 @@ pub(crate) struct SystemNode {
     pub(crate) timing: SystemTiming,
     /// Registration index (what the access guard and the failure order speak of).
     pub(crate) index: usize,
-    /// Declared with `.spawns()`: allocates entity ids while it runs.
+    /// In [`Spawners`](super::config::Spawners): allocates entity ids while it runs.
     pub(crate) declared_spawner: bool,
     /// May allocate entity ids while it runs: declared, or ordered against every other
     /// system with deferred buffers of its step anyway (set by the graph).
@@ -120,28 +120,39 @@ pub(crate) struct SystemNode {
 
 impl SystemNode {
     /// Initializes the system (registered as number `index`) and its conditions on `world`
-    /// (bevy's `System::initialize`).
-    pub(crate) fn initialize(config: SystemConfig, index: usize, world: &mut World) -> Self {
-        let SystemConfig {
+    /// (bevy's `System::initialize`). `gates` are the (initialized) run conditions of all sets
+    /// with their access; the node takes those of its own sets.
+    pub(crate) fn initialize(
+        flat: FlatSystem,
+        index: usize,
+        gates: &[(Arc<SetGate>, Vec<SystemAccess>, bool)],
+        world: &mut World,
+    ) -> Self {
+        let FlatSystem {
             mut system,
             mut conditions,
             sets,
-            after,
-            before,
+            gates: own_gates,
             spawns,
-        } = config;
+        } = flat;
         let mut access = vec![system.initialize(world)];
         access.extend(conditions.iter_mut().map(|c| c.initialize(world)));
+        let mut gates_send = true;
+        for &gate in &own_gates {
+            access.extend(gates[gate].1.iter().cloned());
+            gates_send &= gates[gate].2;
+        }
         let is_exclusive = access.iter().any(SystemAccess::is_exclusive);
         Self {
             name: system.name().shortname().to_string(),
-            type_id: system.system_type(),
-            is_send: system.is_send() && conditions.iter().all(|c| c.is_send()),
+            is_send: system.is_send() && conditions.iter().all(|c| c.is_send()) && gates_send,
             has_deferred: system.has_deferred(),
             conditions,
             sets,
-            after,
-            before,
+            gates: own_gates
+                .iter()
+                .map(|&gate| gates[gate].0.clone())
+                .collect(),
             access,
             is_exclusive,
             world_id: world.id(),
@@ -160,21 +171,29 @@ impl SystemNode {
     /// exclusive systems). Deferred buffers are not applied here.
     pub(crate) fn run_with_world(&mut self, world: &mut World) -> Result<RunOutcome, NodeFault> {
         catch_fault(|| {
-            for condition in &mut self.conditions {
-                if !condition_result(condition.run((), world))? {
-                    return Ok(RunOutcome::Skipped);
-                }
+            if !self.should_run(|condition| condition.run((), world))? {
+                return Ok(RunOutcome::Skipped);
             }
             system_result(self.system.run_without_applying_deferred((), world))
         })
     }
 
-    /// True when `target` names this system or one of its sets.
-    pub(crate) fn matches(&self, target: &OrderTarget) -> bool {
-        match target {
-            OrderTarget::Set(set) => self.sets.contains(set),
-            OrderTarget::System { type_id, .. } => self.type_id == *type_id,
+    /// Whether the system runs this tick, as bevy decides it: the conditions of its sets not
+    /// yet evaluated this tick (each set at most once per tick, see [`SetGate`]), then its
+    /// own conditions. Every condition is evaluated, without short-circuit, as bevy does, so
+    /// conditions that track changes see every tick. `run` runs one condition.
+    pub(crate) fn should_run(
+        &mut self,
+        mut run: impl FnMut(&mut BoxedCondition) -> Result<bool, RunSystemError>,
+    ) -> Result<bool, NodeFault> {
+        let mut should_run = true;
+        for gate in &self.gates {
+            should_run &= gate.verdict(&mut run)?;
         }
+        for condition in &mut self.conditions {
+            should_run &= condition_result(run(condition))?;
+        }
+        Ok(should_run)
     }
 
     pub(crate) fn check_change_ticks(&mut self, check: CheckChangeTicks) {

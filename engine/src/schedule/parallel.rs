@@ -576,12 +576,11 @@ mod tests {
     use bevy_ecs::world::World;
 
     use super::*;
-    use crate::schedule::{Schedule, config::IntoSystemConfig, graph::Step};
+    use crate::schedule::{Schedule, graph::Step};
 
     fn independent_step(count: usize) -> (World, Schedule) {
         let mut world = World::new();
-        let configs = (0..count).map(|_| (|| {}).into_config()).collect();
-        let schedule = Schedule::build(configs, &mut world).unwrap();
+        let schedule = Schedule::of_trivial(count, &mut world);
         (world, schedule)
     }
 
@@ -645,13 +644,7 @@ mod tests {
             panic!("fourth");
         }
         let mut world = World::new();
-        let configs = vec![
-            fine.into_config(),
-            second.into_config(),
-            fine.into_config(),
-            fourth.into_config(),
-        ];
-        let mut schedule = Schedule::build(configs, &mut world).unwrap();
+        let mut schedule = Schedule::of((fine, second, fine, fourth), &mut world);
         let mut executor = ParallelExecutor::new(ParallelConfig {
             threads: 3,
             policy: OffloadPolicy::Always,

@@ -15,8 +15,11 @@ pub struct PlannedSystem {
     pub index: usize,
     /// Short name.
     pub name: String,
-    /// Named sets it belongs to.
+    /// Named sets it belongs to, directly or through other sets.
     pub sets: Vec<String>,
+    /// Sets whose run conditions it passes (evaluated once per tick, before the first system
+    /// of the set).
+    pub set_conditions: Vec<String>,
     /// Takes `&mut World`: runs alone.
     pub exclusive: bool,
     /// Not `Send`: runs on the thread that drives the tick.
@@ -76,7 +79,8 @@ fn planned(index: usize, node: &SystemNode) -> PlannedSystem {
     PlannedSystem {
         index,
         name: node.name.clone(),
-        sets: node.sets.iter().map(|s| s.to_string()).collect(),
+        sets: node.sets.clone(),
+        set_conditions: node.gates.iter().map(|gate| gate.name.clone()).collect(),
         exclusive: node.is_exclusive,
         main_thread: !node.is_send,
         conditions: node.conditions.len(),
@@ -99,6 +103,9 @@ impl fmt::Display for SchedulePlan {
             }
             if system.conditions > 0 {
                 write!(f, "  [run_if x{}]", system.conditions)?;
+            }
+            if !system.set_conditions.is_empty() {
+                write!(f, "  [run_if of {}]", system.set_conditions.join(", "))?;
             }
             writeln!(f)?;
         }

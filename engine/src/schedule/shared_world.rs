@@ -23,7 +23,7 @@ use bevy_ecs::{
 
 use super::{
     bitset::BitSet,
-    node::{NodeFault, RunOutcome, SystemNode, catch_fault, condition_result, system_result},
+    node::{NodeFault, RunOutcome, SystemNode, catch_fault, system_result},
 };
 
 /// Which systems are running right now, one bit each, and which pairs may not overlap.
@@ -95,8 +95,8 @@ impl<'w> SharedWorld<'w> {
         self.cell.entity_allocator()
     }
 
-    /// Runs `node` and its run conditions, if that is sound right now; a refusal is a
-    /// scheduling bug reported as a fault, never undefined behaviour.
+    /// Runs `node` with its run conditions and those of its sets, if that is sound right now;
+    /// a refusal is a scheduling bug reported as a fault, never undefined behaviour.
     pub(crate) fn run_node(&self, node: &mut SystemNode) -> Result<RunOutcome, NodeFault> {
         self.check_runnable(node)?;
         let Some(_in_flight) = self.guard.try_enter(node.index) else {
@@ -104,15 +104,23 @@ impl<'w> SharedWorld<'w> {
         };
         let cell = self.cell;
         catch_fault(|| {
-            for condition in &mut node.conditions {
-                // SAFETY: `check_runnable` passed, so the condition belongs to this world, is
-                // not exclusive and runs on a thread it may run on; `try_enter` proved that no
-                // system whose access (including its conditions') conflicts with this node's
-                // is running, and `'w` keeps every other user of the world away.
-                let result = unsafe { condition.run_unsafe((), cell) };
-                if !condition_result(result)? {
-                    return Ok(RunOutcome::Skipped);
-                }
+            let should_run = node.should_run(|condition| {
+                // SAFETY: `check_runnable` passed for the node, whose flags cover its
+                // conditions and those of its sets: they were initialized on this world
+                // (`SystemNode::initialize`), none is exclusive (their access is part of the
+                // node's, which is not) and, if one is not `Send`, the node is not either and
+                // this is the world's thread. The node's access includes all of theirs, so
+                // `try_enter` proved that no system whose access conflicts with any of them is
+                // in flight, until `_in_flight` drops. A set's conditions are shared by the
+                // set's members, which may be in flight together: each condition runs only
+                // under its set gate's lock (one thread at a time), and since the conditions'
+                // access is part of every member's access, two members that may be in flight
+                // together do not conflict with each other's conditions either. `'w` keeps
+                // every other user of the world away.
+                unsafe { condition.run_unsafe((), cell) }
+            })?;
+            if !should_run {
+                return Ok(RunOutcome::Skipped);
             }
             // SAFETY: as for the conditions above: same world, not exclusive, a permitted
             // thread, and no conflicting system in flight until `_in_flight` drops.
@@ -189,12 +197,10 @@ impl<'a> NodeSlots<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schedule::config::IntoSystemConfig;
+    use crate::schedule::Schedule;
 
     fn nodes(world: &mut World, count: usize) -> Vec<SystemNode> {
-        (0..count)
-            .map(|index| SystemNode::initialize((|| {}).into_config(), index, world))
-            .collect()
+        Schedule::of_trivial(count, world).nodes
     }
 
     #[test]

@@ -71,10 +71,15 @@ impl ManualClock {
         Self::default()
     }
 
-    /// Moves time forward by `duration`.
+    /// Moves time forward by `duration`. The clock counts nanoseconds in a `u64` (about
+    /// 584 years) and stops at its end: it saturates, it never wraps around and goes back.
     pub fn advance(&self, duration: Duration) {
         let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
-        self.nanos.fetch_add(nanos, Ordering::Relaxed);
+        let add = |now: u64| Some(now.saturating_add(nanos));
+        // The closure never returns None, so the update always succeeds.
+        let _ = self
+            .nanos
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, add);
     }
 }
 

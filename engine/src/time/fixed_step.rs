@@ -20,6 +20,12 @@ pub struct StepPlan {
 /// over are dropped (and counted) so a slow machine does not fall further and further behind;
 /// the fraction of a tick is kept for the interpolation alpha.
 ///
+/// Nothing here panics, whatever the settings and frame times: a scaled frame time beyond
+/// [`Duration::MAX`] (a huge time scale, or a long stall at a large one) counts as
+/// `Duration::MAX`, so that frame runs `max_ticks_per_frame` ticks and drops the rest, and
+/// [`dropped_total`](Self::dropped_total) saturates at `Duration::MAX`. With a time scale of
+/// exactly 1 frame times are used as they are, with no float rounding.
+///
 /// ```
 /// use std::time::Duration;
 /// use tickbus::FixedStep;
@@ -71,11 +77,16 @@ impl FixedStep {
         self.max_ticks_per_frame = max.max(1);
     }
 
-    /// Sets the time scale: 0.5 runs the simulation at half speed. Negative, NaN or
-    /// infinite values are treated as 0 (no time passes).
+    /// Sets the time scale: 0.5 runs the simulation at half speed, 2 at double speed.
+    ///
+    /// Negative and NaN values are treated as 0 (no time passes, as when paused). Positive
+    /// infinity is treated as `f64::MAX`: every frame runs `max_ticks_per_frame` ticks and
+    /// drops the rest (so does any scale large enough to make a frame's scaled time exceed
+    /// `Duration::MAX`). A positive scale so small that a frame's scaled time rounds to zero
+    /// nanoseconds lets no time pass.
     pub fn set_time_scale(&mut self, scale: f64) {
-        self.time_scale = if scale.is_finite() && scale > 0.0 {
-            scale
+        self.time_scale = if scale > 0.0 {
+            scale.min(f64::MAX)
         } else {
             0.0
         };
@@ -126,12 +137,28 @@ impl FixedStep {
         self.dt.saturating_sub(self.accumulator)
     }
 
+    /// Real time to wait before the next frame: until the accumulator holds a whole tick at
+    /// the current time scale, at least 1 ns (so a loop on a manual clock always moves on,
+    /// even at a huge time scale) and at most one `dt` (exactly one `dt` while paused or while
+    /// no time passes, so a loop keeps polling at the tick rate). Never panics: a tiny time
+    /// scale, whose exact wait would overflow `Duration`, gives one `dt`.
+    pub fn real_time_until_next_tick(&self) -> Duration {
+        let scale = self.time_scale;
+        if self.paused || scale <= 0.0 {
+            return self.dt;
+        }
+        let scaled = self.until_next_tick().as_secs_f64();
+        let real = Duration::try_from_secs_f64(scaled / scale).unwrap_or(Duration::MAX);
+        real.clamp(Duration::from_nanos(1), self.dt)
+    }
+
     /// Accounts for one frame of `frame_time` and says how many ticks to run now.
+    #[must_use = "the plan says how many ticks to run; dropping it loses them"]
     pub fn advance(&mut self, frame_time: Duration) -> StepPlan {
         if self.paused {
             return self.take_requested_steps();
         }
-        self.accumulator += frame_time.mul_f64(self.time_scale);
+        self.accumulator = self.accumulator.saturating_add(self.scaled(frame_time));
         let whole = self.whole_ticks();
         let ticks = whole.min(u64::from(self.max_ticks_per_frame)) as u32;
         self.accumulator -= self.dt * ticks;
@@ -142,7 +169,7 @@ impl FixedStep {
         if whole > u64::from(ticks) {
             plan.dropped = self.accumulator - self.fraction();
             self.accumulator = self.fraction();
-            self.dropped_total += plan.dropped;
+            self.dropped_total = self.dropped_total.saturating_add(plan.dropped);
         }
         plan
     }
@@ -156,14 +183,29 @@ impl FixedStep {
         }
     }
 
+    /// `frame_time` times the time scale, saturating at `Duration::MAX`.
+    fn scaled(&self, frame_time: Duration) -> Duration {
+        if self.time_scale == 1.0 {
+            return frame_time;
+        }
+        scale_saturating(frame_time, self.time_scale)
+    }
+
     fn whole_ticks(&self) -> u64 {
-        (self.accumulator.as_nanos() / self.dt.as_nanos()) as u64
+        let whole = self.accumulator.as_nanos() / self.dt.as_nanos();
+        u64::try_from(whole).unwrap_or(u64::MAX)
     }
 
     fn fraction(&self) -> Duration {
         let nanos = self.accumulator.as_nanos() % self.dt.as_nanos();
         Duration::from_nanos(nanos as u64)
     }
+}
+
+/// `duration × factor` for a factor ≥ 0, saturating at `Duration::MAX` instead of
+/// panicking as `Duration::mul_f64` does.
+fn scale_saturating(duration: Duration, factor: f64) -> Duration {
+    Duration::try_from_secs_f64(duration.as_secs_f64() * factor).unwrap_or(Duration::MAX)
 }
 
 #[cfg(test)]
@@ -201,7 +243,7 @@ mod tests {
     #[test]
     fn pause_stops_time_and_step_runs_one_tick() {
         let mut step = FixedStep::new(10 * MS);
-        step.advance(5 * MS);
+        assert_eq!(step.advance(5 * MS).ticks, 0);
         step.pause();
         assert_eq!(step.advance(100 * MS).ticks, 0);
         step.step();
@@ -222,5 +264,65 @@ mod tests {
         assert_eq!(step.advance(40 * MS).ticks, 2);
         step.set_time_scale(f64::NAN);
         assert_eq!(step.advance(40 * MS).ticks, 0);
+    }
+
+    #[test]
+    fn a_huge_time_scale_saturates_instead_of_overflowing() {
+        for scale in [1e19, 1e300, f64::MAX, f64::INFINITY] {
+            let mut step = FixedStep::new(10 * MS);
+            step.set_max_ticks_per_frame(4);
+            step.set_time_scale(scale);
+            let plan = step.advance(Duration::from_secs(10));
+            assert_eq!(plan.ticks, 4, "scale {scale}");
+            assert_eq!(plan.dropped, Duration::MAX - step.accumulator() - 40 * MS);
+            assert!(step.accumulator() < 10 * MS);
+            let _ = step.advance(Duration::from_secs(10));
+            assert_eq!(step.dropped_total(), Duration::MAX, "saturated");
+        }
+    }
+
+    #[test]
+    fn a_frame_longer_than_u64_ticks_is_clamped_not_truncated() {
+        let mut step = FixedStep::new(Duration::from_nanos(1));
+        step.set_max_ticks_per_frame(3);
+        // 2^64 + 1 whole ticks: a cast to u64 would see 1 and run a single tick.
+        let plan = step.advance(Duration::from_nanos(u64::MAX) + Duration::from_nanos(2));
+        assert_eq!(plan.ticks, 3);
+        assert_eq!(step.accumulator(), Duration::ZERO);
+    }
+
+    #[test]
+    fn the_real_time_wait_is_at_most_one_tick_at_any_scale() {
+        for scale in [0.0, 1e-300, 1e-21, 0.5, 1.0, 3.0, 1e300, f64::INFINITY] {
+            let mut step = FixedStep::new(10 * MS);
+            step.set_time_scale(scale);
+            let _ = step.advance(MS);
+            let wait = step.real_time_until_next_tick();
+            assert!(wait <= 10 * MS, "scale {scale}: {wait:?}");
+        }
+        let mut step = FixedStep::new(10 * MS);
+        let _ = step.advance(4 * MS);
+        assert_eq!(step.real_time_until_next_tick(), 6 * MS);
+        step.set_time_scale(2.0);
+        assert_eq!(step.real_time_until_next_tick(), 3 * MS);
+        step.pause();
+        assert_eq!(step.real_time_until_next_tick(), 10 * MS);
+    }
+
+    #[test]
+    fn negative_nan_and_tiny_scales_let_no_time_pass() {
+        for scale in [
+            -1.0,
+            -0.0,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            1e-30,
+            f64::MIN_POSITIVE,
+        ] {
+            let mut step = FixedStep::new(10 * MS);
+            step.set_time_scale(scale);
+            assert_eq!(step.advance(Duration::from_secs(1000)).ticks, 0, "{scale}");
+            assert_eq!(step.accumulator(), Duration::ZERO, "{scale}");
+        }
     }
 }

@@ -3,7 +3,7 @@
 use bevy_ecs::prelude::{Query, Res};
 
 use super::{Body, Mass, PhysicsConfig};
-use crate::{ComputePool, Time};
+use crate::{ComputePool, SimTime};
 
 /// Semi-implicit Euler over one tick: velocity += gravity × dt (movable bodies), then
 /// position += velocity × dt.
@@ -13,7 +13,7 @@ use crate::{ComputePool, Time};
 pub fn integrate(
     pool: Res<ComputePool>,
     config: Res<PhysicsConfig>,
-    time: Res<Time>,
+    time: Res<SimTime>,
     mut bodies: Query<(&mut Body, Option<&Mass>)>,
 ) {
     let dt = time.dt().as_secs_f32();

@@ -6,16 +6,20 @@
 //! [`Mass`] / [`Restitution`]), and read [`ContactStarted`], [`ContactEnded`] and
 //! [`LeftBounds`] with [`EventReader`](crate::EventReader)s.
 //!
-//! # One physics step (every tick, set [`PHYSICS_SET`])
+//! # One physics step (every tick, set [`PhysicsSet`])
 //!
-//! 1. [`integrate`]: velocity and position, parallel over bodies in fixed-size chunks on the
+//! 1. `integrate`: velocity and position, parallel over bodies in fixed-size chunks on the
 //!    engine's [`ComputePool`](crate::ComputePool); each body depends on itself only.
-//! 2. [`broadphase()`]: snapshot of the colliders sorted by [`entity_order`] (entity ids are
-//!    deterministic in this engine), candidate pairs from a [`UniformGrid`].
-//! 3. [`narrowphase()`]: exact shape tests ([`collide`]) in parallel chunks, results combined
+//! 2. `broadphase`: snapshot of the colliders sorted by [`entity_order`] (entity ids are
+//!    deterministic in this engine), candidate pairs from a uniform grid.
+//! 3. `narrowphase`: exact shape tests ([`collide`]) in parallel chunks, results combined
 //!    in pair order; [`Contacts`] compared with the previous step gives the started / ended
-//!    events. [`check_bounds`] runs alongside and sends [`LeftBounds`].
-//! 4. [`resolve`] (opt-in, [`PhysicsConfig::resolve`]): sequential, in pair order.
+//!    events. `check_bounds` runs alongside, sends [`LeftBounds`] and keeps [`OutOfBounds`].
+//! 4. `resolve` (opt-in, [`PhysicsConfig::resolve`]): sequential, in pair order.
+//!
+//! The steps are internal: order game systems against [`PhysicsSet`] (`.after(PhysicsSet)`
+//! sees this tick's positions and contacts). Every component and resource here implements
+//! [`StableHash`](crate::replay::StableHash), so a game registers them for its state hash.
 //!
 //! ```
 //! use tickbus::prelude::*;
@@ -29,9 +33,9 @@
 //! }
 //!
 //! let mut app = App::new();
-//! app.add_plugin(PhysicsPlugin::default())
+//! app.add_plugins(PhysicsPlugin::default())
 //!     .init_resource::<Hits>()
-//!     .add_system(log);
+//!     .add_systems(log);
 //! let left = app.world_mut().spawn((Body::new(Vec2::ZERO, Vec2::new(60.0, 0.0)), Collider::circle(1.0))).id();
 //! let right = app.world_mut().spawn((Body::new(Vec2::new(4.0, 0.0), Vec2::ZERO), Collider::rect(2.0, 2.0))).id();
 //! let mut engine = app.build()?;
@@ -44,21 +48,32 @@
 
 mod body;
 mod bounds;
-pub mod broadphase;
+mod broadphase;
 mod events;
 mod integrate;
-pub mod narrowphase;
+mod narrowphase;
 mod plugin;
 mod resolve;
 
-/// The vector type of positions, velocities and normals (glam's).
+/// The vector type of positions, velocities and normals: glam 0.33's, the one bevy_math 0.20
+/// uses, so a bevy app's `Vec2` is this `Vec2`.
 pub use glam::Vec2;
 
 pub use body::{Aabb, Body, Collider, Mass, Restitution, entity_order};
-pub use bounds::{OutOfBounds, check_bounds, crossing};
-pub use broadphase::{BroadphasePairs, Proxy, UniformGrid, broadphase, brute_force_pairs};
-pub use events::{Contact, ContactEnded, ContactStarted, Contacts, LeftBounds, narrowphase};
-pub use integrate::integrate;
+pub use bounds::OutOfBounds;
+pub use events::{Contact, ContactEnded, ContactStarted, Contacts, LeftBounds};
 pub use narrowphase::{Penetration, collide};
-pub use plugin::{PHYSICS_SET, PhysicsConfig, PhysicsPlugin};
-pub use resolve::resolve;
+pub use plugin::{PhysicsConfig, PhysicsPlugin, PhysicsSet};
+
+use bounds::check_bounds;
+use broadphase::BroadphasePairs;
+use events::narrowphase;
+use integrate::integrate;
+use resolve::resolve;
+
+/// The broadphase on its own, for the workspace's benchmarks and property tests. Not part of
+/// the stable API.
+#[doc(hidden)]
+pub mod internals {
+    pub use super::broadphase::{UniformGrid, brute_force_pairs};
+}

@@ -1,17 +1,21 @@
 //! Configuration and the plugin that adds the physics step to an app.
 
-use bevy_ecs::resource::Resource;
+use bevy_ecs::{
+    resource::Resource,
+    schedule::{IntoScheduleConfigs, SystemSet},
+};
 use glam::Vec2;
 
 use super::{
     Aabb, BroadphasePairs, ContactEnded, ContactStarted, Contacts, LeftBounds, OutOfBounds,
     broadphase::broadphase, check_bounds, integrate, narrowphase, resolve,
 };
-use crate::{App, IntoSystemConfig, Plugin};
+use crate::{App, Plugin};
 
-/// The set every physics system is in: order game systems with `.after(PHYSICS_SET)` to see
-/// this tick's positions.
-pub const PHYSICS_SET: &str = "physics";
+/// The set every physics system is in: order game systems with `.after(PhysicsSet)` to see
+/// this tick's positions, or configure it (`app.configure_sets(PhysicsSet.run_if(..))`).
+#[derive(SystemSet, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PhysicsSet;
 
 /// How the physics step behaves; a resource, so systems may change it between ticks.
 #[derive(Resource, Clone, Debug, PartialEq)]
@@ -45,7 +49,7 @@ impl Default for PhysicsConfig {
 }
 
 /// Adds 2D physics to an app: its resources, its events and its systems, all in
-/// [`PHYSICS_SET`], in this order:
+/// [`PhysicsSet`], in this order:
 ///
 /// `integrate` → `broadphase` → (`narrowphase` ∥ `check_bounds`) → `resolve` (opt-in).
 ///
@@ -73,14 +77,15 @@ impl Plugin for PhysicsPlugin {
             .add_event::<ContactStarted>()
             .add_event::<ContactEnded>()
             .add_event::<LeftBounds>()
-            .add_system(integrate.in_set(PHYSICS_SET))
-            .add_system(broadphase.in_set(PHYSICS_SET).after(integrate))
-            .add_system(narrowphase.in_set(PHYSICS_SET).after(broadphase))
-            .add_system(check_bounds.in_set(PHYSICS_SET).after(broadphase));
+            .add_systems(
+                (integrate, broadphase, (narrowphase, check_bounds))
+                    .chain()
+                    .in_set(PhysicsSet),
+            );
         if self.config.resolve {
-            app.add_system(
+            app.add_systems(
                 resolve
-                    .in_set(PHYSICS_SET)
+                    .in_set(PhysicsSet)
                     .after(narrowphase)
                     .after(check_bounds),
             );

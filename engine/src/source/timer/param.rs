@@ -13,7 +13,7 @@ use super::{
     spec::{TimerCommand, TimerHandle, TimerPayload, ticks_for},
     wheel::TimerWheel,
 };
-use crate::{EventWriter, Time};
+use crate::{EventWriter, SimTime};
 
 /// Hands out one slot per [`Timers`] parameter, in the order systems are initialized
 /// (registration order, single-threaded, when the engine is built).
@@ -24,6 +24,7 @@ struct TimerSlots {
 
 /// The per-system state of a [`Timers`] parameter: its slot, its handle counter, and where
 /// this tick's requests sit in its buffer.
+#[derive(Debug)]
 pub struct TimerSlot {
     slot: u32,
     next_serial: u64,
@@ -108,11 +109,9 @@ impl TimerSlot {
 /// #[derive(Clone, Debug, PartialEq)]
 /// enum Alarm { Spawn, Heartbeat }
 ///
-/// fn setup(mut timers: Timers<Alarm>, time: Res<Time>) {
-///     if time.tick() == 0 {
-///         timers.once_after_ticks(3, Alarm::Spawn);
-///         timers.repeat_every_ticks(2, Alarm::Heartbeat);
-///     }
+/// fn setup(mut timers: Timers<Alarm>) {
+///     timers.once_after_ticks(3, Alarm::Spawn);
+///     timers.repeat_every_ticks(2, Alarm::Heartbeat);
 /// }
 ///
 /// #[derive(Resource, Default)]
@@ -123,7 +122,10 @@ impl TimerSlot {
 /// }
 ///
 /// let mut app = App::new();
-/// app.add_timers::<Alarm>().init_resource::<Log>().add_system(setup).add_system(log);
+/// app.add_timers::<Alarm>()
+///     .init_resource::<Log>()
+///     .add_startup_systems(setup)
+///     .add_systems(log);
 /// let mut engine = app.build()?;
 /// engine.run_ticks(5)?;
 /// assert_eq!(
@@ -137,7 +139,17 @@ pub struct Timers<'w, 's, P: TimerPayload> {
     requests: EventWriter<'s, TimerCommand<P>>,
     state: Local<'s, TimerSlot>,
     wheel: Res<'w, TimerWheel<P>>,
-    time: Res<'w, Time>,
+    time: Res<'w, SimTime>,
+}
+
+impl<P: TimerPayload> std::fmt::Debug for Timers<'_, '_, P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Timers")
+            .field("payload", &std::any::type_name::<P>())
+            .field("slot", &*self.state)
+            .field("tick", &self.time.tick())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<P: TimerPayload> Timers<'_, '_, P> {

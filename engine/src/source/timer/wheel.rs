@@ -71,6 +71,16 @@ pub struct TimerWheel<P: TimerPayload> {
     fired_total: u64,
 }
 
+impl<P: TimerPayload> std::fmt::Debug for TimerWheel<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TimerWheel")
+            .field("payload", &std::any::type_name::<P>())
+            .field("next_order", &self.next_order)
+            .field("fired_total", &self.fired_total)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<P: TimerPayload> Default for TimerWheel<P> {
     fn default() -> Self {
         Self {

@@ -1,0 +1,427 @@
+//! The scheduling API as users write it (bevy's traits), on both executors.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::prelude::*;
+use crate::{BuildError, TickError};
+
+#[derive(Resource, Default)]
+struct Log(Vec<&'static str>);
+
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Phase {
+    Early,
+    Late,
+}
+
+/// The sequential executor, and the parallel executor handing every system it can to its
+/// workers (so set conditions are also evaluated off the driving thread).
+fn executors() -> [ExecutorKind; 2] {
+    [ExecutorKind::Sequential, ExecutorKind::forced_parallel(4)]
+}
+
+fn app_on(executor: ExecutorKind) -> App {
+    let mut app = App::new();
+    app.set_executor(executor).init_resource::<Log>();
+    app
+}
+
+fn log(name: &'static str) -> impl FnMut(ResMut<Log>) {
+    move |mut log: ResMut<Log>| log.0.push(name)
+}
+
+fn logged(engine: &Engine) -> Vec<&'static str> {
+    engine.world().resource::<Log>().0.clone()
+}
+
+fn a() {}
+fn b() {}
+fn c() {}
+
+#[test]
+fn registration_order_is_the_order_systems_are_added() {
+    let mut app = App::new();
+    app.add_systems((c, a)).add_systems(b);
+    let plan = app.build().unwrap().schedule_plan();
+    let names: Vec<&str> = plan.systems.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["c", "a", "b"]);
+}
+
+#[test]
+fn chain_orders_independent_systems_and_the_plan_says_so() {
+    let mut app = App::new();
+    app.add_systems((c, b, a).chain());
+    let plan = app.build().unwrap().schedule_plan();
+    assert_eq!(plan.run_order, [0, 1, 2]);
+    assert!(!plan.may_run_together(0, 1) && !plan.may_run_together(1, 2));
+    let text = plan.to_string();
+    assert!(
+        text.contains("c -> b: explicit: system c before system b"),
+        "{text}"
+    );
+}
+
+#[test]
+fn set_order_beats_registration_order() {
+    for executor in executors() {
+        let mut app = app_on(executor);
+        app.configure_sets((Phase::Early, Phase::Late).chain())
+            .add_systems(log("late").in_set(Phase::Late))
+            .add_systems(log("early").in_set(Phase::Early));
+        let mut engine = app.build().unwrap();
+        engine.run_ticks(2).unwrap();
+        assert_eq!(logged(&engine), ["early", "late", "early", "late"]);
+    }
+}
+
+#[test]
+fn the_plan_shows_set_membership_and_set_conditions() {
+    let mut app = App::new();
+    app.configure_sets(Phase::Late.in_set(Phase::Early).run_if(|| true))
+        .add_systems((a.in_set(Phase::Late), b));
+    let plan = app.build().unwrap().schedule_plan();
+    assert_eq!(plan.systems[0].sets, ["Early", "Late"]);
+    assert_eq!(plan.systems[0].set_conditions, ["Late"]);
+    assert!(plan.systems[1].sets.is_empty());
+    let text = plan.to_string();
+    assert!(text.contains("sets: Early, Late"), "{text}");
+}
+
+/// Counts the evaluations of a set condition.
+#[derive(Resource, Default)]
+struct Evaluations(AtomicU32);
+
+#[derive(Resource, Default)]
+struct Open(bool);
+
+fn gate(open: Res<Open>, evaluations: Res<Evaluations>) -> bool {
+    evaluations.0.fetch_add(1, Ordering::Relaxed);
+    open.0
+}
+
+fn open_on_odd_ticks(time: Res<SimTime>, mut open: ResMut<Open>) {
+    open.0 = time.tick() % 2 == 1;
+}
+
+fn close(mut open: ResMut<Open>) {
+    open.0 = false;
+}
+
+#[derive(Resource, Default)]
+struct Runs(Vec<(u64, &'static str)>);
+
+fn run_of(name: &'static str) -> impl FnMut(Res<SimTime>, ResMut<Runs>) {
+    move |time: Res<SimTime>, mut runs: ResMut<Runs>| runs.0.push((time.tick(), name))
+}
+
+#[test]
+fn a_set_condition_is_evaluated_once_per_tick_right_before_the_sets_first_system() {
+    for executor in executors() {
+        let mut app = App::new();
+        app.set_executor(executor)
+            .init_resource::<Evaluations>()
+            .init_resource::<Open>()
+            .init_resource::<Runs>()
+            .configure_sets(Phase::Late.run_if(gate))
+            // Before the set in the tick: the condition must see what this wrote.
+            .add_systems(open_on_odd_ticks)
+            .add_systems(
+                (run_of("x"), run_of("y"), run_of("z"))
+                    .chain()
+                    .in_set(Phase::Late),
+            )
+            // After the set: closing must not take back this tick's verdict.
+            .add_systems(close.after(Phase::Late));
+        let mut engine = app.build().unwrap();
+        engine.run_ticks(4).unwrap();
+        let world = engine.world();
+        assert_eq!(world.resource::<Evaluations>().0.load(Ordering::Relaxed), 4);
+        let runs = &world.resource::<Runs>().0;
+        assert_eq!(
+            runs,
+            &[(1, "x"), (1, "y"), (1, "z"), (3, "x"), (3, "y"), (3, "z")]
+        );
+    }
+}
+
+#[test]
+fn system_conditions_are_all_evaluated_without_short_circuit() {
+    let mut app = App::new();
+    app.init_resource::<Evaluations>()
+        .init_resource::<Open>()
+        .add_systems(a.run_if(|| false).run_if(gate));
+    let mut engine = app.build().unwrap();
+    engine.run_ticks(3).unwrap();
+    let evaluations = engine
+        .world()
+        .resource::<Evaluations>()
+        .0
+        .load(Ordering::Relaxed);
+    assert_eq!(
+        evaluations, 3,
+        "as in bevy, a false condition does not hide the next"
+    );
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Note(u32);
+
+#[derive(Resource, Default)]
+struct Heard(Vec<(u64, u32)>);
+
+fn hear(notes: EventReader<Note>, time: Res<SimTime>, mut heard: ResMut<Heard>) {
+    heard
+        .0
+        .extend(notes.iter().map(|note| (time.tick(), note.0)));
+}
+
+fn heard(engine: &Engine) -> Vec<(u64, u32)> {
+    engine.world().resource::<Heard>().0.clone()
+}
+
+#[test]
+fn startup_systems_run_once_before_tick_zero_and_see_each_others_commands() {
+    #[derive(Component)]
+    struct Spawned;
+
+    fn spawn(mut commands: Commands) {
+        commands.spawn(Spawned);
+    }
+
+    fn announce(spawned: Query<(), With<Spawned>>, mut out: EventWriter<Note>) {
+        out.send(Note(spawned.iter().count() as u32));
+    }
+
+    for executor in executors() {
+        let mut app = app_on(executor);
+        app.init_resource::<Heard>()
+            .add_startup_systems((spawn, announce).chain())
+            .add_systems(hear);
+        let mut engine = app.build().unwrap();
+        engine.run_ticks(3).unwrap();
+        assert_eq!(heard(&engine), [(0, 1)], "once, readable in tick 0");
+    }
+}
+
+#[test]
+fn a_failing_startup_system_is_reported_for_tick_zero() {
+    let mut app = App::new();
+    app.add_startup_systems(|| panic!("no level"));
+    let mut engine = app.build().unwrap();
+    let error = engine.tick().unwrap_err();
+    assert!(
+        matches!(error, TickError::SystemPanicked { tick: 0, .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_exclusive_system_with_an_event_writer_is_merged_in_registration_order() {
+    fn first(mut out: EventWriter<Note>) {
+        out.send(Note(1));
+    }
+    fn exclusive(world: &mut World, mut out: EventWriter<Note>) {
+        world.send_event(Note(100));
+        out.send(Note(2));
+    }
+    fn third(mut out: EventWriter<Note>) {
+        out.send(Note(3));
+    }
+
+    for executor in executors() {
+        let mut app = app_on(executor);
+        app.init_resource::<Heard>()
+            .add_systems((first, exclusive, third, hear));
+        let mut engine = app.build().unwrap();
+        engine.run_ticks(2).unwrap();
+        // The writer buffers of the systems before an exclusive system are merged before it
+        // runs (bevy's sync point); its direct world write happens at once, so after them;
+        // its own writer buffer is merged in its place, before the systems after it.
+        assert_eq!(heard(&engine), [(1, 1), (1, 100), (1, 2), (1, 3)]);
+    }
+}
+
+#[test]
+fn events_sent_between_ticks_are_read_in_the_next_tick_even_of_a_new_type() {
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    struct Unseen(u8);
+
+    let mut app = App::new();
+    app.init_resource::<Heard>().add_systems(hear);
+    let mut engine = app.build().unwrap();
+    engine.send_event(Note(7));
+    // A type no system uses: its queue is created and swapped from now on.
+    engine.send_event(Unseen(1));
+    engine.run_ticks(1).unwrap();
+    assert_eq!(heard(&engine), [(0, 7)]);
+    let queue = engine.world().resource::<crate::EventQueue<Unseen>>();
+    assert_eq!(queue.readable(), [Unseen(1)]);
+}
+
+#[test]
+fn on_event_runs_a_system_only_in_ticks_with_events() {
+    let mut app = App::new();
+    let notes = app.add_source::<Note>(SourceConfig::unbounded());
+    app.init_resource::<Runs>()
+        .add_systems(run_of("on note").run_if(on_event::<Note>));
+    let mut engine = app.build().unwrap();
+    engine.run_ticks(1).unwrap();
+    notes.send(Note(1)).unwrap();
+    engine.run_ticks(2).unwrap();
+    assert_eq!(engine.world().resource::<Runs>().0, [(1, "on note")]);
+    assert_eq!(engine.stats().unconsumed(), 0);
+    assert_eq!(
+        engine
+            .world()
+            .resource::<crate::EventQueue<Note>>()
+            .totals()
+            .unconsumed,
+        1,
+        "the condition is not a reader"
+    );
+}
+
+#[test]
+fn ordering_against_a_system_that_was_never_added_is_an_error() {
+    let mut app = App::new();
+    app.add_systems(a.after(b));
+    match app.build() {
+        Err(BuildError::UnknownOrderTarget { system, target }) => {
+            assert_eq!(system, "system a");
+            assert_eq!(target, "system b");
+        }
+        other => panic!("expected UnknownOrderTarget, got {:?}", other.err()),
+    }
+}
+
+#[test]
+fn ordering_against_an_empty_set_is_fine() {
+    let mut app = App::new();
+    app.add_systems(a.after(Phase::Early));
+    assert!(app.build().is_ok());
+}
+
+#[test]
+fn sets_containing_each_other_are_refused() {
+    let mut app = App::new();
+    app.configure_sets((
+        Phase::Early.in_set(Phase::Late),
+        Phase::Late.in_set(Phase::Early),
+    ))
+    .add_systems(a.in_set(Phase::Early));
+    assert!(matches!(app.build(), Err(BuildError::SetCycle { .. })));
+}
+
+#[test]
+fn explicit_cycles_are_reported_with_their_systems() {
+    let mut app = App::new();
+    app.add_systems((a.after(b), b.after(a)));
+    match app.build() {
+        Err(BuildError::Cycle { systems }) => assert_eq!(systems.len(), 2, "{systems:?}"),
+        other => panic!("expected a cycle, got {:?}", other.err()),
+    }
+}
+
+#[derive(Resource, Default)]
+struct Busy<const N: usize>(u64);
+
+/// Independent members of one gated set: on the parallel executor they are taken by several
+/// threads at once, and the set's condition must still run once per tick.
+fn busy<const N: usize>(mut busy: ResMut<Busy<N>>) {
+    let until = std::time::Instant::now() + std::time::Duration::from_micros(50);
+    while std::time::Instant::now() < until {
+        std::hint::spin_loop();
+    }
+    busy.0 += 1;
+}
+
+#[test]
+fn a_set_condition_runs_once_per_tick_for_independent_members() {
+    for executor in executors() {
+        let mut app = App::new();
+        app.set_executor(executor)
+            .init_resource::<Evaluations>()
+            .insert_resource(Open(true))
+            .init_resource::<Busy<0>>()
+            .init_resource::<Busy<1>>()
+            .init_resource::<Busy<2>>()
+            .configure_sets(Phase::Early.run_if(gate))
+            .add_systems((busy::<0>, busy::<1>, busy::<2>).in_set(Phase::Early));
+        let mut engine = app.build().unwrap();
+        engine.run_ticks(20).unwrap();
+        let world = engine.world();
+        assert_eq!(
+            world.resource::<Evaluations>().0.load(Ordering::Relaxed),
+            20
+        );
+        assert_eq!(world.resource::<Busy<1>>().0, 20);
+        let plan = engine.schedule_plan();
+        assert!(plan.may_run_together(0, 1) && plan.may_run_together(1, 2));
+        if executor != ExecutorKind::Sequential {
+            let totals = engine.executor_totals();
+            assert!(totals.overlapped(), "members overlapped: {totals:?}");
+        }
+    }
+}
+
+#[derive(Component)]
+struct Spawned;
+
+fn spawn_one(mut commands: Commands) {
+    commands.spawn(Spawned);
+}
+
+#[derive(Resource, Default)]
+struct Counted(Vec<usize>);
+
+fn count_spawned(spawned: Query<(), With<Spawned>>, mut counted: ResMut<Counted>) {
+    counted.0.push(spawned.iter().count());
+}
+
+#[test]
+fn apply_deferred_is_a_sync_point_as_in_bevy() {
+    for executor in executors() {
+        let mut app = app_on(executor);
+        app.init_resource::<Counted>()
+            .add_systems((spawn_one, bevy_ecs::schedule::ApplyDeferred, count_spawned).chain());
+        let mut engine = app.build().unwrap();
+        engine.run_ticks(2).unwrap();
+        assert_eq!(
+            engine.world().resource::<Counted>().0,
+            [1, 2],
+            "the spawn of the same tick is seen"
+        );
+    }
+}
+
+#[test]
+fn a_member_of_spawners_is_ordered_against_every_commands_user() {
+    fn despawn_spawned(mut commands: Commands, spawned: Query<Entity, With<Spawned>>) {
+        spawned
+            .iter()
+            .for_each(|entity| commands.entity(entity).despawn());
+    }
+    fn insert_nothing(_commands: Commands) {}
+
+    let mut app = App::new();
+    app.add_systems((spawn_one.in_set(Spawners), despawn_spawned, insert_nothing));
+    let plan = app.build().unwrap().schedule_plan();
+    assert!(!plan.may_run_together(0, 1) && !plan.may_run_together(0, 2));
+    assert!(
+        plan.may_run_together(1, 2),
+        "Commands users that do not spawn may overlap"
+    );
+    assert_eq!(plan.systems[0].sets, ["Spawners"]);
+    assert!(plan.to_string().contains("spawn order"), "{plan}");
+}
+
+#[test]
+fn a_whole_set_can_be_declared_to_spawn() {
+    fn also_commands(_commands: Commands) {}
+
+    let mut app = App::new();
+    app.configure_sets(Phase::Late.in_set(Spawners))
+        .add_systems((spawn_one.in_set(Phase::Late), also_commands));
+    let plan = app.build().unwrap().schedule_plan();
+    assert!(!plan.may_run_together(0, 1), "{plan}");
+}

@@ -1,0 +1,353 @@
+//! The command line: arguments (clap) and one function per subcommand.
+
+mod files;
+mod keyboard;
+mod play;
+mod screen;
+mod terminal;
+
+use std::{
+    io::IsTerminal,
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::Instant,
+};
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use game_demo::{
+    bot::{Bot, BotKind},
+    game::{Asteroids, AsteroidsConfig, Games, Level, Lives, Score},
+    scenarios::{self, FileReport, OtherGames, Shard},
+};
+use tickbus::{
+    ExecutorKind,
+    replay::{DEFAULT_CHECKPOINT_EVERY, Game, Recorder, RunSetup, build_game},
+};
+
+/// An asteroids game on the tickbus engine: play it, record it, replay it.
+#[derive(Parser, Debug)]
+#[command(
+    name = "game-demo",
+    version,
+    after_help = "Without a subcommand: plays when stdin and stdout are terminals, otherwise \
+                  replays every scenario in scenarios/ and prints the summary."
+)]
+pub struct Arguments {
+    #[command(subcommand)]
+    command: Option<Subcommands>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Subcommands {
+    /// Play in this terminal (arrows or WASD turn and thrust, space fires, q quits).
+    Play(PlayArgs),
+    /// Record a game played by a bot, headless, as a scenario file.
+    Record(RecordArgs),
+    /// Replay scenario files and verify every checkpoint.
+    Replay(ReplayArgs),
+    /// Print the game's schedule plan: the systems, what may run at the same time, and why
+    /// each ordering exists.
+    Plan(PlanArgs),
+}
+
+/// Which executor runs the systems.
+#[derive(Args, Debug, Clone, Copy)]
+struct ExecutorArgs {
+    /// Run systems on this many threads (the driving thread included).
+    #[arg(long, value_name = "N", conflicts_with = "sequential", value_parser = clap::value_parser!(u16).range(1..=256))]
+    threads: Option<u16>,
+    /// Run every system on one thread, in order (the reference executor).
+    #[arg(long)]
+    sequential: bool,
+}
+
+impl ExecutorArgs {
+    fn executor(self) -> ExecutorKind {
+        match (self.sequential, self.threads) {
+            (true, _) => ExecutorKind::Sequential,
+            (false, Some(threads)) => ExecutorKind::parallel(usize::from(threads)),
+            (false, None) => ExecutorKind::default(),
+        }
+    }
+}
+
+/// The game's configuration presets.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Preset {
+    /// The arcade game.
+    #[default]
+    Classic,
+    /// A wide arena with thousands of rocks.
+    Stress,
+}
+
+impl Preset {
+    fn config(self) -> AsteroidsConfig {
+        match self {
+            Preset::Classic => AsteroidsConfig::default(),
+            Preset::Stress => AsteroidsConfig::stress(),
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+struct PlayArgs {
+    /// The simulation seed (default: from the clock; printed when the game ends).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Write the game to this scenario file when it ends.
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+    /// Let a bot play (attract mode): hunter, spinner or idle.
+    #[arg(long, value_name = "NAME", value_parser = parse_bot)]
+    bot: Option<BotKind>,
+    /// The game's configuration.
+    #[arg(long, value_enum, default_value_t)]
+    preset: Preset,
+    #[command(flatten)]
+    executor: ExecutorArgs,
+}
+
+#[derive(Args, Debug)]
+struct RecordArgs {
+    /// The simulation seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Ticks to record (60 per second of game time).
+    #[arg(long)]
+    ticks: u64,
+    /// The bot that plays: hunter (aims, shoots, dodges), spinner or idle.
+    #[arg(long, value_name = "NAME", default_value = "hunter", value_parser = parse_bot)]
+    bot: BotKind,
+    /// The scenario file to write.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// The game's configuration.
+    #[arg(long, value_enum, default_value_t)]
+    preset: Preset,
+    /// Take a checkpoint (state hash) every this many ticks.
+    #[arg(long, value_name = "TICKS", default_value_t = DEFAULT_CHECKPOINT_EVERY)]
+    checkpoint_every: u64,
+    #[command(flatten)]
+    executor: ExecutorArgs,
+}
+
+#[derive(Args, Debug)]
+struct ReplayArgs {
+    /// Scenario files or directories of them (default: scenarios/).
+    #[arg(value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Print one JSON object per file instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Replay only shard I of N (0 <= I < N): the files whose position in the sorted list
+    /// is I modulo N, so N machines split a set of recordings without overlap.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<Shard>,
+    #[command(flatten)]
+    executor: ExecutorArgs,
+}
+
+#[derive(Args, Debug)]
+struct PlanArgs {
+    /// The game's configuration.
+    #[arg(long, value_enum, default_value_t)]
+    preset: Preset,
+}
+
+fn parse_bot(name: &str) -> Result<BotKind, String> {
+    BotKind::from_name(name).ok_or_else(|| {
+        format!(
+            "no bot called {name:?}; the bots are {}",
+            BotKind::names().join(", ")
+        )
+    })
+}
+
+/// Runs the command line.
+pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
+    match arguments.command {
+        Some(Subcommands::Play(args)) => play(args),
+        Some(Subcommands::Record(args)) => record(args),
+        Some(Subcommands::Replay(args)) => Ok(replay(args)),
+        Some(Subcommands::Plan(args)) => plan(args),
+        None if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() => {
+            play(PlayArgs {
+                seed: None,
+                record: None,
+                bot: None,
+                preset: Preset::Classic,
+                executor: ExecutorArgs {
+                    threads: None,
+                    sequential: false,
+                },
+            })
+        }
+        None => Ok(replay(ReplayArgs {
+            files: Vec::new(),
+            json: false,
+            shard: None,
+            executor: ExecutorArgs {
+                threads: None,
+                sequential: false,
+            },
+        })),
+    }
+}
+
+fn play(args: PlayArgs) -> anyhow::Result<ExitCode> {
+    let seed = args.seed.unwrap_or_else(seed_from_clock);
+    play::play(play::PlayOptions {
+        config: args.preset.config(),
+        seed,
+        record: args.record,
+        bot: args.bot,
+        executor: args.executor.executor(),
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn seed_from_clock() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+}
+
+fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let mut recorder = Recorder::<Asteroids>::builder(args.preset.config())
+        .seed(args.seed)
+        .checkpoint_every(args.checkpoint_every)
+        .executor(args.executor.executor())
+        .build()
+        .context("cannot build the game")?;
+    let input = recorder.input();
+    let mut bot = Bot::new(args.bot);
+    for _ in 0..args.ticks {
+        for command in bot.decide(recorder.engine().world()) {
+            input
+                .send(command)
+                .context("the engine stopped taking input")?;
+        }
+        if let Err(error) = recorder.tick() {
+            eprintln!("the game crashed: {error} (the recording reproduces it)");
+            break;
+        }
+    }
+    let scenario = recorder.scenario();
+    files::write_atomically(&args.out, &scenario.to_ron()?)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    let world = recorder.engine().world();
+    println!(
+        "{}: {} ticks, {} inputs, {} checkpoints; score {}, level {}, {} lives, {} game(s); recorded in {:.1}s",
+        args.out.display(),
+        scenario.ticks,
+        scenario.inputs.len(),
+        scenario.checkpoints.len(),
+        world.resource::<Score>().points,
+        world.resource::<Level>().0,
+        world.resource::<Lives>().0,
+        world.resource::<Games>().0,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(if recorder.crash().is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Replays the files and prints one line (or JSON object) per file, then a summary line.
+/// The exit code is the worst outcome: 2 unreadable, 1 diverged, 0 all verified.
+fn replay(args: ReplayArgs) -> ExitCode {
+    let (paths, other_games) = if args.files.is_empty() {
+        (vec![scenarios_dir()], OtherGames::Skip)
+    } else {
+        (args.files.clone(), OtherGames::Refuse)
+    };
+    let files = match scenarios::select_files(&paths, args.shard) {
+        Ok(files) => files,
+        Err(error) => {
+            eprintln!("error: cannot list the scenario files: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let executor = args.executor.executor();
+    let mut worst = 0;
+    let mut reports = Vec::with_capacity(files.len());
+    for file in &files {
+        let report = scenarios::replay_file(file, executor, other_games);
+        print_report(&report, args.json);
+        worst = worst.max(report.exit_code());
+        reports.push(report);
+    }
+    if !args.json {
+        say(summary(&reports, executor));
+    }
+    ExitCode::from(worst)
+}
+
+fn print_report(report: &FileReport, json: bool) {
+    if json {
+        match serde_json::to_string(report) {
+            Ok(line) => say(line),
+            Err(error) => eprintln!("error: cannot write JSON: {error}"),
+        }
+    } else {
+        say(report);
+    }
+}
+
+fn summary(reports: &[FileReport], executor: ExecutorKind) -> String {
+    let count = |code| reports.iter().filter(|r| r.exit_code() == code).count();
+    let skipped = reports
+        .iter()
+        .filter(|r| matches!(r.outcome, scenarios::Outcome::Skipped { .. }))
+        .count();
+    let on = match executor {
+        ExecutorKind::Sequential => "the sequential executor".to_owned(),
+        ExecutorKind::Parallel(config) => format!("{} threads", config.threads),
+    };
+    format!(
+        "{} file(s) on {on}: {} verified, {} diverged, {} unreadable, {skipped} skipped",
+        reports.len(),
+        count(0) - skipped,
+        count(1),
+        count(2)
+    )
+}
+
+/// Prints a line on stdout. A reader that went away (`game-demo plan | head`) is not an
+/// error worth a panic: the rest is dropped.
+fn say(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
+/// `scenarios/` in the working directory, else the workspace's (where this binary was built).
+fn scenarios_dir() -> PathBuf {
+    let here = Path::new("scenarios");
+    if here.is_dir() {
+        return here.to_path_buf();
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("scenarios")
+}
+
+fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    let setup = RunSetup {
+        seed: 0,
+        tick_rate: tickbus::DEFAULT_TICK_RATE,
+        executor: ExecutorKind::Sequential,
+    };
+    let (engine, _input) =
+        build_game::<Asteroids>(&args.preset.config(), setup).context("cannot build the game")?;
+    say(format!(
+        "The schedule of {:?} (one tick, in registration order):\n\n{}",
+        Asteroids::NAME,
+        engine.schedule_plan()
+    ));
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,246 @@
+//! `game-demo play`: the real-time loop in the terminal.
+//!
+//! The engine runs at a fixed 60 Hz; each pass of the loop turns the real time since the
+//! last pass into whole ticks (the engine's accumulator), then draws the world between the
+//! last two ticks with the interpolation alpha and writes it out, as fast as the terminal
+//! takes it (capped at [`FRAME`]). Keys arrive on their own thread.
+
+use std::{
+    collections::VecDeque,
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+        mpsc,
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use game_demo::{
+    bot::{Bot, BotKind},
+    game::{Asteroids, AsteroidsConfig, Score},
+    view::{self, Canvas, Status},
+};
+use tickbus::{ExecutorKind, RealClock, TickError, replay::Recorder};
+
+use super::{
+    files::write_atomically,
+    keyboard::{self, LoopKey},
+    screen::Screen,
+    terminal::GameTerminal,
+};
+
+/// The shortest time between two frames (about 100 frames per second).
+const FRAME: Duration = Duration::from_millis(10);
+/// The time scales `+` and `-` step through.
+const SCALES: [f64; 7] = [0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0];
+
+/// How to play.
+pub struct PlayOptions {
+    /// The game's configuration.
+    pub config: AsteroidsConfig,
+    /// The simulation seed.
+    pub seed: u64,
+    /// Write the recording here on exit.
+    pub record: Option<PathBuf>,
+    /// Let a bot play (attract mode); keys still work.
+    pub bot: Option<BotKind>,
+    /// The executor.
+    pub executor: ExecutorKind,
+}
+
+/// Plays until the player quits (or a signal asks to), then restores the terminal and
+/// writes the recording if asked to.
+pub fn play(options: PlayOptions) -> anyhow::Result<()> {
+    if let Some(path) = &options.record {
+        check_writable_directory(path)?;
+    }
+    let mut recorder = Recorder::<Asteroids>::builder(options.config.clone())
+        .seed(options.seed)
+        .executor(options.executor)
+        .build()
+        .context("cannot build the game")?;
+    let signalled = watch_signals()?;
+    let terminal = GameTerminal::enter().context("cannot set up the terminal")?;
+    let (keys_tx, keys) = mpsc::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let keyboard = keyboard::spawn(
+        recorder.input(),
+        keys_tx,
+        Arc::clone(&stop),
+        terminal.reports_releases(),
+    );
+    let mut game = Loop::new(options.record.is_some(), options.bot.map(Bot::new));
+    let result = game.run(&mut recorder, &keys, &signalled);
+    stop.store(true, Ordering::Relaxed);
+    let _ = keyboard.join();
+    drop(terminal);
+    finish(&recorder, &options)?;
+    result.map_err(|error| anyhow::anyhow!("the game stopped: {error}"))
+}
+
+/// Refuses a recording path whose directory does not exist before the game starts, not
+/// after it ends.
+fn check_writable_directory(path: &std::path::Path) -> anyhow::Result<()> {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() && !parent.is_dir() => Err(anyhow::anyhow!(
+            "cannot record to {}: the directory {} does not exist",
+            path.display(),
+            parent.display()
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP set a flag the loop checks, so it ends normally: terminal
+/// restored, recording written. (In raw mode Ctrl-C arrives as a key instead.)
+fn watch_signals() -> anyhow::Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    for signal in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        signal_hook::flag::register(signal, Arc::clone(&flag))
+            .context("cannot watch for signals")?;
+    }
+    Ok(flag)
+}
+
+fn finish(recorder: &Recorder<Asteroids>, options: &PlayOptions) -> anyhow::Result<()> {
+    let world = recorder.engine().world();
+    let score = world
+        .get_resource::<Score>()
+        .map_or(0, |score| score.points);
+    println!(
+        "score {score}, {} ticks played with seed {}",
+        recorder.engine().tick_count(),
+        options.seed
+    );
+    if let Some(path) = &options.record {
+        let scenario = recorder.scenario();
+        let text = scenario.to_ron()?;
+        write_atomically(path, &text)
+            .with_context(|| format!("cannot write the recording to {}", path.display()))?;
+        println!(
+            "recorded {} ticks, {} inputs, {} checkpoints to {} (replay: game-demo replay {})",
+            scenario.ticks,
+            scenario.inputs.len(),
+            scenario.checkpoints.len(),
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// The state of the real-time loop (outside the simulation).
+struct Loop {
+    screen: Screen,
+    canvas: Canvas,
+    scale: usize,
+    recent_ticks: VecDeque<(Instant, u64)>,
+    recording: bool,
+    bot: Option<Bot>,
+}
+
+impl Loop {
+    fn new(recording: bool, bot: Option<Bot>) -> Self {
+        Self {
+            screen: Screen::new(),
+            canvas: Canvas::new(80, 24),
+            scale: SCALES.iter().position(|&s| s == 1.0).unwrap_or(0),
+            recent_ticks: VecDeque::new(),
+            recording,
+            bot,
+        }
+    }
+
+    fn run(
+        &mut self,
+        recorder: &mut Recorder<Asteroids>,
+        keys: &mpsc::Receiver<LoopKey>,
+        signalled: &AtomicBool,
+    ) -> Result<(), TickError> {
+        let clock = RealClock::new();
+        loop {
+            let started = Instant::now();
+            if signalled.load(Ordering::Relaxed) || !self.handle_keys(recorder, keys) {
+                return Ok(());
+            }
+            if let Some(bot) = &mut self.bot {
+                for command in bot.decide(recorder.engine().world()) {
+                    let _ = recorder.input().send(command);
+                }
+            }
+            let frame = recorder.frame(&clock)?;
+            self.draw(recorder, frame.alpha as f32);
+            std::thread::sleep(FRAME.saturating_sub(started.elapsed()));
+        }
+    }
+
+    /// Applies the loop's keys; false to quit.
+    fn handle_keys(
+        &mut self,
+        recorder: &mut Recorder<Asteroids>,
+        keys: &mpsc::Receiver<LoopKey>,
+    ) -> bool {
+        for key in keys.try_iter() {
+            let step = recorder.fixed_step_mut();
+            match key {
+                LoopKey::Quit => return false,
+                LoopKey::Pause if step.is_paused() => step.resume(),
+                LoopKey::Pause => step.pause(),
+                LoopKey::Step if step.is_paused() => step.step(),
+                LoopKey::Step => {}
+                LoopKey::Faster => self.scale = (self.scale + 1).min(SCALES.len() - 1),
+                LoopKey::Slower => self.scale = self.scale.saturating_sub(1),
+                LoopKey::Resized => self.screen.invalidate(),
+            }
+            recorder.fixed_step_mut().set_time_scale(SCALES[self.scale]);
+        }
+        true
+    }
+
+    fn draw(&mut self, recorder: &Recorder<Asteroids>, alpha: f32) {
+        let engine = recorder.engine();
+        let status = Status {
+            ticks_per_second: self.ticks_per_second(engine.tick_count()),
+            events: engine.stats().queues.iter().map(|(_, q)| q.readable).sum(),
+            threads: engine.threads(),
+            time_scale: SCALES[self.scale],
+            paused: engine.fixed_step().is_paused(),
+            recording: self.recording,
+        };
+        let (width, height) = crossterm::terminal::size().unwrap_or((80, 24));
+        let (width, height) = if width == 0 || height == 0 {
+            (80, 24)
+        } else {
+            (width, height)
+        };
+        self.canvas = Canvas::new(usize::from(width), usize::from(height));
+        view::draw(engine.world(), alpha, &status, &mut self.canvas);
+        // A terminal that went away ends the game through the keyboard thread.
+        let _ = self.screen.present(&self.canvas);
+    }
+
+    /// Ticks per second of wall time over the last second.
+    fn ticks_per_second(&mut self, tick: u64) -> f64 {
+        let now = Instant::now();
+        self.recent_ticks.push_back((now, tick));
+        while self
+            .recent_ticks
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) > Duration::from_secs(1))
+        {
+            self.recent_ticks.pop_front();
+        }
+        let (since, first) = self.recent_ticks.front().copied().unwrap_or((now, tick));
+        let seconds = now.duration_since(since).as_secs_f64();
+        if seconds < 0.1 {
+            return 0.0;
+        }
+        (tick - first) as f64 / seconds
+    }
+}

@@ -1,0 +1,23 @@
+//! `game-demo`: play the asteroids game on tickbus in a terminal, record games headless with
+//! a bot, replay and verify recorded scenarios, print the schedule plan.
+//!
+//! Without a subcommand it plays when stdin and stdout are terminals, and otherwise replays
+//! every scenario in `scenarios/` and prints the summary (so `cargo run --release` does
+//! something useful anywhere, CI included).
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let arguments = cli::Arguments::parse();
+    match cli::run(arguments) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}

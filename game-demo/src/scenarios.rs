@@ -1,0 +1,322 @@
+//! Replaying scenario files as `game-demo replay` does: which files (directories expanded,
+//! a deterministic shard), one verification per file, and its outcome as a line of text or
+//! JSON.
+
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use serde::Serialize;
+use tickbus::{
+    ExecutorKind,
+    replay::{Game, Replayer, Scenario, ScenarioError, ScenarioInfo},
+};
+
+use crate::game::Asteroids;
+
+/// One of `count` shards: a deterministic share of a list of files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, from 0.
+    pub index: usize,
+    /// The number of shards.
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    /// Parses `I/N` with `0 <= I < N`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (index, count) = text
+            .split_once('/')
+            .ok_or_else(|| format!("expected I/N (such as 0/4), got {text:?}"))?;
+        let number = |part: &str| {
+            part.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("expected I/N with whole numbers, got {text:?}"))
+        };
+        let (index, count) = (number(index)?, number(count)?);
+        if count == 0 || index >= count {
+            return Err(format!(
+                "shard {index}/{count}: I must be at least 0 and less than N (0/{count} to {}/{count})",
+                count.max(1) - 1
+            ));
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// The scenario files named by `paths` (a directory stands for its `*.ron` files), sorted
+/// by path and without duplicates, then this shard's share: every file whose position in
+/// that order is `index` modulo `count`. The same list gives every machine the same split.
+pub fn select_files(paths: &[PathBuf], shard: Option<Shard>) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            files.extend(ron_files_in(path)?);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    files.sort();
+    files.dedup();
+    Ok(match shard {
+        Some(Shard { index, count }) => files
+            .into_iter()
+            .enumerate()
+            .filter(|(position, _)| position % count == index)
+            .map(|(_, file)| file)
+            .collect(),
+        None => files,
+    })
+}
+
+fn ron_files_in(directory: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(directory)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|ext| ext == "ron") {
+            files.push(path);
+        }
+    }
+    Ok(files)
+}
+
+/// What replaying one file found.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FileReport {
+    /// The file.
+    pub file: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// How the replay of one file ended.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every tick ran and every checkpoint matched.
+    Verified(Measured),
+    /// The replay is not the recorded run.
+    Diverged {
+        /// How far it got.
+        #[serde(flatten)]
+        measured: Measured,
+        /// The first divergent tick, when it is known exactly.
+        first_divergent_tick: Option<u64>,
+        /// The ticks the divergence arose in (`start..end`).
+        ticks: (u64, u64),
+        /// The component and resource types that differ.
+        components: Vec<String>,
+        /// The divergence in words.
+        message: String,
+    },
+    /// The file could not be read, parsed or accepted.
+    Unreadable {
+        /// Why (with line and column for a parse error).
+        error: String,
+    },
+    /// A scenario of another game (only when replaying a whole directory).
+    Skipped {
+        /// The game it belongs to.
+        game: String,
+    },
+}
+
+/// The figures of a replay.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Measured {
+    /// The game.
+    pub game: String,
+    /// Ticks run.
+    pub ticks: u64,
+    /// Ticks per second of wall time.
+    pub ticks_per_second: f64,
+    /// Simulated time over wall time.
+    pub times_real_time: f64,
+    /// Checkpoints that matched.
+    pub checkpoints_verified: usize,
+    /// Checkpoints in the file.
+    pub checkpoints_total: usize,
+    /// The state hash of the last checkpoint reached, as 16 hex digits.
+    pub final_hash: String,
+}
+
+impl FileReport {
+    /// The exit code this outcome asks for: 0 verified or skipped, 1 diverged, 2 unreadable.
+    pub fn exit_code(&self) -> u8 {
+        match self.outcome {
+            Outcome::Verified(_) | Outcome::Skipped { .. } => 0,
+            Outcome::Diverged { .. } => 1,
+            Outcome::Unreadable { .. } => 2,
+        }
+    }
+}
+
+impl std::fmt::Display for FileReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let file = &self.file;
+        match &self.outcome {
+            Outcome::Verified(measured) => write!(f, "{file}: verified  {measured}"),
+            Outcome::Diverged {
+                measured, message, ..
+            } => write!(f, "{file}: DIVERGED  {measured}\n  {message}"),
+            Outcome::Unreadable { error } => write!(f, "{file}: ERROR  {error}"),
+            Outcome::Skipped { game } => write!(
+                f,
+                "{file}: skipped  (a scenario of the game {game:?}; this binary replays {:?})",
+                Asteroids::NAME
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for Measured {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ticks  {:.0} ticks/s  {:.1}x real time  {}/{} checkpoints  final hash {}",
+            self.ticks,
+            self.ticks_per_second,
+            self.times_real_time,
+            self.checkpoints_verified,
+            self.checkpoints_total,
+            self.final_hash
+        )
+    }
+}
+
+/// How files of other games are treated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OtherGames {
+    /// Reported as skipped (replaying a whole directory).
+    Skip,
+    /// Refused as unreadable (a file named on purpose).
+    Refuse,
+}
+
+/// Replays one file on `executor`.
+pub fn replay_file(path: &Path, executor: ExecutorKind, other_games: OtherGames) -> FileReport {
+    let file = path.display().to_string();
+    let outcome = match load(path, other_games) {
+        Ok(Some(scenario)) => replay(&scenario, executor),
+        Ok(None) => Outcome::Skipped {
+            game: ScenarioInfo::load(path).map_or_else(|_| String::new(), |info| info.game),
+        },
+        Err(error) => Outcome::Unreadable {
+            error: error.to_string(),
+        },
+    };
+    FileReport { file, outcome }
+}
+
+type AsteroidsScenario = Scenario<<Asteroids as Game>::Config, <Asteroids as Game>::Input>;
+
+/// The scenario in `path`, `None` for a skipped scenario of another game.
+fn load(path: &Path, other_games: OtherGames) -> Result<Option<AsteroidsScenario>, ScenarioError> {
+    let info = ScenarioInfo::load(path)?;
+    if info.game != Asteroids::NAME && other_games == OtherGames::Skip {
+        return Ok(None);
+    }
+    Scenario::load::<Asteroids>(path).map(Some)
+}
+
+fn replay(scenario: &AsteroidsScenario, executor: ExecutorKind) -> Outcome {
+    let report = match Replayer::<Asteroids>::new(scenario)
+        .executor(executor)
+        .run()
+    {
+        Ok(report) => report,
+        Err(error) => {
+            return Outcome::Unreadable {
+                error: error.to_string(),
+            };
+        }
+    };
+    let simulated = Duration::from_secs(1) / scenario.tick_rate.max(1);
+    let simulated = simulated.as_secs_f64() * report.ticks_run as f64;
+    let measured = Measured {
+        game: scenario.game.clone(),
+        ticks: report.ticks_run,
+        ticks_per_second: report.ticks_per_second(),
+        times_real_time: simulated / report.elapsed.as_secs_f64().max(f64::MIN_POSITIVE),
+        checkpoints_verified: report.checkpoints_verified,
+        checkpoints_total: report.checkpoints_total,
+        final_hash: report
+            .hashes
+            .last()
+            .map_or_else(|| "-".to_owned(), |(_, hash)| format!("{hash:016x}")),
+    };
+    match &report.divergence {
+        None if report.is_verified() => Outcome::Verified(measured),
+        None => diverged(
+            measured,
+            None,
+            (report.ticks_run, report.ticks_total),
+            Vec::new(),
+            format!("{report}"),
+        ),
+        Some(divergence) => {
+            let ticks = divergence.ticks();
+            let components = match divergence {
+                tickbus::replay::Divergence::State { components, .. } => components.clone(),
+                _ => Vec::new(),
+            };
+            let message = match divergence.first_divergent_tick() {
+                Some(tick) => format!("first divergent tick {tick}: {divergence}"),
+                None => format!("{divergence}"),
+            };
+            diverged(
+                measured,
+                divergence.first_divergent_tick(),
+                (ticks.start, ticks.end),
+                components,
+                message,
+            )
+        }
+    }
+}
+
+fn diverged(
+    measured: Measured,
+    first_divergent_tick: Option<u64>,
+    ticks: (u64, u64),
+    components: Vec<String>,
+    message: String,
+) -> Outcome {
+    Outcome::Diverged {
+        measured,
+        first_divergent_tick,
+        ticks,
+        components,
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_parse_and_refuse_nonsense() {
+        assert_eq!("1/4".parse::<Shard>(), Ok(Shard { index: 1, count: 4 }));
+        assert!("4/4".parse::<Shard>().is_err());
+        assert!("0/0".parse::<Shard>().is_err());
+        assert!("x/2".parse::<Shard>().is_err());
+        assert!("3".parse::<Shard>().is_err());
+    }
+
+    #[test]
+    fn shards_split_the_sorted_list_without_overlap() {
+        let files: Vec<PathBuf> = ["d.ron", "a.ron", "c.ron", "b.ron", "e.ron"]
+            .into_iter()
+            .map(PathBuf::from)
+            .collect();
+        let shard = |index| select_files(&files, Some(Shard { index, count: 2 })).unwrap();
+        assert_eq!(shard(0), ["a.ron", "c.ron", "e.ron"].map(PathBuf::from));
+        assert_eq!(shard(1), ["b.ron", "d.ron"].map(PathBuf::from));
+    }
+}

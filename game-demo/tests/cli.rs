@@ -1,0 +1,249 @@
+//! The command line as a user runs it: exit codes and messages of `record`, `replay` (good,
+//! diverging, malformed and missing files, shards, JSON, the default folder) and `plan`.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_game-demo");
+
+fn run(args: &[&str], dir: &Path) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("game-demo runs")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().expect("exited normally")
+}
+
+/// Records a short bot game into `dir` and returns its path.
+fn recorded(dir: &Path, name: &str, checkpoint_every: &str) -> PathBuf {
+    let args = [
+        "record",
+        "--seed",
+        "4",
+        "--ticks",
+        "300",
+        "--bot",
+        "hunter",
+        "--checkpoint-every",
+        checkpoint_every,
+        "--out",
+        name,
+    ];
+    let output = run(&args, dir);
+    assert_eq!(code(&output), 0, "{}", text(&output));
+    dir.join(name)
+}
+
+#[test]
+fn a_recorded_game_replays_and_verifies_on_every_executor() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = recorded(dir.path(), "good.ron", "30");
+    for executor in [
+        &["--sequential"][..],
+        &["--threads", "1"],
+        &["--threads", "4"],
+    ] {
+        let mut args = vec!["replay", "good.ron"];
+        args.extend_from_slice(executor);
+        let output = run(&args, dir.path());
+        let said = text(&output);
+        assert_eq!(code(&output), 0, "{said}");
+        assert!(said.contains("good.ron: verified"), "{said}");
+        assert!(said.contains("300 ticks"), "{said}");
+        assert!(said.contains("11/11 checkpoints"), "{said}");
+        assert!(said.contains("final hash "), "{said}");
+    }
+    assert!(file.exists());
+}
+
+#[test]
+fn a_diverging_scenario_exits_1_naming_the_tick_and_the_component() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = recorded(dir.path(), "diverging.ron", "1");
+    // Another command than the one recorded: the ship steers differently from that tick on.
+    let original = std::fs::read_to_string(&file).unwrap();
+    let line = original
+        .lines()
+        .find(|line| line.contains("event: Down(Left)") || line.contains("event: Down(Right)"))
+        .expect("the bot turned");
+    let tick: u64 = line
+        .split("tick: ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|tick| tick.parse().ok())
+        .expect("a tick");
+    let changed = line
+        .replace("Down(Left)", "Down(Fire)")
+        .replace("Down(Right)", "Down(Fire)");
+    std::fs::write(&file, original.replacen(line, &changed, 1)).unwrap();
+
+    let output = run(&["replay", "diverging.ron"], dir.path());
+    let said = text(&output);
+    assert_eq!(code(&output), 1, "{said}");
+    assert!(said.contains("diverging.ron: DIVERGED"), "{said}");
+    assert!(
+        said.contains(&format!("first divergent tick {tick}")),
+        "tick {tick}: {said}"
+    );
+    assert!(
+        said.contains("Controls"),
+        "names the differing resource: {said}"
+    );
+}
+
+#[test]
+fn a_malformed_scenario_exits_2_with_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = recorded(dir.path(), "broken.ron", "60");
+    let original = std::fs::read_to_string(&file).unwrap();
+    // Line 4 is `  seed: 4,`; make its value a word.
+    assert_eq!(original.lines().nth(3), Some("  seed: 4,"));
+    std::fs::write(&file, original.replacen("  seed: 4,", "  seed: four,", 1)).unwrap();
+
+    let output = run(&["replay", "broken.ron"], dir.path());
+    let said = text(&output);
+    assert_eq!(code(&output), 2, "{said}");
+    assert!(said.contains("broken.ron:4:9:"), "file:line:column: {said}");
+}
+
+#[test]
+fn a_missing_file_exits_2_and_the_others_are_still_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    recorded(dir.path(), "good.ron", "60");
+    let output = run(&["replay", "good.ron", "missing.ron"], dir.path());
+    let said = text(&output);
+    assert_eq!(code(&output), 2, "{said}");
+    assert!(said.contains("good.ron: verified"), "{said}");
+    assert!(
+        said.contains("missing.ron: ERROR  cannot read missing.ron"),
+        "{said}"
+    );
+    assert!(
+        said.contains("1 verified, 0 diverged, 1 unreadable"),
+        "{said}"
+    );
+}
+
+#[test]
+fn shards_split_the_files_and_json_reports_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("set");
+    std::fs::create_dir(&folder).unwrap();
+    let good = recorded(dir.path(), "good.ron", "60");
+    for name in ["a.ron", "b.ron", "c.ron"] {
+        std::fs::copy(&good, folder.join(name)).unwrap();
+    }
+    let shard = |index: &str| {
+        let output = run(&["replay", "set", "--json", "--shard", index], dir.path());
+        assert_eq!(code(&output), 0, "{}", text(&output));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let (first, second) = (shard("0/2"), shard("1/2"));
+    assert_eq!(first.lines().count(), 2, "{first}");
+    assert_eq!(second.lines().count(), 1, "{second}");
+    assert!(first.contains("a.ron") && first.contains("c.ron") && second.contains("b.ron"));
+    let report: serde_json::Value = serde_json::from_str(second.trim()).unwrap();
+    assert_eq!(report["status"], "verified");
+    assert_eq!(report["ticks"], 300);
+    assert_eq!(report["checkpoints_verified"], report["checkpoints_total"]);
+
+    let output = run(&["replay", "set", "--shard", "2/2"], dir.path());
+    assert_eq!(code(&output), 2);
+    assert!(
+        text(&output).contains("I must be at least 0 and less than N"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn without_arguments_and_a_terminal_every_scenario_in_the_folder_is_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenarios = dir.path().join("scenarios");
+    std::fs::create_dir(&scenarios).unwrap();
+    let good = recorded(dir.path(), "good.ron", "60");
+    std::fs::copy(good, scenarios.join("mine.ron")).unwrap();
+    // A scenario of another game is skipped, not refused.
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::fs::copy(
+        workspace.join("scenarios/particles.ron"),
+        scenarios.join("particles.ron"),
+    )
+    .unwrap();
+
+    let output = run(&[], dir.path());
+    let said = text(&output);
+    assert_eq!(code(&output), 0, "{said}");
+    assert!(said.contains("mine.ron: verified"), "{said}");
+    assert!(said.contains("particles.ron: skipped"), "{said}");
+    assert!(said.contains("2 file(s)"), "{said}");
+}
+
+#[test]
+fn the_plan_shows_systems_that_may_run_together_and_why_edges_exist() {
+    let output = run(&["plan"], Path::new("."));
+    let said = text(&output);
+    assert_eq!(code(&output), 0, "{said}");
+    assert!(said.contains("may run together:"), "{said}");
+    let overlapping = said.lines().filter(|line| line.contains(" || ")).count();
+    assert!(overlapping >= 20, "{overlapping} pairs: {said}");
+    assert!(
+        said.contains("award_points || narrowphase")
+            || said.contains("narrowphase || award_points")
+    );
+    assert!(
+        said.contains("spawn order: one spawns (declared), the other uses Commands"),
+        "{said}"
+    );
+    assert!(said.contains("Spawners"), "the declared spawners: {said}");
+}
+
+#[test]
+fn every_subcommand_has_help_and_bad_arguments_are_explained() {
+    for subcommand in ["play", "record", "replay", "plan"] {
+        let output = run(&[subcommand, "--help"], Path::new("."));
+        assert_eq!(code(&output), 0, "{subcommand}: {}", text(&output));
+        assert!(
+            text(&output).contains("Usage: game-demo"),
+            "{}",
+            text(&output)
+        );
+    }
+    let output = run(
+        &[
+            "record", "--ticks", "10", "--out", "x.ron", "--bot", "nobody",
+        ],
+        Path::new("."),
+    );
+    assert_eq!(code(&output), 2);
+    assert!(
+        text(&output).contains("no bot called \"nobody\"; the bots are hunter"),
+        "{}",
+        text(&output)
+    );
+    let output = run(
+        &["replay", "--threads", "2", "--sequential"],
+        Path::new("."),
+    );
+    assert_eq!(code(&output), 2);
+    assert!(
+        text(&output).contains("cannot be used with"),
+        "{}",
+        text(&output)
+    );
+}
