@@ -364,6 +364,48 @@ fn a_set_condition_runs_once_per_tick_for_independent_members() {
     }
 }
 
+/// A gate whose condition panics: every member that asks in a tick gets the failure, so the
+/// tick names the member with the lowest registration index even when another member asked
+/// first (here `late_member` runs beside `slow`, which holds `early_member` back).
+#[test]
+fn a_failing_set_condition_names_the_first_member_on_every_executor() {
+    fn slow(mut busy: ResMut<Busy<0>>) {
+        let until = std::time::Instant::now() + std::time::Duration::from_micros(300);
+        while std::time::Instant::now() < until {
+            std::hint::spin_loop();
+        }
+        busy.0 += 1;
+    }
+    fn early_member(_busy: Res<Busy<0>>) {}
+    fn late_member() {}
+    fn broken_gate() -> bool {
+        panic!("the gate is broken")
+    }
+
+    for executor in executors() {
+        let mut app = App::new();
+        app.set_executor(executor)
+            .init_resource::<Busy<0>>()
+            .configure_sets(Phase::Early.run_if(broken_gate))
+            .add_systems((slow, (early_member, late_member).in_set(Phase::Early)));
+        let mut engine = app.build().unwrap();
+        for tick in 0..20 {
+            let error = engine.tick().unwrap_err();
+            assert!(
+                matches!(&error, TickError::SystemPanicked { system, .. } if system == "early_member"),
+                "{executor:?}, tick {tick}: {error}"
+            );
+        }
+        if executor != ExecutorKind::Sequential {
+            let totals = engine.executor_totals();
+            assert!(
+                totals.overlapped(),
+                "late_member ran beside slow: {totals:?}"
+            );
+        }
+    }
+}
+
 #[derive(Component)]
 struct Spawned;
 

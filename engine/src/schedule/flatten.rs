@@ -23,7 +23,7 @@ use bevy_ecs::{
 
 use super::{
     config::{Spawners, SystemsConfig},
-    node::{NodeFault, condition_result},
+    node::{NodeFault, catch_fault, condition_result},
 };
 use crate::BuildError;
 
@@ -61,6 +61,11 @@ pub(crate) struct FlatSchedule {
 /// are evaluated (no short-circuit, so conditions that track changes see every evaluation),
 /// and the verdict holds for every system of the set during that tick.
 ///
+/// A condition that fails or panics makes the verdict that failure, for every system of the
+/// set that asks during the tick: each of them fails the same way, so the tick reports the
+/// member with the lowest registration index whichever member happened to evaluate the
+/// conditions first (which, on the parallel executor, may depend on thread timing).
+///
 /// Members of one set may run on several threads at once; the first to ask evaluates under
 /// the gate's lock and the others wait for its verdict. That verdict does not depend on which
 /// member was first: the conditions' access is part of every member's access, so any system
@@ -73,7 +78,7 @@ pub(crate) struct SetGate {
 
 struct GateState {
     conditions: Vec<BoxedCondition>,
-    verdict: Option<bool>,
+    verdict: Option<Result<bool, NodeFault>>,
 }
 
 impl SetGate {
@@ -88,28 +93,33 @@ impl SetGate {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
-        // A panicking condition poisons the lock; its state is still consistent (the verdict
-        // is written only after every condition returned).
+        // Panics of conditions are caught while the lock is held, so it is not poisoned by
+        // them; should anything else poison it, the state is still consistent (the verdict is
+        // written in one assignment).
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// This tick's verdict, evaluating the conditions with `run` if no system of the set asked
-    /// yet. A failing condition closes the gate for the tick and is reported once.
+    /// yet. A failing (or panicking) condition is the verdict: every member that asks this
+    /// tick gets the same fault.
     pub(crate) fn verdict(
         &self,
         run: &mut impl FnMut(&mut BoxedCondition) -> Result<bool, RunSystemError>,
     ) -> Result<bool, NodeFault> {
         let mut state = self.lock();
-        if let Some(verdict) = state.verdict {
-            return Ok(verdict);
+        if let Some(verdict) = &state.verdict {
+            return verdict.clone();
         }
-        state.verdict = Some(false);
-        let mut open = true;
-        for condition in &mut state.conditions {
-            open &= condition_result(run(condition)).map_err(|fault| self.named(fault))?;
-        }
-        state.verdict = Some(open);
-        Ok(open)
+        let conditions = &mut state.conditions;
+        let verdict = catch_fault(|| {
+            let mut open = true;
+            for condition in conditions.iter_mut() {
+                open &= condition_result(run(condition)).map_err(|fault| self.named(fault))?;
+            }
+            Ok(open)
+        });
+        state.verdict = Some(verdict.clone());
+        verdict
     }
 
     fn named(&self, fault: NodeFault) -> NodeFault {

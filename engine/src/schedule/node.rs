@@ -231,9 +231,7 @@ pub(crate) fn system_result(
 }
 
 /// Runs `f`, turning a panic into [`NodeFault::Panicked`] with the panic's message.
-pub(crate) fn catch_fault(
-    f: impl FnOnce() -> Result<RunOutcome, NodeFault>,
-) -> Result<RunOutcome, NodeFault> {
+pub(crate) fn catch_fault<T>(f: impl FnOnce() -> Result<T, NodeFault>) -> Result<T, NodeFault> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(result) => result,
         Err(payload) => Err(NodeFault::Panicked(panic_message(payload.as_ref()))),
