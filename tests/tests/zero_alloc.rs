@@ -1,6 +1,7 @@
 //! Steady state allocates nothing: after warm-up, ticks that write, merge, swap and read a
-//! fixed number of events make zero heap allocations on any thread, on the sequential
-//! executor and on the parallel one with its workers really used (counted by a global
+//! fixed number of events (the readers behind a set's run condition) make zero heap
+//! allocations on any thread, on the sequential executor and on the parallel one with its
+//! workers really used (counted by a global
 //! allocator that only this test binary uses). The binary runs without the test harness
 //! (`harness = false`), whose own threads would allocate meanwhile: `main` is the test.
 
@@ -20,6 +21,14 @@ struct Sum(u64);
 
 #[derive(Resource, Default)]
 struct Count(usize);
+
+/// The readers, behind a run condition evaluated once per tick.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Readers;
+
+fn not_the_end_of_time(time: Res<SimTime>) -> bool {
+    time.tick() < u64::MAX
+}
 
 fn write_samples(mut out: EventWriter<Sample>, time: Res<SimTime>) {
     out.send_batch((0..500).map(|i| Sample([time.tick(), i])));
@@ -42,9 +51,9 @@ fn allocations_in_steady_state(executor: ExecutorKind) -> (usize, ExecutorTotals
     app.set_executor(executor)
         .init_resource::<Sum>()
         .init_resource::<Count>()
+        .configure_sets(Readers.run_if(not_the_end_of_time))
         .add_systems(write_samples)
-        .add_systems(sum_samples)
-        .add_systems(count_samples);
+        .add_systems((sum_samples, count_samples).in_set(Readers));
     let mut engine = app.build().unwrap();
     for _ in 0..50 {
         input.try_send(Sample([0, 1])).unwrap();
