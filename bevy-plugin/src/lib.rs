@@ -19,6 +19,20 @@
 //! channel sources ([`EventSender`](tickbus::EventSender), cloneable and `Send`), or through
 //! [`Simulation::engine_mut`] between frames.
 //!
+//! Things to know:
+//!
+//! * **Names.** `tickbus::prelude` and `bevy_app::prelude` both export `App` and `Plugin`, so
+//!   glob-importing both makes those two names ambiguous (rustc says so where they are used).
+//!   Name one side explicitly, as the example below does (`use bevy_app::App as BevyApp`).
+//! * **Stalls.** bevy's virtual clock clamps a frame's delta (250 ms by default,
+//!   `Time<Virtual>::set_max_delta`) before the plugin sees it, so a long stall reaches the
+//!   simulation as at most that much time: [`SimFrame::dropped`] counts only what the
+//!   engine's own per-frame cap dropped, not what bevy clamped first. Raise bevy's max delta
+//!   if the simulation must catch up on every stall.
+//! * **Startup.** The simulation's startup systems run in the first frame, before the first
+//!   extract, even when that frame runs no tick (bevy's first frame has a zero delta); a
+//!   startup failure is reported like a tick's, as [`SimFailure`].
+//!
 //! ```
 //! use std::time::Duration;
 //!
@@ -221,9 +235,12 @@ impl Simulation {
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
         let plan = engine.fixed_step_mut().advance(frame_time);
-        let mut failure = None;
-        for tick in 0..plan.ticks {
-            if tick + 1 == plan.ticks {
+        // The first frame extracts even when it runs no tick: the world it shows must be
+        // the one the startup systems made, as the first tick would see it.
+        let mut failure = engine.start().err();
+        let ticks = if failure.is_some() { 0 } else { plan.ticks };
+        for tick in 0..ticks {
+            if tick + 1 == ticks {
                 for extract in &mut self.extracts {
                     extract.before_last_tick(engine.world_mut());
                 }

@@ -165,3 +165,23 @@ fn a_failing_tick_stops_the_simulation_and_is_reported() {
         "no tick after the failure"
     );
 }
+
+#[test]
+fn the_first_frame_shows_the_world_the_startup_systems_made() {
+    fn place_body(mut commands: tickbus::prelude::Commands) {
+        commands.spawn(Body::new(Vec2::new(3.0, 4.0), Vec2::ZERO));
+    }
+
+    let mut sim = tickbus::App::new();
+    sim.add_plugins(PhysicsPlugin::default())
+        .add_startup_systems(place_body);
+    let mut app = BevyApp::new();
+    // bevy's first frame has a zero delta: no tick runs in it.
+    app.add_plugins(TimePlugin)
+        .add_plugins(TickbusPlugin::new(sim.build().unwrap()).extract_component::<Body>());
+    app.update();
+    assert_eq!(app.world().resource::<SimFrame>().ticks, 0);
+    let mut bodies = app.world_mut().query::<&Body>();
+    let positions: Vec<Vec2> = bodies.iter(app.world()).map(|body| body.position).collect();
+    assert_eq!(positions, [Vec2::new(3.0, 4.0)]);
+}

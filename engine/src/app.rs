@@ -232,7 +232,9 @@ impl App {
     /// [`SimTime`](crate::SimTime) at tick 0. Like bevy's `Startup`, they are a schedule of
     /// their own: they may be ordered among themselves, and sets configured with
     /// [`configure_sets`](Self::configure_sets) (order, run conditions) apply to the tick's
-    /// systems only.
+    /// systems only. They run at the first [`Engine::tick`](crate::Engine::tick), or earlier
+    /// with [`Engine::start`](crate::Engine::start); a failing startup system does not stop
+    /// the others, and its error is returned instead of tick 0 (see `Engine::start`).
     pub fn add_startup_systems<M>(
         &mut self,
         systems: impl IntoScheduleConfigs<ScheduleSystem, M>,

@@ -116,9 +116,9 @@ impl Engine {
     /// with the lowest registration index (see [`TickError`] and the
     /// [`schedule`](crate::schedule) module).
     ///
-    /// Before the first tick, the startup systems run once (see
-    /// [`App::add_startup_systems`](crate::App::add_startup_systems)); an error of theirs is
-    /// reported for tick 0, and tick 0 does not run.
+    /// Before the first tick, the startup systems run once (see [`start`](Self::start)); an
+    /// error of theirs is returned for tick 0 instead of running it, and the next call runs
+    /// tick 0.
     pub fn tick(&mut self) -> Result<&TickStats, TickError> {
         self.run_startup()?;
         let start = Instant::now();
@@ -138,6 +138,31 @@ impl Engine {
             Some(failed) => Err(self.tick_error(failed, tick)),
             None => Ok(&self.stats),
         }
+    }
+
+    /// Runs the startup systems now, if they have not run yet ([`tick`](Self::tick) runs them
+    /// itself before tick 0): for a caller that shows or saves the world before the first
+    /// tick and wants it as the startup systems left it. Every startup system runs even when
+    /// one fails, each one's deferred work applied right after it; the error names the
+    /// failed one with the lowest registration index, for tick 0. They run once: a second
+    /// call does nothing and returns `Ok`.
+    ///
+    /// ```
+    /// use tickbus::prelude::*;
+    ///
+    /// #[derive(Resource)]
+    /// struct Score(u32);
+    ///
+    /// let mut app = App::new();
+    /// app.add_startup_systems(|mut commands: Commands| commands.insert_resource(Score(3)));
+    /// let mut engine = app.build()?;
+    /// engine.start()?;
+    /// assert_eq!(engine.world().resource::<Score>().0, 3);
+    /// assert_eq!(engine.tick_count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn start(&mut self) -> Result<(), TickError> {
+        self.run_startup()
     }
 
     /// Runs the startup systems if they have not run yet.

@@ -169,7 +169,20 @@ impl<T: Send + Sync + 'static> Event for T {}
 /// the same items). It also brings `bevy_ecs` itself into scope, which is what makes
 /// `#[derive(Component)]`, `#[derive(Resource)]` and `#[derive(SystemSet)]` work in a crate
 /// whose only dependency is tickbus: bevy's derives expand to paths starting with `bevy_ecs::`
-/// when the crate's manifest names no bevy crate.
+/// when the crate's manifest names no bevy crate. A crate that imports items one by one
+/// instead of the glob needs that name too:
+///
+/// ```
+/// use tickbus::bevy_ecs; // the derives below expand to `bevy_ecs::…` paths
+/// use tickbus::prelude::{Component, Resource};
+///
+/// #[derive(Component)]
+/// struct Health(u32);
+///
+/// #[derive(Resource)]
+/// struct Wave(u32);
+/// # let _ = (Health(1).0, Wave(1).0);
+/// ```
 pub mod prelude {
     pub use crate::bevy_ecs;
     pub use crate::physics::{Body, Collider, PhysicsPlugin, PhysicsSet};

@@ -111,3 +111,22 @@ mod tests {
         include!(concat!(env!("OUT_DIR"), "/readme.rs"));
     }
 }
+
+/// bevy's derives with items imported one by one, not by glob: `use tickbus::bevy_ecs` is
+/// what the derives need (see the docs of `tickbus::prelude`).
+pub mod explicit_imports {
+    use tickbus::bevy_ecs;
+    use tickbus::prelude::{Component, Resource, SystemSet};
+
+    /// A component derived without the glob import.
+    #[derive(Component)]
+    pub struct Armor(pub u32);
+
+    /// A resource derived without the glob import.
+    #[derive(Resource)]
+    pub struct Round(pub u32);
+
+    /// A set derived without the glob import.
+    #[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+    pub struct Combat;
+}

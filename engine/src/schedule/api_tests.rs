@@ -204,14 +204,39 @@ fn startup_systems_run_once_before_tick_zero_and_see_each_others_commands() {
 }
 
 #[test]
-fn a_failing_startup_system_is_reported_for_tick_zero() {
+fn a_failing_startup_system_is_reported_for_tick_zero_and_the_others_still_run() {
+    fn first(mut out: EventWriter<Note>) {
+        out.send(Note(1));
+    }
+    fn second_fails(mut out: EventWriter<Note>) {
+        out.send(Note(2));
+        panic!("no level");
+    }
+    fn third_fails() -> bevy_ecs::error::Result {
+        Err("no save".into())
+    }
+    fn fourth(mut out: EventWriter<Note>) {
+        out.send(Note(4));
+    }
+
     let mut app = App::new();
-    app.add_startup_systems(|| panic!("no level"));
+    app.init_resource::<Heard>()
+        .add_startup_systems((first, second_fails, third_fails, fourth).chain())
+        .add_systems(hear);
     let mut engine = app.build().unwrap();
     let error = engine.tick().unwrap_err();
     assert!(
         matches!(error, TickError::SystemPanicked { tick: 0, .. }),
-        "{error}"
+        "the lowest-index failure is reported: {error}"
+    );
+    assert!(error.to_string().contains("second_fails"), "{error}");
+    assert_eq!(engine.tick_count(), 0, "tick 0 did not run");
+    assert!(engine.start().is_ok(), "startup systems run once");
+    engine.tick().unwrap();
+    assert_eq!(
+        heard(&engine),
+        [(0, 1), (0, 2), (0, 4)],
+        "every startup system ran; the failing one's events were kept, as in a tick"
     );
 }
 

@@ -291,24 +291,31 @@ impl Schedule {
 
     /// Runs every system once on the calling thread, in run order, applying each one's
     /// deferred work (Commands, event writes) right after it: startup systems, which run once
-    /// before the first tick, so a later startup system sees what an earlier one spawned. The
-    /// first failure ends the run (nothing runs in parallel here, so it is the same failure
+    /// before the first tick, so a later startup system sees what an earlier one spawned.
+    /// Failures are handled as in a tick (see the module docs): every system runs, a failing
+    /// one's deferred work is still applied, and the failure reported is the one with the
+    /// lowest registration index (nothing runs in parallel here, so it is the same failure
     /// on every executor).
     pub(crate) fn run_once_applying(&mut self, world: &mut World) -> Result<(), FailedSystem> {
         self.begin_tick(0);
+        let mut failures = Failures::default();
         for &index in &self.graph.order {
             let node = &mut self.nodes[index];
-            let failed = |phase| {
-                move |fault| FailedSystem {
+            let mut record = |phase, fault| {
+                failures.record(FailedSystem {
                     index,
                     phase,
                     fault,
-                }
+                })
             };
-            node.run_with_world(world).map_err(failed(Phase::Run))?;
-            apply_node(node, world).map_err(failed(Phase::Apply))?;
+            if let Err(fault) = node.run_with_world(world) {
+                record(Phase::Run, fault);
+            }
+            if let Err(fault) = apply_node(node, world) {
+                record(Phase::Apply, fault);
+            }
         }
-        Ok(())
+        failures.take().map_or(Ok(()), Err)
     }
 
     fn run_shared(
