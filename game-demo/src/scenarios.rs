@@ -10,7 +10,7 @@ use std::{
 use serde::Serialize;
 use tickbus::{
     ExecutorKind,
-    replay::{Game, Replayer, Scenario, ScenarioError, ScenarioInfo},
+    replay::{Divergence, Game, ReplayReport, Replayer, Scenario, ScenarioError},
 };
 
 use crate::game::Asteroids;
@@ -38,10 +38,15 @@ impl std::str::FromStr for Shard {
                 .map_err(|_| format!("expected I/N with whole numbers, got {text:?}"))
         };
         let (index, count) = (number(index)?, number(count)?);
-        if count == 0 || index >= count {
+        if count == 0 {
+            return Err(format!(
+                "shard {index}/0: N is the number of shards and must be at least 1"
+            ));
+        }
+        if index >= count {
             return Err(format!(
                 "shard {index}/{count}: I must be at least 0 and less than N (0/{count} to {}/{count})",
-                count.max(1) - 1
+                count - 1
             ));
         }
         Ok(Shard { index, count })
@@ -107,8 +112,8 @@ pub enum Outcome {
         measured: Measured,
         /// The first divergent tick, when it is known exactly.
         first_divergent_tick: Option<u64>,
-        /// The ticks the divergence arose in (`start..end`).
-        ticks: (u64, u64),
+        /// The ticks the divergence arose in (`start..end`). (`ticks` is how many ran.)
+        divergent_ticks: (u64, u64),
         /// The component and resource types that differ.
         components: Vec<String>,
         /// The divergence in words.
@@ -198,14 +203,57 @@ pub enum OtherGames {
     Refuse,
 }
 
-/// Replays one file on `executor`.
-pub fn replay_file(path: &Path, executor: ExecutorKind, other_games: OtherGames) -> FileReport {
+/// The default of [`ReplayOptions::max_ticks`]: ten million ticks, 46 hours of game time
+/// at 60 Hz, minutes to replay. A file asking for more was almost certainly edited.
+pub const DEFAULT_MAX_TICKS: u64 = 10_000_000;
+
+/// How `game-demo replay` replays each file.
+#[derive(Clone, Copy, Debug)]
+pub struct ReplayOptions {
+    /// The executor running the systems.
+    pub executor: ExecutorKind,
+    /// What to do with scenarios of other games.
+    pub other_games: OtherGames,
+    /// Scenarios of more ticks are refused before they run (a replay cannot be stopped
+    /// half-way, so `ticks: 18446744073709551615` would run for ever).
+    pub max_ticks: u64,
+}
+
+impl ReplayOptions {
+    /// The default executor and tick limit.
+    pub fn new(other_games: OtherGames) -> Self {
+        Self {
+            executor: ExecutorKind::default(),
+            other_games,
+            max_ticks: DEFAULT_MAX_TICKS,
+        }
+    }
+}
+
+/// Replays one file. `starting` is called with the scenario just before its replay runs
+/// (to announce a long one).
+pub fn replay_file(
+    path: &Path,
+    options: &ReplayOptions,
+    starting: impl FnOnce(&AsteroidsScenario),
+) -> FileReport {
     let file = path.display().to_string();
-    let outcome = match load(path, other_games) {
-        Ok(Some(scenario)) => replay(&scenario, executor),
-        Ok(None) => Outcome::Skipped {
-            game: ScenarioInfo::load(path).map_or_else(|_| String::new(), |info| info.game),
+    let outcome = match Scenario::load::<Asteroids>(path) {
+        Ok(scenario) if scenario.ticks > options.max_ticks => Outcome::Unreadable {
+            error: format!(
+                "{file}: the scenario runs {} ticks, more than the limit of {} \
+                 (--max-ticks raises it)",
+                scenario.ticks, options.max_ticks
+            ),
         },
+        Ok(scenario) => {
+            starting(&scenario);
+            replay(&scenario, options.executor)
+        }
+        // Refused as soon as the parser reads the game's name: the file is parsed once.
+        Err(ScenarioError::WrongGame { found, .. }) if options.other_games == OtherGames::Skip => {
+            Outcome::Skipped { game: found }
+        }
         Err(error) => Outcome::Unreadable {
             error: error.to_string(),
         },
@@ -213,16 +261,8 @@ pub fn replay_file(path: &Path, executor: ExecutorKind, other_games: OtherGames)
     FileReport { file, outcome }
 }
 
-type AsteroidsScenario = Scenario<<Asteroids as Game>::Config, <Asteroids as Game>::Input>;
-
-/// The scenario in `path`, `None` for a skipped scenario of another game.
-fn load(path: &Path, other_games: OtherGames) -> Result<Option<AsteroidsScenario>, ScenarioError> {
-    let info = ScenarioInfo::load(path)?;
-    if info.game != Asteroids::NAME && other_games == OtherGames::Skip {
-        return Ok(None);
-    }
-    Scenario::load::<Asteroids>(path).map(Some)
-}
+/// A scenario of the asteroids game.
+pub type AsteroidsScenario = Scenario<<Asteroids as Game>::Config, <Asteroids as Game>::Input>;
 
 fn replay(scenario: &AsteroidsScenario, executor: ExecutorKind) -> Outcome {
     let report = match Replayer::<Asteroids>::new(scenario)
@@ -236,20 +276,7 @@ fn replay(scenario: &AsteroidsScenario, executor: ExecutorKind) -> Outcome {
             };
         }
     };
-    let simulated = Duration::from_secs(1) / scenario.tick_rate.max(1);
-    let simulated = simulated.as_secs_f64() * report.ticks_run as f64;
-    let measured = Measured {
-        game: scenario.game.clone(),
-        ticks: report.ticks_run,
-        ticks_per_second: report.ticks_per_second(),
-        times_real_time: simulated / report.elapsed.as_secs_f64().max(f64::MIN_POSITIVE),
-        checkpoints_verified: report.checkpoints_verified,
-        checkpoints_total: report.checkpoints_total,
-        final_hash: report
-            .hashes
-            .last()
-            .map_or_else(|| "-".to_owned(), |(_, hash)| format!("{hash:016x}")),
-    };
+    let measured = measured(scenario, &report);
     match &report.divergence {
         None if report.is_verified() => Outcome::Verified(measured),
         None => diverged(
@@ -262,35 +289,76 @@ fn replay(scenario: &AsteroidsScenario, executor: ExecutorKind) -> Outcome {
         Some(divergence) => {
             let ticks = divergence.ticks();
             let components = match divergence {
-                tickbus::replay::Divergence::State { components, .. } => components.clone(),
+                Divergence::State { components, .. } => components.clone(),
                 _ => Vec::new(),
-            };
-            let message = match divergence.first_divergent_tick() {
-                Some(tick) => format!("first divergent tick {tick}: {divergence}"),
-                None => format!("{divergence}"),
             };
             diverged(
                 measured,
                 divergence.first_divergent_tick(),
                 (ticks.start, ticks.end),
                 components,
-                message,
+                divergence_message(divergence),
             )
         }
+    }
+}
+
+fn measured(scenario: &AsteroidsScenario, report: &ReplayReport) -> Measured {
+    let simulated = Duration::from_secs(1) / scenario.tick_rate.max(1);
+    let simulated = simulated.as_secs_f64() * report.ticks_run as f64;
+    Measured {
+        game: scenario.game.clone(),
+        ticks: report.ticks_run,
+        ticks_per_second: report.ticks_per_second(),
+        times_real_time: simulated / report.elapsed.as_secs_f64().max(f64::MIN_POSITIVE),
+        checkpoints_verified: report.checkpoints_verified,
+        checkpoints_total: report.checkpoints_total,
+        final_hash: report
+            .hashes
+            .last()
+            .map_or_else(|| "-".to_owned(), |(_, hash)| format!("{hash:016x}")),
+    }
+}
+
+/// The divergence in words, starting with its first tick when that is known exactly.
+fn divergence_message(divergence: &Divergence) -> String {
+    let described = match divergence {
+        // Every part matches, so only the recorded combined hash can be wrong: say so
+        // instead of listing no component.
+        Divergence::State {
+            tick,
+            components,
+            expected,
+            found,
+            ..
+        } if components.is_empty() => {
+            let ticks = divergence.ticks();
+            format!(
+                "state differs at checkpoint {tick} (arose in ticks {}..{}): every component \
+                 and resource matches, only the combined hash differs (recorded {expected:016x}, \
+                 replayed {found:016x}); the file's hash was probably edited",
+                ticks.start, ticks.end
+            )
+        }
+        _ => divergence.to_string(),
+    };
+    match divergence.first_divergent_tick() {
+        Some(tick) => format!("first divergent tick {tick}: {described}"),
+        None => described,
     }
 }
 
 fn diverged(
     measured: Measured,
     first_divergent_tick: Option<u64>,
-    ticks: (u64, u64),
+    divergent_ticks: (u64, u64),
     components: Vec<String>,
     message: String,
 ) -> Outcome {
     Outcome::Diverged {
         measured,
         first_divergent_tick,
-        ticks,
+        divergent_ticks,
         components,
         message,
     }
@@ -307,6 +375,18 @@ mod tests {
         assert!("0/0".parse::<Shard>().is_err());
         assert!("x/2".parse::<Shard>().is_err());
         assert!("3".parse::<Shard>().is_err());
+    }
+
+    #[test]
+    fn shard_errors_name_the_valid_range() {
+        assert_eq!(
+            "1/0".parse::<Shard>(),
+            Err("shard 1/0: N is the number of shards and must be at least 1".to_owned())
+        );
+        assert_eq!(
+            "3/3".parse::<Shard>(),
+            Err("shard 3/3: I must be at least 0 and less than N (0/3 to 2/3)".to_owned())
+        );
     }
 
     #[test]

@@ -49,6 +49,13 @@ fn recorded(dir: &Path, name: &str, checkpoint_every: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// An empty folder `set` in `dir`, and a recorded `good.ron` beside it.
+fn folder_and_recording(dir: &Path) -> (PathBuf, PathBuf) {
+    let folder = dir.join("set");
+    std::fs::create_dir(&folder).unwrap();
+    (folder, recorded(dir, "good.ron", "60"))
+}
+
 #[test]
 fn a_recorded_game_replays_and_verifies_on_every_executor() {
     let dir = tempfile::tempdir().unwrap();
@@ -71,11 +78,10 @@ fn a_recorded_game_replays_and_verifies_on_every_executor() {
     assert!(file.exists());
 }
 
-#[test]
-fn a_diverging_scenario_exits_1_naming_the_tick_and_the_component() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = recorded(dir.path(), "diverging.ron", "1");
-    // Another command than the one recorded: the ship steers differently from that tick on.
+/// Records `diverging.ron` with a checkpoint every tick, then changes one recorded command
+/// (so the ship steers differently from that tick on). Returns the file and that tick.
+fn diverging(dir: &Path) -> (PathBuf, u64) {
+    let file = recorded(dir, "diverging.ron", "1");
     let original = std::fs::read_to_string(&file).unwrap();
     let line = original
         .lines()
@@ -91,6 +97,13 @@ fn a_diverging_scenario_exits_1_naming_the_tick_and_the_component() {
         .replace("Down(Left)", "Down(Fire)")
         .replace("Down(Right)", "Down(Fire)");
     std::fs::write(&file, original.replacen(line, &changed, 1)).unwrap();
+    (file, tick)
+}
+
+#[test]
+fn a_diverging_scenario_exits_1_naming_the_tick_and_the_component() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, tick) = diverging(dir.path());
 
     let output = run(&["replay", "diverging.ron"], dir.path());
     let said = text(&output);
@@ -103,6 +116,169 @@ fn a_diverging_scenario_exits_1_naming_the_tick_and_the_component() {
     assert!(
         said.contains("Controls"),
         "names the differing resource: {said}"
+    );
+}
+
+/// A diverged file's JSON report, every key read once (a key given twice is an error).
+#[derive(serde::Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct DivergedReport {
+    file: String,
+    status: String,
+    game: String,
+    ticks: u64,
+    ticks_per_second: f64,
+    times_real_time: f64,
+    checkpoints_verified: usize,
+    checkpoints_total: usize,
+    final_hash: String,
+    first_divergent_tick: Option<u64>,
+    divergent_ticks: (u64, u64),
+    components: Vec<String>,
+    message: String,
+}
+
+#[test]
+fn a_diverged_json_report_has_every_key_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, tick) = diverging(dir.path());
+
+    let output = run(&["replay", "diverging.ron", "--json"], dir.path());
+    assert_eq!(code(&output), 1, "{}", text(&output));
+    let line = String::from_utf8(output.stdout).unwrap();
+    let report: DivergedReport =
+        serde_json::from_str(line.trim()).unwrap_or_else(|error| panic!("{error}: {line}"));
+    assert_eq!(
+        (report.file.as_str(), report.status.as_str()),
+        ("diverging.ron", "diverged")
+    );
+    assert_eq!(report.game, "asteroids");
+    assert_eq!(report.first_divergent_tick, Some(tick));
+    assert_eq!(report.divergent_ticks, (tick, tick + 1));
+    // The checkpoint after the changed tick failed; the ones before it matched.
+    assert_eq!(report.ticks, tick + 1);
+    assert_eq!(report.checkpoints_verified as u64, tick + 1);
+    assert!(report.checkpoints_total > report.checkpoints_verified);
+    assert!(
+        report.components.contains(&"Controls".to_owned()),
+        "{report:?}"
+    );
+    assert!(report.ticks_per_second >= 0.0 && report.times_real_time >= 0.0);
+    assert_eq!(report.final_hash.len(), 16, "{report:?}");
+    assert!(report.message.contains("Controls"), "{report:?}");
+}
+
+#[test]
+fn a_checkpoint_whose_combined_hash_alone_differs_is_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = recorded(dir.path(), "edited.ron", "60");
+    let original = std::fs::read_to_string(&file).unwrap();
+    // Change the combined hash of the checkpoint at tick 60, not its components.
+    let line = original
+        .lines()
+        .find(|line| line.contains("(tick: 60, hash: "))
+        .expect("a checkpoint at tick 60");
+    let hash: u64 = line
+        .split("hash: ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|hash| hash.parse().ok())
+        .expect("a hash");
+    let edited = line.replacen(
+        &format!("hash: {hash},"),
+        &format!("hash: {},", hash.wrapping_add(1)),
+        1,
+    );
+    std::fs::write(&file, original.replacen(line, &edited, 1)).unwrap();
+
+    let output = run(&["replay", "edited.ron"], dir.path());
+    let said = text(&output);
+    assert_eq!(code(&output), 1, "{said}");
+    let message = said.lines().nth(1).expect("the divergence").trim_end();
+    assert!(
+        message.contains("every component and resource matches, only the combined hash differs"),
+        "{said}"
+    );
+    assert!(
+        !message.ends_with(':'),
+        "no empty list of components: {said}"
+    );
+}
+
+#[test]
+fn an_edited_config_with_huge_counts_is_refused_at_its_position_and_later_files_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let (folder, good) = folder_and_recording(dir.path());
+    let original = std::fs::read_to_string(&good).unwrap();
+    assert_eq!(original.lines().nth(6), Some("  config: ("));
+    let huge_waves = original
+        .replacen("first_wave: 4,", "first_wave: 4000000000,", 1)
+        .replacen("max_wave: 11,", "max_wave: 4000000000,", 1);
+    std::fs::write(folder.join("a-waves.ron"), huge_waves).unwrap();
+    let huge_debris = original.replacen("debris: 8,", "debris: 4000000000,", 1);
+    std::fs::write(folder.join("b-debris.ron"), huge_debris).unwrap();
+    std::fs::copy(&good, folder.join("c-good.ron")).unwrap();
+
+    let output = run(&["replay", "set"], dir.path());
+    let said = text(&output);
+    assert_eq!(code(&output), 2, "{said}");
+    assert!(
+        said.contains("a-waves.ron:7:11: the game refuses this config: first_wave is 4000000000, more than the game allows (10000)"),
+        "{said}"
+    );
+    assert!(
+        said.contains("b-debris.ron:7:11: the game refuses this config: debris is 4000000000"),
+        "{said}"
+    );
+    assert!(said.contains("c-good.ron: verified"), "{said}");
+    assert!(
+        said.contains("1 verified, 0 diverged, 2 unreadable"),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_scenario_of_absurdly_many_ticks_is_refused_before_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = recorded(dir.path(), "endless.ron", "60");
+    let original = std::fs::read_to_string(&file).unwrap();
+    let endless = original.replacen("ticks: 300,", &format!("ticks: {},", u64::MAX), 1);
+    std::fs::write(&file, endless).unwrap();
+
+    let output = run(&["replay", "endless.ron"], dir.path());
+    let said = text(&output);
+    assert_eq!(code(&output), 2, "{said}");
+    assert!(
+        said.contains(&format!(
+            "endless.ron: the scenario runs {} ticks, more than the limit of 10000000 (--max-ticks raises it)",
+            u64::MAX
+        )),
+        "{said}"
+    );
+    // The limit is the user's to choose.
+    std::fs::write(&file, original).unwrap();
+    let output = run(&["replay", "endless.ron", "--max-ticks", "299"], dir.path());
+    assert_eq!(code(&output), 2, "{}", text(&output));
+    let output = run(&["replay", "endless.ron", "--max-ticks", "300"], dir.path());
+    assert_eq!(code(&output), 0, "{}", text(&output));
+}
+
+#[test]
+fn play_says_plainly_what_it_needs() {
+    let output = run(&["play", "--record", "/proc/x.ron"], Path::new("."));
+    assert_eq!(code(&output), 1);
+    assert!(
+        text(&output)
+            .contains("error: cannot record to /proc/x.ron: cannot create a file in /proc"),
+        "refused before the game starts: {}",
+        text(&output)
+    );
+    let output = run(&["play", "--seed", "1"], Path::new("."));
+    assert_eq!(code(&output), 1);
+    assert!(
+        text(&output).contains("error: game-demo play needs a terminal"),
+        "{}",
+        text(&output)
     );
 }
 
@@ -142,9 +318,7 @@ fn a_missing_file_exits_2_and_the_others_are_still_replayed() {
 #[test]
 fn shards_split_the_files_and_json_reports_each() {
     let dir = tempfile::tempdir().unwrap();
-    let folder = dir.path().join("set");
-    std::fs::create_dir(&folder).unwrap();
-    let good = recorded(dir.path(), "good.ron", "60");
+    let (folder, good) = folder_and_recording(dir.path());
     for name in ["a.ron", "b.ron", "c.ron"] {
         std::fs::copy(&good, folder.join(name)).unwrap();
     }
@@ -165,7 +339,14 @@ fn shards_split_the_files_and_json_reports_each() {
     let output = run(&["replay", "set", "--shard", "2/2"], dir.path());
     assert_eq!(code(&output), 2);
     assert!(
-        text(&output).contains("I must be at least 0 and less than N"),
+        text(&output).contains("I must be at least 0 and less than N (0/2 to 1/2)"),
+        "{}",
+        text(&output)
+    );
+    let output = run(&["replay", "set", "--shard", "1/0"], dir.path());
+    assert_eq!(code(&output), 2);
+    assert!(
+        text(&output).contains("shard 1/0: N is the number of shards and must be at least 1"),
         "{}",
         text(&output)
     );

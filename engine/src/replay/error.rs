@@ -205,6 +205,17 @@ pub enum ScenarioError {
         /// The scenario's tick count.
         ticks: u64,
     },
+    /// The game refused the scenario's configuration
+    /// ([`Game::validate_config`](super::Game::validate_config)): `reason` is the game's error.
+    #[error("{}: the game refuses this config: {reason}", located(.file, .position))]
+    InvalidConfig {
+        /// The path or origin.
+        file: String,
+        /// Where the `config` is written.
+        position: Option<TextPosition>,
+        /// The game's reason.
+        reason: super::ConfigRefusal,
+    },
     /// The scenario could not be turned into RON (a config or input type refused to
     /// serialize).
     #[error("cannot write the scenario as RON: {0}")]
@@ -274,6 +285,8 @@ fn located(file: &str, position: &Option<TextPosition>) -> String {
 pub(crate) enum ValuePath {
     /// A top-level field.
     Field(&'static str),
+    /// Where a top-level field's value begins (it may span many lines).
+    FieldStart(&'static str),
     /// The `tick` of an element of a top-level list (`inputs`, `checkpoints`).
     ElementTick(&'static str, usize),
     /// The `tick` of the recorded crash.
@@ -311,6 +324,9 @@ macro_rules! with_position_slot {
             }
             | ScenarioError::CrashNotInLastTick {
                 position: $slot, ..
+            }
+            | ScenarioError::InvalidConfig {
+                position: $slot, ..
             } => $body,
             _ => $other,
         }
@@ -345,6 +361,7 @@ impl ScenarioError {
                 ValuePath::ElementTick("checkpoints", *index)
             }
             ScenarioError::CrashNotInLastTick { .. } => ValuePath::CrashTick,
+            ScenarioError::InvalidConfig { .. } => ValuePath::FieldStart("config"),
             _ => return None,
         })
     }

@@ -35,7 +35,19 @@ pub trait Game: 'static {
     fn input_source() -> SourceConfig {
         SourceConfig::unbounded().name(format!("{} input", Self::NAME))
     }
+
+    /// Checks a configuration read from a scenario before the game is built from it. A game
+    /// refuses here what it cannot run (counts that would exhaust memory, say), so an edited
+    /// file is refused with the position of its `config` instead of aborting the replay
+    /// ([`ScenarioError::InvalidConfig`]). The default accepts every configuration.
+    fn validate_config(config: &Self::Config) -> Result<(), ConfigRefusal> {
+        let _ = config;
+        Ok(())
+    }
 }
+
+/// Why a game refused a configuration: the game's own error type, boxed.
+pub type ConfigRefusal = Box<dyn std::error::Error + Send + Sync>;
 
 /// The scenario of the game `G`.
 pub type GameScenario<G> = Scenario<<G as Game>::Config, <G as Game>::Input>;
@@ -122,7 +134,18 @@ pub(crate) fn check_playable<G: Game>(
     scenario: &GameScenario<G>,
     file: &str,
 ) -> Result<(), ScenarioError> {
-    scenario.check(G::NAME, file)
+    scenario.check(G::NAME, file)?;
+    check_config::<G>(&scenario.config, file)
+}
+
+/// Asks `G` whether it can run `config` ([`Game::validate_config`]); `file` names the
+/// scenario in the error.
+pub(crate) fn check_config<G: Game>(config: &G::Config, file: &str) -> Result<(), ScenarioError> {
+    G::validate_config(config).map_err(|reason| ScenarioError::InvalidConfig {
+        file: file.to_owned(),
+        position: None,
+        reason,
+    })
 }
 
 /// Replaces the live channel of `G`'s recorded source by `inputs`, each delivered in the
@@ -137,5 +160,102 @@ pub(crate) fn feed_inputs<G: Game>(engine: &mut Engine, inputs: &[TimedInput<G::
                 events.push(input.event);
             }
         }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+    use crate::replay::{Replayer, TextPosition};
+
+    /// A game whose config is a count it refuses above ten.
+    struct Bounded;
+
+    #[derive(Clone, Debug, Serialize, Deserialize)]
+    struct Count {
+        count: u32,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("count {0} is more than 10")]
+    struct TooMany(u32);
+
+    impl Game for Bounded {
+        const NAME: &'static str = "bounded";
+        type Config = Count;
+        type Input = u64;
+        fn build(_: &Count, _: &mut App) {}
+        fn register_state(_: &mut StateHasher) {}
+        fn validate_config(config: &Count) -> Result<(), ConfigRefusal> {
+            match config.count {
+                count if count > 10 => Err(Box::new(TooMany(count))),
+                _ => Ok(()),
+            }
+        }
+    }
+
+    fn scenario_text(count: u32) -> String {
+        format!(
+            "(\n  format_version: 1,\n  game: \"bounded\",\n  seed: 0,\n  tick_rate: 60,\n  \
+             ticks: 1,\n  config: (count: {count}),\n  inputs: [],\n  checkpoints: [],\n)\n"
+        )
+    }
+
+    #[test]
+    fn the_loader_refuses_a_config_the_game_refuses_at_its_position() {
+        let accepted = Scenario::parse::<Bounded>(&scenario_text(10), "ok.ron");
+        assert_eq!(
+            accepted.map(|scenario| scenario.config.count).ok(),
+            Some(10)
+        );
+
+        let refused = Scenario::parse::<Bounded>(&scenario_text(4_000_000_000), "big.ron")
+            .expect_err("a count above 10 is refused");
+        assert!(
+            matches!(refused, ScenarioError::InvalidConfig { .. }),
+            "{refused:?}"
+        );
+        assert_eq!(
+            refused.position(),
+            Some(TextPosition {
+                line: 7,
+                column: 11
+            })
+        );
+        assert_eq!(
+            refused.to_string(),
+            "big.ron:7:11: the game refuses this config: count 4000000000 is more than 10"
+        );
+    }
+
+    #[test]
+    fn a_replay_of_a_scenario_built_in_memory_asks_the_game_too() {
+        let mut scenario = Scenario::parse::<Bounded>(&scenario_text(1), "ok.ron").unwrap();
+        scenario.config.count = 11;
+        let refused = Replayer::<Bounded>::new(&scenario).run();
+        assert!(
+            matches!(
+                refused,
+                Err(crate::replay::ReplayError::Scenario(
+                    ScenarioError::InvalidConfig { .. }
+                ))
+            ),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn games_accept_every_config_by_default() {
+        struct Open;
+        impl Game for Open {
+            const NAME: &'static str = "open";
+            type Config = u32;
+            type Input = u64;
+            fn build(_: &u32, _: &mut App) {}
+            fn register_state(_: &mut StateHasher) {}
+        }
+        assert!(Open::validate_config(&u32::MAX).is_ok());
     }
 }

@@ -21,6 +21,7 @@ use super::{
     Game, GameScenario, Scenario, ScenarioError,
     error::TextPosition,
     format::{check_game, check_version},
+    game::check_config,
     locate::locate,
 };
 
@@ -221,6 +222,7 @@ pub(crate) fn parse_scenario<G: Game>(
         .map_err(|error| refusal.error_of(error, text))?;
     scenario
         .validate(file)
+        .and_then(|()| check_config::<G>(&scenario.config, file))
         .map_err(|error| placed(error, text))?;
     Ok(scenario)
 }

@@ -43,12 +43,15 @@ enum Step {
     Index(usize),
     /// The value inside `Some(..)`.
     Some,
+    /// Stop where the value begins, without reading it.
+    Start,
 }
 
 fn steps(path: ValuePath) -> Vec<Step> {
     let field = |within, name| Step::Field { within, name };
     match path {
         ValuePath::Field(name) => vec![field("Scenario", name)],
+        ValuePath::FieldStart(name) => vec![field("Scenario", name), Step::Start],
         ValuePath::ElementTick(list, index) => {
             let element = if list == "inputs" {
                 "TimedInput"
@@ -85,6 +88,7 @@ impl<'de> DeserializeSeed<'de> for Walk<'_> {
             Some(Step::Field { within, .. }) => deserializer.deserialize_struct(within, &[], self),
             Some(Step::Index(_)) => deserializer.deserialize_seq(self),
             Some(Step::Some) => deserializer.deserialize_option(self),
+            Some(Step::Start) => Err(de::Error::custom(FOUND)),
         }
     }
 }

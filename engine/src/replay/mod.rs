@@ -67,7 +67,7 @@ mod save;
 
 pub use error::{FormatError, MAX_TICK_RATE, ScenarioError, TextPosition};
 pub use format::{Checkpoint, FORMAT_VERSION, RecordedCrash, Scenario, TimedInput};
-pub use game::{Game, GameScenario, RunSetup, build_game, state_hasher};
+pub use game::{ConfigRefusal, Game, GameScenario, RunSetup, build_game, state_hasher};
 pub use hash::{HASH_SEED, StableHash, StableHasher, StateHash, StateHasher, stable_hash_of};
 pub use load::{DEFAULT_MAX_SCENARIO_BYTES, LoadOptions, ScenarioInfo};
 pub use recorder::{DEFAULT_CHECKPOINT_EVERY, Recorder, RecorderBuilder};

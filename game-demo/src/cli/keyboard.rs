@@ -3,13 +3,14 @@
 //! and everything else (pause, speed, quit) to the loop.
 
 use std::{
+    io,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
         mpsc,
     },
     thread,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -88,8 +89,12 @@ fn other_key(code: KeyCode) -> Option<Action> {
     })
 }
 
-/// Starts the keyboard thread. It stops when `stop` is set (checked every 50 ms), when
-/// the loop is gone, or when the terminal cannot be read.
+/// How long the keyboard thread waits for a key before it looks at `stop` again.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Starts the keyboard thread. It stops when `stop` is set (checked every [`POLL`]), when
+/// the loop is gone, or when the terminal cannot be read or hung up (then it sends
+/// [`LoopKey::Quit`]).
 pub fn spawn(
     input: EventSender<Command>,
     keys: mpsc::Sender<LoopKey>,
@@ -100,18 +105,14 @@ pub fn spawn(
         .name("keyboard".to_owned())
         .spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                match next_action(reports_releases) {
-                    Ok(None) => {}
-                    Ok(Some(Action::Game(command))) => {
-                        if input.send(command).is_err() {
-                            return; // the engine is gone
-                        }
-                    }
-                    Ok(Some(Action::Loop(key))) => {
-                        if keys.send(key).is_err() {
-                            return;
-                        }
-                    }
+                let delivered = next_actions(reports_releases).map(|actions| {
+                    actions
+                        .into_iter()
+                        .all(|action| deliver(action, &input, &keys))
+                });
+                match delivered {
+                    Ok(true) => {}
+                    Ok(false) => return, // the engine or the loop is gone
                     Err(_) => {
                         let _ = keys.send(LoopKey::Quit);
                         return;
@@ -122,15 +123,85 @@ pub fn spawn(
         .expect("the keyboard thread starts")
 }
 
-fn next_action(reports_releases: bool) -> std::io::Result<Option<Action>> {
-    if !event::poll(Duration::from_millis(50))? {
-        return Ok(None);
+/// Waits up to `grace` for the keyboard thread to end. One that does not (a read of a
+/// terminal that went away can block or spin inside crossterm) is left behind: it ends
+/// with the process, and the game must not wait for it.
+pub fn finish(keyboard: thread::JoinHandle<()>, grace: Duration) {
+    let deadline = Instant::now() + grace;
+    while !keyboard.is_finished() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(5));
     }
-    Ok(match event::read()? {
-        Event::Key(key) => action_for(&key, reports_releases),
-        Event::Resize(..) => Some(Action::Loop(LoopKey::Resized)),
-        _ => None,
-    })
+    if keyboard.is_finished() {
+        let _ = keyboard.join();
+    }
+}
+
+/// Sends `action` where it goes; false when the receiver is gone.
+fn deliver(action: Action, input: &EventSender<Command>, keys: &mpsc::Sender<LoopKey>) -> bool {
+    match action {
+        Action::Game(command) => input.send(command).is_ok(),
+        Action::Loop(key) => keys.send(key).is_ok(),
+    }
+}
+
+/// The actions of the key events that arrive within [`POLL`] (none on a timeout). An error
+/// when the terminal hung up or was closed.
+fn next_actions(reports_releases: bool) -> io::Result<Vec<Action>> {
+    // After a timeout too: crossterm may hold events of an earlier read, or a resize.
+    let mut wait = match wait_for_input(POLL)? {
+        Readiness::Timeout | Readiness::Readable => Duration::ZERO,
+        Readiness::Unknown => POLL,
+    };
+    let mut actions = Vec::new();
+    // Everything crossterm has read or can read now: it buffers several events per read.
+    while event::poll(wait)? {
+        wait = Duration::ZERO;
+        let action = match event::read()? {
+            Event::Key(key) => action_for(&key, reports_releases),
+            Event::Resize(..) => Some(Action::Loop(LoopKey::Resized)),
+            _ => None,
+        };
+        actions.extend(action);
+    }
+    Ok(actions)
+}
+
+/// What the terminal has for the keyboard thread.
+enum Readiness {
+    /// Nothing arrived in time.
+    Timeout,
+    /// Bytes to read.
+    Readable,
+    /// The terminal cannot be polled (macOS refuses `poll` on terminals): crossterm waits.
+    Unknown,
+}
+
+/// Waits up to `timeout` for input on stdin (the terminal crossterm reads). A terminal
+/// that hung up is an error here: crossterm would read end-of-file from it for ever
+/// without returning, so it must not be asked.
+fn wait_for_input(timeout: Duration) -> io::Result<Readiness> {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let stdin = io::stdin();
+    let mut fds = [PollFd::new(&stdin, PollFlags::IN)];
+    let timeout = Timespec::try_from(timeout).map_err(io::Error::other)?;
+    match poll(&mut fds, Some(&timeout)) {
+        Ok(0) => Ok(Readiness::Timeout),
+        Ok(_) => {
+            let revents = fds[0].revents();
+            if revents.intersects(PollFlags::HUP | PollFlags::ERR) {
+                Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the terminal hung up",
+                ))
+            } else if revents.contains(PollFlags::NVAL) {
+                Ok(Readiness::Unknown)
+            } else {
+                Ok(Readiness::Readable)
+            }
+        }
+        Err(rustix::io::Errno::INTR) => Ok(Readiness::Timeout),
+        Err(error) => Err(error.into()),
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,5 @@
 //! The command line: arguments (clap) and one function per subcommand.
 
-mod files;
 mod keyboard;
 mod play;
 mod screen;
@@ -18,7 +17,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use game_demo::{
     bot::{Bot, BotKind},
     game::{Asteroids, AsteroidsConfig, Games, Level, Lives, Score},
-    scenarios::{self, FileReport, OtherGames, Shard},
+    scenarios::{self, DEFAULT_MAX_TICKS, FileReport, OtherGames, ReplayOptions, Shard},
 };
 use tickbus::{
     ExecutorKind,
@@ -96,7 +95,8 @@ struct PlayArgs {
     /// The simulation seed (default: from the clock; printed when the game ends).
     #[arg(long)]
     seed: Option<u64>,
-    /// Write the game to this scenario file when it ends.
+    /// Write the game to this scenario file when it ends (atomically; if that fails, to a
+    /// new file in the temporary directory, named in the error).
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
     /// Let a bot play (attract mode): hunter, spinner or idle.
@@ -145,6 +145,9 @@ struct ReplayArgs {
     /// is I modulo N, so N machines split a set of recordings without overlap.
     #[arg(long, value_name = "I/N")]
     shard: Option<Shard>,
+    /// Refuse scenarios of more ticks than this (a replay cannot be stopped half-way).
+    #[arg(long, value_name = "TICKS", default_value_t = DEFAULT_MAX_TICKS)]
+    max_ticks: u64,
     #[command(flatten)]
     executor: ExecutorArgs,
 }
@@ -188,6 +191,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             files: Vec::new(),
             json: false,
             shard: None,
+            max_ticks: DEFAULT_MAX_TICKS,
             executor: ExecutorArgs {
                 threads: None,
                 sequential: false,
@@ -236,8 +240,10 @@ fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let scenario = recorder.scenario();
-    files::write_atomically(&args.out, &scenario.to_ron()?)
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    // The error names the file and the cause in one line (`{:#}` would repeat the cause).
+    scenario
+        .save(&args.out)
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
     let world = recorder.engine().world();
     println!(
         "{}: {} ticks, {} inputs, {} checkpoints; score {}, level {}, {} lives, {} game(s); recorded in {:.1}s",
@@ -273,19 +279,42 @@ fn replay(args: ReplayArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let executor = args.executor.executor();
+    let options = ReplayOptions {
+        executor: args.executor.executor(),
+        other_games,
+        max_ticks: args.max_ticks,
+    };
     let mut worst = 0;
     let mut reports = Vec::with_capacity(files.len());
     for file in &files {
-        let report = scenarios::replay_file(file, executor, other_games);
+        let report = scenarios::replay_file(file, &options, |scenario| {
+            announce_long_replay(file, scenario.ticks, scenario.tick_rate)
+        });
         print_report(&report, args.json);
         worst = worst.max(report.exit_code());
         reports.push(report);
     }
     if !args.json {
-        say(summary(&reports, executor));
+        say(summary(&reports, options.executor));
     }
     ExitCode::from(worst)
+}
+
+/// Replays longer than this many ticks are announced on stderr before they start.
+const LONG_REPLAY_TICKS: u64 = 1_000_000;
+
+/// Says on stderr that a replay will take a while, so a quiet terminal is not mistaken for
+/// a hang. (A replay reports only when it is done.)
+fn announce_long_replay(file: &Path, ticks: u64, tick_rate: u32) {
+    use std::io::Write;
+    if ticks > LONG_REPLAY_TICKS {
+        let hours = ticks as f64 / f64::from(tick_rate.max(1)) / 3600.0;
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "{}: replaying {ticks} ticks ({hours:.1} hours of game time); this takes a while",
+            file.display()
+        );
+    }
 }
 
 fn print_report(report: &FileReport, json: bool) {

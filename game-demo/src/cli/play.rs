@@ -7,7 +7,8 @@
 
 use std::{
     collections::VecDeque,
-    path::PathBuf,
+    io::{self, Write},
+    path::{Path, PathBuf},
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -22,10 +23,12 @@ use game_demo::{
     game::{Asteroids, AsteroidsConfig, Score},
     view::{self, Canvas, Status},
 };
-use tickbus::{ExecutorKind, RealClock, TickError, replay::Recorder};
+use tickbus::{
+    ExecutorKind, RealClock, TickError,
+    replay::{GameScenario, Recorder},
+};
 
 use super::{
-    files::write_atomically,
     keyboard::{self, LoopKey},
     screen::Screen,
     terminal::GameTerminal,
@@ -50,12 +53,16 @@ pub struct PlayOptions {
     pub executor: ExecutorKind,
 }
 
-/// Plays until the player quits (or a signal asks to), then restores the terminal and
-/// writes the recording if asked to.
+/// How long the game waits for the keyboard thread to end before it leaves it behind.
+const KEYBOARD_GRACE: Duration = Duration::from_millis(250);
+
+/// Plays until the player quits (or a signal asks to, or the terminal goes away), then
+/// restores the terminal and writes the recording if asked to, before it prints anything.
 pub fn play(options: PlayOptions) -> anyhow::Result<()> {
     if let Some(path) = &options.record {
-        check_writable_directory(path)?;
+        check_recordable(path)?;
     }
+    require_terminal()?;
     let mut recorder = Recorder::<Asteroids>::builder(options.config.clone())
         .seed(options.seed)
         .executor(options.executor)
@@ -74,23 +81,110 @@ pub fn play(options: PlayOptions) -> anyhow::Result<()> {
     let mut game = Loop::new(options.record.is_some(), options.bot.map(Bot::new));
     let result = game.run(&mut recorder, &keys, &signalled);
     stop.store(true, Ordering::Relaxed);
-    let _ = keyboard.join();
+    keyboard::finish(keyboard, KEYBOARD_GRACE);
     drop(terminal);
-    finish(&recorder, &options)?;
+    // The recording first: the terminal may be gone, and nothing printed may fail before it.
+    let saved = options
+        .record
+        .as_deref()
+        .map(|path| save_recording(&recorder, path, options.seed));
+    tell_score(&recorder, options.seed);
+    if let Some(saved) = saved {
+        tell(saved?);
+    }
     result.map_err(|error| anyhow::anyhow!("the game stopped: {error}"))
 }
 
-/// Refuses a recording path whose directory does not exist before the game starts, not
-/// after it ends.
-fn check_writable_directory(path: &std::path::Path) -> anyhow::Result<()> {
-    match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() && !parent.is_dir() => Err(anyhow::anyhow!(
-            "cannot record to {}: the directory {} does not exist",
-            path.display(),
-            parent.display()
-        )),
-        _ => Ok(()),
+/// Refuses to play without a terminal, in plain words (crossterm's own error would be
+/// "No such device or address").
+fn require_terminal() -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        return Ok(());
     }
+    anyhow::bail!(
+        "game-demo play needs a terminal: its input and output must not be redirected \
+         (to verify recordings without one, run game-demo replay)"
+    )
+}
+
+/// Refuses a recording path that cannot take the file before the game starts, not after
+/// it ends: its directory must exist and take a new file (one is created and removed).
+fn check_recordable(path: &Path) -> anyhow::Result<()> {
+    let cannot = |why: String| anyhow::anyhow!("cannot record to {}: {why}", path.display());
+    if path.is_dir() {
+        return Err(cannot("it is a directory".to_owned()));
+    }
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if !directory.is_dir() {
+        return Err(cannot(format!(
+            "the directory {} does not exist",
+            directory.display()
+        )));
+    }
+    tempfile::Builder::new()
+        .prefix(".game-demo-check")
+        .tempfile_in(directory)
+        .map(drop)
+        .map_err(|error| {
+            cannot(format!(
+                "cannot create a file in {}: {error}",
+                directory.display()
+            ))
+        })
+}
+
+/// Where the recording went.
+struct Saved {
+    /// The file written.
+    path: PathBuf,
+    /// What the scenario holds.
+    ticks: u64,
+    inputs: usize,
+    checkpoints: usize,
+}
+
+/// Writes the recording to `path` (atomically). When that fails (the directory went away,
+/// the disk is full) the game is not lost: it is written to a new file in the temporary
+/// directory, and the error says where.
+fn save_recording(recorder: &Recorder<Asteroids>, path: &Path, seed: u64) -> anyhow::Result<Saved> {
+    let scenario = recorder.scenario();
+    let saved = |path: PathBuf| Saved {
+        path,
+        ticks: scenario.ticks,
+        inputs: scenario.inputs.len(),
+        checkpoints: scenario.checkpoints.len(),
+    };
+    let Err(error) = scenario.save(path) else {
+        return Ok(saved(path.to_path_buf()));
+    };
+    match save_to_fallback(&scenario, seed) {
+        Ok(fallback) => Err(anyhow::anyhow!(
+            "{error}; the recording was saved to {} instead (replay: game-demo replay {})",
+            fallback.display(),
+            fallback.display()
+        )),
+        Err(second) => Err(anyhow::anyhow!(
+            "{error}; writing it to the temporary directory failed too ({second:#}): the \
+             recording is lost"
+        )),
+    }
+}
+
+/// Saves `scenario` to a new file in the temporary directory and returns its path.
+fn save_to_fallback(scenario: &GameScenario<Asteroids>, seed: u64) -> anyhow::Result<PathBuf> {
+    let (_, path) = tempfile::Builder::new()
+        .prefix(&format!("game-demo-seed-{seed}-"))
+        .suffix(".ron")
+        .tempfile()?
+        .keep()?;
+    scenario.save(&path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&path);
+    })?;
+    Ok(path)
 }
 
 /// SIGINT, SIGTERM and SIGHUP set a flag the loop checks, so it ends normally: terminal
@@ -108,31 +202,31 @@ fn watch_signals() -> anyhow::Result<Arc<AtomicBool>> {
     Ok(flag)
 }
 
-fn finish(recorder: &Recorder<Asteroids>, options: &PlayOptions) -> anyhow::Result<()> {
+/// Prints the final score. The terminal may be gone: then there is no one to tell, and
+/// that is no reason to fail.
+fn tell_score(recorder: &Recorder<Asteroids>, seed: u64) {
     let world = recorder.engine().world();
     let score = world
         .get_resource::<Score>()
         .map_or(0, |score| score.points);
-    println!(
-        "score {score}, {} ticks played with seed {}",
+    let _ = writeln!(
+        io::stdout().lock(),
+        "score {score}, {} ticks played with seed {seed}",
         recorder.engine().tick_count(),
-        options.seed
     );
-    if let Some(path) = &options.record {
-        let scenario = recorder.scenario();
-        let text = scenario.to_ron()?;
-        write_atomically(path, &text)
-            .with_context(|| format!("cannot write the recording to {}", path.display()))?;
-        println!(
-            "recorded {} ticks, {} inputs, {} checkpoints to {} (replay: game-demo replay {})",
-            scenario.ticks,
-            scenario.inputs.len(),
-            scenario.checkpoints.len(),
-            path.display(),
-            path.display()
-        );
-    }
-    Ok(())
+}
+
+/// Prints where the recording went (see [`tell_score`]).
+fn tell(saved: Saved) {
+    let _ = writeln!(
+        io::stdout().lock(),
+        "recorded {} ticks, {} inputs, {} checkpoints to {} (replay: game-demo replay {})",
+        saved.ticks,
+        saved.inputs,
+        saved.checkpoints,
+        saved.path.display(),
+        saved.path.display()
+    );
 }
 
 /// The state of the real-time loop (outside the simulation).
@@ -175,7 +269,9 @@ impl Loop {
                 }
             }
             let frame = recorder.frame(&clock)?;
-            self.draw(recorder, frame.alpha as f32);
+            if self.draw(recorder, frame.alpha as f32).is_err() {
+                return Ok(()); // the terminal went away: nobody is playing
+            }
             std::thread::sleep(FRAME.saturating_sub(started.elapsed()));
         }
     }
@@ -203,7 +299,8 @@ impl Loop {
         true
     }
 
-    fn draw(&mut self, recorder: &Recorder<Asteroids>, alpha: f32) {
+    /// Draws the frame; an error when the terminal cannot take it.
+    fn draw(&mut self, recorder: &Recorder<Asteroids>, alpha: f32) -> io::Result<()> {
         let engine = recorder.engine();
         let status = Status {
             ticks_per_second: self.ticks_per_second(engine.tick_count()),
@@ -219,8 +316,7 @@ impl Loop {
         };
         self.canvas = Canvas::new(usize::from(width), usize::from(height));
         view::draw(engine.world(), alpha, &status, &mut self.canvas);
-        // A terminal that went away ends the game through the keyboard thread.
-        let _ = self.screen.present(&self.canvas);
+        self.screen.present(&self.canvas)
     }
 
     /// Ticks per second of wall time over the last second.

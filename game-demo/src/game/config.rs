@@ -57,4 +57,64 @@ impl AsteroidsConfig {
         let extra = self.wave_growth.saturating_mul(level.saturating_sub(1));
         self.first_wave.saturating_add(extra).min(self.max_wave)
     }
+
+    /// Refuses counts the game cannot hold in memory (an edited scenario's config is checked
+    /// before the game is built from it): each is at most its `MAX_` constant.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (field, value, max) in [
+            ("first_wave", self.first_wave, MAX_WAVE),
+            ("max_wave", self.max_wave, MAX_WAVE),
+            ("debris", self.debris, MAX_DEBRIS),
+        ] {
+            if value > max {
+                return Err(ConfigError::TooMany { field, value, max });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The most large rocks a wave may bring (each splits into up to six more): the stress
+/// game's waves are well below it, and it keeps a wave's bodies in the tens of thousands.
+pub const MAX_WAVE: u32 = 10_000;
+/// The most debris particles an exploding rock may throw.
+pub const MAX_DEBRIS: u32 = 64;
+
+/// A configuration the game refuses to run.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A count above what the game can hold in memory.
+    #[error("{field} is {value}, more than the game allows ({max})")]
+    TooMany {
+        /// The field of [`AsteroidsConfig`].
+        field: &'static str,
+        /// Its value.
+        value: u32,
+        /// The most it may be.
+        max: u32,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_presets_are_valid_and_huge_counts_are_refused() {
+        assert_eq!(AsteroidsConfig::default().validate(), Ok(()));
+        assert_eq!(AsteroidsConfig::stress().validate(), Ok(()));
+        let huge = AsteroidsConfig {
+            debris: 4_000_000_000,
+            ..AsteroidsConfig::default()
+        };
+        assert_eq!(
+            huge.validate(),
+            Err(ConfigError::TooMany {
+                field: "debris",
+                value: 4_000_000_000,
+                max: MAX_DEBRIS
+            })
+        );
+    }
 }

@@ -28,7 +28,7 @@ pub use components::{
     Bullet, Debris, InArena, Lifetime, PowerKind, PowerUp, Previous, Rock, RockSize, Ship,
     heading_vector,
 };
-pub use config::AsteroidsConfig;
+pub use config::{AsteroidsConfig, ConfigError, MAX_DEBRIS, MAX_WAVE};
 pub use events::{
     Announce, GameTimer, NewGame, PowerUpTaken, RockDestroyed, ShipDestroyed, ShipHit,
 };
@@ -41,7 +41,7 @@ pub use resources::{
 use tickbus::{
     physics::{Body, Collider, PhysicsConfig, PhysicsPlugin, PhysicsSet},
     prelude::*,
-    replay::{Game, StateHasher},
+    replay::{ConfigRefusal, Game, StateHasher},
 };
 
 use systems::{combat, control, lifecycle, rocks, ship};
@@ -73,6 +73,10 @@ impl Game for Asteroids {
 
     fn register_state(hasher: &mut StateHasher) {
         register_state(hasher);
+    }
+
+    fn validate_config(config: &AsteroidsConfig) -> Result<(), ConfigRefusal> {
+        Ok(config.validate()?)
     }
 }
 
