@@ -350,13 +350,33 @@ fn explicit_cycles_are_reported_with_their_systems() {
 #[derive(Resource, Default)]
 struct Busy<const N: usize>(u64);
 
+/// How many `busy` members run at this moment, and how long one waits for another to join
+/// it: on a loaded machine a worker may start late, and the wait makes overlap certain
+/// whenever the executor really hands members to workers, without timing the test.
+#[derive(Resource)]
+struct Company {
+    running: AtomicU32,
+    wait: std::time::Duration,
+}
+
+impl Company {
+    fn waiting(wait: std::time::Duration) -> Self {
+        Self {
+            running: AtomicU32::new(0),
+            wait,
+        }
+    }
+}
+
 /// Independent members of one gated set: on the parallel executor they are taken by several
 /// threads at once, and the set's condition must still run once per tick.
-fn busy<const N: usize>(mut busy: ResMut<Busy<N>>) {
-    let until = std::time::Instant::now() + std::time::Duration::from_micros(50);
-    while std::time::Instant::now() < until {
+fn busy<const N: usize>(mut busy: ResMut<Busy<N>>, company: Res<Company>) {
+    company.running.fetch_add(1, Ordering::SeqCst);
+    let until = std::time::Instant::now() + company.wait;
+    while company.running.load(Ordering::SeqCst) < 2 && std::time::Instant::now() < until {
         std::hint::spin_loop();
     }
+    company.running.fetch_sub(1, Ordering::SeqCst);
     busy.0 += 1;
 }
 
@@ -370,6 +390,10 @@ fn a_set_condition_runs_once_per_tick_for_independent_members() {
             .init_resource::<Busy<0>>()
             .init_resource::<Busy<1>>()
             .init_resource::<Busy<2>>()
+            .insert_resource(Company::waiting(match executor {
+                ExecutorKind::Sequential => std::time::Duration::ZERO,
+                _ => std::time::Duration::from_millis(50),
+            }))
             .configure_sets(Phase::Early.run_if(gate))
             .add_systems((busy::<0>, busy::<1>, busy::<2>).in_set(Phase::Early));
         let mut engine = app.build().unwrap();
