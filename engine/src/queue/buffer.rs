@@ -122,6 +122,19 @@ impl<T: Event> EventQueue<T> {
         self.collected += 1;
     }
 
+    /// Step 2 of a tick: a whole batch from a channel source, readable this tick; `events`
+    /// ends empty with its capacity.
+    pub(crate) fn append_collected(&mut self, events: &mut Vec<T>) {
+        self.collected += events.len();
+        self.readable.append(events);
+    }
+
+    /// Step 2 of a tick: the first events of a batch split at a source's budget.
+    pub(crate) fn extend_collected(&mut self, events: impl ExactSizeIterator<Item = T>) {
+        self.collected += events.len();
+        self.readable.extend(events);
+    }
+
     /// Step 4 of a tick: one writer system's private buffer, appended in registration order.
     /// The first writer of a tick hands its whole buffer over (a pointer swap, no copy) and
     /// gets the empty pending buffer back; later ones are appended. Either way `events` ends
