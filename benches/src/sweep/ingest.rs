@@ -17,7 +17,7 @@ use std::{
     thread::JoinHandle,
 };
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use serde::{Deserialize, Serialize};
 use tickbus::{App, Engine, EventReader, EventSender, SourceConfig, prelude::Res};
 
@@ -227,11 +227,7 @@ fn crossbeam_contestant(name: &str, events: usize, producers: usize, batch: usiz
         });
         return Contestant::new(name, move || {
             pool.start(events);
-            let sum = rx
-                .iter()
-                .take(events)
-                .fold(0u64, |sum, event| sum.wrapping_add(event.fields()));
-            black_box(sum);
+            black_box(receive(&rx, events, |event| (1, event.fields())));
         });
     }
     let (tx, rx) = crossbeam_channel::unbounded::<Vec<Payload>>();
@@ -246,20 +242,31 @@ fn crossbeam_contestant(name: &str, events: usize, producers: usize, batch: usiz
     });
     Contestant::new(name, move || {
         pool.start(events);
-        black_box(receive_batches(&rx, events));
+        black_box(receive(&rx, events, |batch: &Vec<Payload>| {
+            let fields = batch
+                .iter()
+                .fold(0u64, |sum, event| sum.wrapping_add(event.fields()));
+            (batch.len(), fields)
+        }));
     })
 }
 
-/// Receives batches until `events` events arrived; their checksum.
-fn receive_batches(rx: &Receiver<Vec<Payload>>, events: usize) -> u64 {
+/// Receives messages until `events` events arrived; their checksum. Like the tickbus
+/// consumer, it polls and yields while the channel is empty (a blocking receive would park
+/// the thread and make every producer pay for waking it).
+fn receive<M>(rx: &Receiver<M>, events: usize, open: impl Fn(&M) -> (usize, u64)) -> u64 {
     let mut received = 0;
     let mut sum = 0u64;
     while received < events {
-        let batch = rx.recv().expect("producers are alive");
-        received += batch.len();
-        sum = batch
-            .iter()
-            .fold(sum, |sum, event| sum.wrapping_add(event.fields()));
+        match rx.try_recv() {
+            Ok(message) => {
+                let (count, fields) = open(&message);
+                received += count;
+                sum = sum.wrapping_add(fields);
+            }
+            Err(TryRecvError::Empty) => std::thread::yield_now(),
+            Err(TryRecvError::Disconnected) => panic!("producers run until dropped"),
+        }
     }
     sum
 }
