@@ -35,17 +35,29 @@ impl Point {
 
     /// The ratio `spec` over the rounds of this point (`None` if a contender is missing).
     pub fn ratio(&self, spec: &RatioSpec) -> Option<Summary> {
-        let numerator = self.contender(&spec.numerator)?;
-        let denominator = self.contender(&spec.denominator)?;
-        Some(round_ratios(
-            &numerator.ns_per_frame,
-            &denominator.ns_per_frame,
-        ))
+        let numerator = self.fastest_of(&spec.numerator)?;
+        let denominator = self.fastest_of(&spec.denominator)?;
+        Some(round_ratios(&numerator, &denominator))
+    }
+
+    /// Round by round, the fastest frame time of the contenders named in `names`
+    /// (`|`-separated; one name: that contender's times).
+    fn fastest_of(&self, names: &str) -> Option<Vec<f64>> {
+        let mut fastest: Option<Vec<f64>> = None;
+        for name in names.split('|') {
+            let times = &self.contender(name)?.ns_per_frame;
+            fastest = Some(match fastest {
+                None => times.clone(),
+                Some(so_far) => so_far.iter().zip(times).map(|(a, b)| a.min(*b)).collect(),
+            });
+        }
+        fastest
     }
 }
 
 /// A ratio of the table: the numerator contender's frame time over the denominator's, taken
-/// round by round.
+/// round by round. A side may name several contenders separated by `|`: the fastest of them
+/// in each round.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RatioSpec {
     /// The column header.
@@ -277,6 +289,20 @@ pub(crate) mod tests {
         // A point without bevy shows no ratio rather than a made-up one.
         assert!(table.contains("| 1000000 | 64 | – | – |"), "{table}");
         assert!(table.contains("| 1000000 | 64 | tickbus | 2.00 | 500.0 | 2.0000 |"));
+    }
+
+    #[test]
+    fn a_side_naming_several_contenders_takes_the_fastest_of_each_round() {
+        let report = sample_report();
+        let spec = RatioSpec::new("best ÷ tickbus", "bevy|raw", "tickbus");
+        // min(bevy, raw) per round: 1000, 1000, 2000; over tickbus: 0.5, 1, 0.67.
+        let ratio = report.points[0].ratio(&spec).unwrap();
+        assert_eq!(ratio.median, 2000.0 / 3000.0);
+        assert_eq!((ratio.p10, ratio.p90), (0.5, 1.0));
+        assert_eq!(
+            report.points[0].ratio(&RatioSpec::new("x", "bevy|nobody", "tickbus")),
+            None
+        );
     }
 
     #[test]
