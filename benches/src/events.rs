@@ -1,12 +1,12 @@
-//! The event workload: one writer system sends N 16-byte events per frame and R reader
+//! The event workload: writer systems send N events per frame (16 or 64 bytes) and reader
 //! systems each checksum every event, for every contender, plus a raw `Vec` floor.
 //!
-//! * tickbus: [`Engine::tick`](tickbus::Engine::tick); the writer fills its private buffer,
-//!   the buffer is merged into the queue, the queue swaps at the start of the next tick and the
-//!   readers read it there (one tick of latency, N events per tick in steady state). Nothing
-//!   is ordered: writers and readers never conflict.
+//! * tickbus: [`Engine::tick`](tickbus::Engine::tick); each writer fills its private buffer,
+//!   the buffers are merged into the queue, the queue swaps at the start of the next tick and
+//!   the readers read it there (one tick of latency, N events per tick in steady state).
+//!   Nothing is ordered: writers and readers never conflict.
 //! * bevy: `Messages` with `MessageWriter` / `MessageReader` systems in a `Schedule`,
-//!   `message_update_system` first, the readers after the writer.
+//!   `message_update_system` first, the readers after the writers.
 //!
 //! Every contender is checked after its warm-up: each reader must have summed exactly the
 //! events written.
@@ -19,8 +19,9 @@ use std::{
 use bevy_ecs::{
     message::{Message, MessageReader, MessageRegistry, MessageWriter, message_update_system},
     prelude::{IntoScheduleConfigs, Res, Resource, World},
+    schedule::SystemSet,
 };
-use tickbus::{EventReader, EventWriter};
+use tickbus::{App, EventReader, EventWriter};
 
 use crate::{BevySim, Contender, Sim, tickbus_app};
 
@@ -31,7 +32,19 @@ pub const READERS: [usize; 3] = [1, 2, 4];
 /// Frames before the correctness check and the measurement.
 const WARM_UP_FRAMES: u64 = 40;
 
-/// The event: 16 bytes.
+/// An event type of the workload: built from its index, folded into a checksum by readers.
+pub trait BenchEvent: Message + Copy {
+    /// The event's size in bytes.
+    const BYTES: usize = size_of::<Self>();
+
+    /// The `i`-th event written in a frame.
+    fn nth(i: usize) -> Self;
+
+    /// What a reader adds to its checksum for this event (every field is read).
+    fn fields(&self) -> u64;
+}
+
+/// The 16-byte event.
 #[derive(Message, Clone, Copy, Debug)]
 pub struct Payload {
     id: u64,
@@ -41,30 +54,78 @@ pub struct Payload {
 
 const _: () = assert!(size_of::<Payload>() == 16);
 
-fn payload(i: usize) -> Payload {
-    Payload {
-        id: i as u64,
-        value: i as f32,
-        kind: (i & 7) as u32,
+impl BenchEvent for Payload {
+    fn nth(i: usize) -> Self {
+        Payload {
+            id: i as u64,
+            value: i as f32,
+            kind: (i & 7) as u32,
+        }
+    }
+
+    fn fields(&self) -> u64 {
+        self.id ^ (u64::from(self.kind) << 32) ^ u64::from(self.value.to_bits())
+    }
+}
+
+/// The 64-byte event: the 16-byte one and six more words.
+#[derive(Message, Clone, Copy, Debug)]
+pub struct Payload64 {
+    head: Payload,
+    words: [u64; 6],
+}
+
+const _: () = assert!(size_of::<Payload64>() == 64);
+
+impl BenchEvent for Payload64 {
+    fn nth(i: usize) -> Self {
+        let i64 = i as u64;
+        Payload64 {
+            head: Payload::nth(i),
+            words: [i64, i64 << 1, i64 << 2, i64 << 3, i64 << 4, i64 << 5],
+        }
+    }
+
+    fn fields(&self) -> u64 {
+        self.words
+            .iter()
+            .fold(self.head.fields(), |sum, word| sum.rotate_left(5) ^ word)
     }
 }
 
 /// The work of one reader: a checksum over every field of every event it sees.
-fn checksum<'a>(events: impl Iterator<Item = &'a Payload>) -> u64 {
-    events.fold(0, |sum, event| {
-        let fields = event.id ^ (u64::from(event.kind) << 32) ^ u64::from(event.value.to_bits());
-        sum.wrapping_add(fields)
-    })
+fn checksum<'a, E: BenchEvent>(events: impl Iterator<Item = &'a E>) -> u64 {
+    events.fold(0, |sum, event| sum.wrapping_add(event.fields()))
 }
 
-/// Events written per frame.
+/// The shape of an event workload: how many events per frame, writers and readers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    /// Events written per frame, over all writers.
+    pub events: usize,
+    /// Writer systems; writer `w` writes the `w`-th of `writers` equal slices of the frame.
+    pub writers: usize,
+    /// Reader systems, each reading every event.
+    pub readers: usize,
+}
+
+impl Shape {
+    /// The events of writer `writer`: indices `start..end` of the frame.
+    fn slice(&self, writer: usize) -> std::ops::Range<usize> {
+        let start = self.events * writer / self.writers;
+        let end = self.events * (writer + 1) / self.writers;
+        start..end
+    }
+}
+
+/// The shape of the workload, as a resource the writers read.
 #[derive(Resource)]
-struct FrameSize(usize);
+struct FrameShape(Shape);
 
 /// One running sum per reader. Atomic so that readers take shared access only and stay
 /// independent of each other (one relaxed add per reader and frame).
-#[derive(Resource, Default)]
-struct ReadSums([AtomicU64; 4]);
+#[derive(Resource)]
+struct ReadSums(Vec<AtomicU64>);
 
 impl ReadSums {
     fn add(&self, reader: usize, sum: u64) {
@@ -76,108 +137,151 @@ impl ReadSums {
     }
 }
 
-fn tickbus_writer(size: Res<FrameSize>, mut out: EventWriter<Payload>) {
-    out.send_batch((0..size.0).map(payload));
+fn insert_resources(world: &mut World, shape: Shape) {
+    world.insert_resource(FrameShape(shape));
+    world.insert_resource(ReadSums(
+        (0..shape.readers).map(|_| AtomicU64::new(0)).collect(),
+    ));
 }
 
-fn bevy_writer(size: Res<FrameSize>, mut out: MessageWriter<Payload>) {
-    out.write_batch((0..size.0).map(payload));
-}
-
-fn insert_resources(world: &mut World, size: usize) {
-    world.insert_resource(FrameSize(size));
-    world.init_resource::<ReadSums>();
-}
-
-fn tickbus_sim(contender: Contender, readers: usize, size: usize) -> Sim {
-    let mut app = tickbus_app(contender);
-    insert_resources(app.world_mut(), size);
-    app.add_event::<Payload>().add_systems(tickbus_writer);
-    for reader in 0..readers {
-        app.add_systems(move |events: EventReader<Payload>, sums: Res<ReadSums>| {
+/// Adds the workload's writers and readers to a tickbus app.
+pub fn add_tickbus_workload<E: BenchEvent>(app: &mut App, shape: Shape) {
+    insert_resources(app.world_mut(), shape);
+    app.add_event::<E>();
+    for writer in 0..shape.writers {
+        app.add_systems(move |frame: Res<FrameShape>, mut out: EventWriter<E>| {
+            out.send_batch(frame.0.slice(writer).map(E::nth));
+        });
+    }
+    for reader in 0..shape.readers {
+        app.add_systems(move |events: EventReader<E>, sums: Res<ReadSums>| {
             sums.add(reader, checksum(events.iter()));
         });
     }
-    Sim::tickbus(app)
 }
 
-fn bevy_sim(contender: Contender, readers: usize, size: usize) -> Sim {
-    let mut bevy = BevySim::new(contender);
-    insert_resources(&mut bevy.world, size);
-    MessageRegistry::register_message::<Payload>(&mut bevy.world);
+/// The set of bevy writer systems, which the readers follow.
+#[derive(SystemSet, Clone, Debug, PartialEq, Eq, Hash)]
+struct BevyWriters;
+
+/// Adds the workload's writers and readers to a bevy world and schedule.
+pub fn add_bevy_workload<E: BenchEvent>(bevy: &mut BevySim, shape: Shape) {
+    insert_resources(&mut bevy.world, shape);
+    MessageRegistry::register_message::<E>(&mut bevy.world);
     bevy.schedule
-        .add_systems((message_update_system, bevy_writer).chain());
-    for reader in 0..readers {
+        .add_systems(message_update_system.before(BevyWriters));
+    for writer in 0..shape.writers {
         bevy.schedule.add_systems(
-            (move |mut events: MessageReader<Payload>, sums: Res<ReadSums>| {
-                sums.add(reader, checksum(events.read()));
+            (move |frame: Res<FrameShape>, mut out: MessageWriter<E>| {
+                out.write_batch(frame.0.slice(writer).map(E::nth));
             })
-            .after(bevy_writer),
+            .in_set(BevyWriters),
         );
     }
-    Sim::Bevy(Box::new(bevy))
+    for reader in 0..shape.readers {
+        bevy.schedule.add_systems(
+            (move |mut events: MessageReader<E>, sums: Res<ReadSums>| {
+                sums.add(reader, checksum(events.read()));
+            })
+            .after(BevyWriters),
+        );
+    }
 }
 
-/// One writer and `readers` readers of `size` events per frame, warmed up and checked.
-pub fn event_sim(contender: Contender, readers: usize, size: usize) -> Sim {
-    assert!((1..=4).contains(&readers), "1 to 4 readers");
-    let mut sim = if contender.is_tickbus() {
-        tickbus_sim(contender, readers, size)
-    } else {
-        bevy_sim(contender, readers, size)
-    };
+/// Runs the warm-up and checks it: panics unless every reader summed every event written.
+/// `one_tick_late`: the readers see a frame's writes in the next frame (tickbus).
+pub fn warm_and_check<E: BenchEvent>(sim: &mut Sim, shape: Shape, one_tick_late: bool) {
     sim.run(WARM_UP_FRAMES as usize);
-    // tickbus readers see a tick's writes in the next tick; bevy's in the same frame.
-    let frames_read = WARM_UP_FRAMES - u64::from(contender.is_tickbus());
-    check_sums(
-        sim.world().resource::<ReadSums>(),
-        readers,
-        size,
-        frames_read,
-    );
-    sim
-}
-
-/// Panics unless every reader summed exactly `frames` frames of `size` events.
-fn check_sums(sums: &ReadSums, readers: usize, size: usize, frames: u64) {
-    let frame: Vec<Payload> = (0..size).map(payload).collect();
-    let per_frame = checksum(frame.iter());
-    for reader in 0..readers {
+    let frames_read = WARM_UP_FRAMES - u64::from(one_tick_late);
+    let per_frame = checksum((0..shape.events).map(E::nth).collect::<Vec<E>>().iter());
+    let sums = sim.world().resource::<ReadSums>();
+    for reader in 0..shape.readers {
         assert_eq!(
             sums.get(reader),
-            per_frame.wrapping_mul(frames),
+            per_frame.wrapping_mul(frames_read),
             "reader {reader} missed events"
         );
     }
 }
 
-/// The floor: a reused vector filled by pushes, then read once per reader.
-pub struct RawVec {
-    events: Vec<Payload>,
-    sums: Vec<u64>,
-    size: usize,
+/// One writer and `readers` readers of `size` 16-byte events per frame, warmed up and checked.
+pub fn event_sim(contender: Contender, readers: usize, size: usize) -> Sim {
+    assert!((1..=4).contains(&readers), "1 to 4 readers");
+    let shape = Shape {
+        events: size,
+        writers: 1,
+        readers,
+    };
+    let mut sim = if contender.is_tickbus() {
+        let mut app = tickbus_app(contender);
+        add_tickbus_workload::<Payload>(&mut app, shape);
+        Sim::tickbus(app)
+    } else {
+        let mut bevy = BevySim::new(contender);
+        add_bevy_workload::<Payload>(&mut bevy, shape);
+        Sim::Bevy(Box::new(bevy))
+    };
+    warm_and_check::<Payload>(&mut sim, shape, contender.is_tickbus());
+    sim
 }
 
-impl RawVec {
-    /// A warm vector for `readers` readers of `size` events.
-    pub fn new(readers: usize, size: usize) -> Self {
+/// The floor: a reused vector filled by `extend` (one call per writer), then read once per
+/// reader.
+pub struct RawVec<E = Payload> {
+    events: Vec<E>,
+    sums: Vec<u64>,
+    shape: Shape,
+}
+
+impl<E: BenchEvent> RawVec<E> {
+    /// A warm vector for the workload `shape`.
+    pub fn with_shape(shape: Shape) -> Self {
         let mut raw = Self {
-            events: Vec::with_capacity(size),
-            sums: vec![0; readers],
-            size,
+            events: Vec::with_capacity(shape.events),
+            sums: vec![0; shape.readers],
+            shape,
         };
         raw.frame();
         raw
     }
 
-    /// One frame: clear, fill, read once per reader.
+    /// One frame: clear, extend once per writer, read once per reader.
     pub fn frame(&mut self) {
         self.events.clear();
-        self.events.extend((0..self.size).map(payload));
+        for writer in 0..self.shape.writers {
+            self.events.extend(self.shape.slice(writer).map(E::nth));
+        }
         for sum in &mut self.sums {
             // `black_box` on the slice: each pass really reads the buffer again.
             let pass = checksum(black_box(self.events.as_slice()).iter());
             *sum = black_box(sum.wrapping_add(pass));
         }
+    }
+}
+
+impl RawVec<Payload> {
+    /// A warm vector for one writer and `readers` readers of `size` 16-byte events.
+    pub fn new(readers: usize, size: usize) -> Self {
+        Self::with_shape(Shape {
+            events: size,
+            writers: 1,
+            readers,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writer_slices_cover_the_frame_once() {
+        let shape = Shape {
+            events: 10,
+            writers: 3,
+            readers: 1,
+        };
+        let covered: Vec<usize> = (0..3).flat_map(|w| shape.slice(w)).collect();
+        assert_eq!(covered, (0..10).collect::<Vec<_>>());
     }
 }

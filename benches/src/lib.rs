@@ -32,6 +32,7 @@ use tickbus::{App, Engine, ExecutorKind, ExecutorTotals, OffloadPolicy, Parallel
 
 pub mod cases;
 pub mod events;
+pub mod sweep;
 pub mod systems;
 
 /// Threads of the tickbus parallel executor in every benchmark (this machine has two cores):

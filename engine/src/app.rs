@@ -14,6 +14,7 @@ use crate::{
     ingest::{Collect, InputSource},
     queue::registry::ensure_queue,
     schedule::{ExecutorKind, config::SystemsConfig},
+    source::input::source_channel,
 };
 
 /// Default tick rate of a new app: 60 ticks per second.
@@ -152,16 +153,13 @@ impl App {
     /// drained at the start of every tick in the order they were added.
     pub fn add_source<T: Event>(&mut self, config: SourceConfig) -> EventSender<T> {
         ensure_queue::<T>(&mut self.world);
-        let (tx, rx) = match config.capacity {
-            Some(capacity) => crossbeam_channel::bounded(capacity),
-            None => crossbeam_channel::unbounded(),
-        };
+        let (sender, channel) = source_channel::<T>(config.capacity);
         let name = config
             .name
             .unwrap_or_else(|| std::any::type_name::<T>().to_owned());
         self.sources
-            .push(Box::new(InputSource::new(name, rx, config.budget)));
-        EventSender::new(tx)
+            .push(Box::new(InputSource::new(name, channel, config.budget)));
+        sender
     }
 
     /// The first channel source of event type `T` (to attach a recording tap or a replay

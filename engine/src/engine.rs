@@ -291,6 +291,31 @@ impl Engine {
         self.schedule.timings()
     }
 
+    /// Turns system tracing on or off. While it is on every system run is timed and kept
+    /// (start, duration, thread) until [`take_system_runs`](Self::take_system_runs); while
+    /// it is off (the default) the executors only check a flag per run.
+    ///
+    /// ```
+    /// use tickbus::prelude::*;
+    ///
+    /// let mut app = App::new();
+    /// app.add_systems((|| {}, || {}));
+    /// let mut engine = app.build().unwrap();
+    /// engine.set_system_tracing(true);
+    /// let origin = std::time::Instant::now();
+    /// engine.tick().unwrap();
+    /// assert_eq!(engine.take_system_runs(origin).len(), 2);
+    /// ```
+    pub fn set_system_tracing(&mut self, on: bool) {
+        self.schedule.set_tracing(on);
+    }
+
+    /// The system runs traced since the last call (at most one per system: call it after
+    /// every tick to trace each), with start times measured from `origin`.
+    pub fn take_system_runs(&mut self, origin: std::time::Instant) -> Vec<crate::SystemRun> {
+        self.schedule.take_runs(origin)
+    }
+
     /// The schedule: systems, run order, every edge with its reason, what may overlap.
     pub fn schedule_plan(&self) -> SchedulePlan {
         self.schedule.plan()

@@ -2,10 +2,16 @@
 //! buffers, in source registration order, arrival order within a source, at most the source's
 //! budget per tick. During a replay a source's feed replaces its channel.
 
-use bevy_ecs::world::World;
-use crossbeam_channel::{Receiver, TryRecvError};
+use std::sync::atomic::Ordering;
 
-use crate::{Event, EventQueue, queue::registry::with_queue};
+use bevy_ecs::world::World;
+use crossbeam_channel::TryRecvError;
+
+use crate::{
+    Event, EventQueue,
+    queue::registry::with_queue,
+    source::input::{Packet, SourceReceiver},
+};
 
 /// Counters of one source for one tick.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -46,7 +52,9 @@ pub type SourceFeed<T> = Box<dyn FnMut(u64, &mut Vec<T>) + Send>;
 /// optionally observed by a tap (recording) or replaced by a feed (replay).
 pub struct InputSource<T: Event> {
     name: String,
-    rx: Receiver<T>,
+    channel: SourceReceiver<T>,
+    /// The rest of a batch split at the budget: collected first next tick.
+    carried: Vec<T>,
     budget: usize,
     total: u64,
     tap: Option<SourceTap<T>>,
@@ -66,10 +74,11 @@ impl<T: Event> std::fmt::Debug for InputSource<T> {
 }
 
 impl<T: Event> InputSource<T> {
-    pub(crate) fn new(name: String, rx: Receiver<T>, budget: usize) -> Self {
+    pub(crate) fn new(name: String, channel: SourceReceiver<T>, budget: usize) -> Self {
         Self {
             name,
-            rx,
+            channel,
+            carried: Vec::new(),
             budget,
             total: 0,
             tap: None,
@@ -103,19 +112,51 @@ impl<T: Event> InputSource<T> {
         self.feed = None;
     }
 
+    /// Collects at most the budget: first what a split batch left over, then the channel in
+    /// arrival order. A batch is appended whole when it fits; otherwise its first events fill
+    /// the budget and the rest is carried over. Returns (collected, disconnected).
     fn drain_channel(&mut self, queue: &mut EventQueue<T>) -> (usize, bool) {
-        let mut collected = 0;
+        let mut collected = self.take_carried(queue, self.budget);
         while collected < self.budget {
-            match self.rx.try_recv() {
-                Ok(event) => {
+            match self.channel.rx.try_recv() {
+                Ok(Packet::One(event)) => {
                     queue.push_collected(event);
                     collected += 1;
+                }
+                Ok(Packet::Batch(batch)) => {
+                    // The batch leaves the channel (one message) and is carried whole:
+                    // `extra` now counts all of its events instead of all but one.
+                    self.channel.shared.extra.fetch_add(1, Ordering::Relaxed);
+                    debug_assert!(self.carried.is_empty(), "the carry is used up first");
+                    self.carried = batch;
+                    collected += self.take_carried(queue, self.budget - collected);
                 }
                 Err(TryRecvError::Empty) => return (collected, false),
                 Err(TryRecvError::Disconnected) => return (collected, true),
             }
         }
         (collected, false)
+    }
+
+    /// Moves at most `room` carried events into the queue, in order; how many it moved.
+    fn take_carried(&mut self, queue: &mut EventQueue<T>, room: usize) -> usize {
+        let taken = self.carried.len().min(room);
+        if taken == 0 {
+            return 0;
+        }
+        if taken == self.carried.len() {
+            queue.append_collected(&mut self.carried);
+            let drained = std::mem::take(&mut self.carried);
+            // Back to the senders (dropped when enough are waiting there).
+            let _ = self.channel.recycle.try_send(drained);
+        } else {
+            queue.extend_collected(self.carried.drain(..taken));
+        }
+        self.channel
+            .shared
+            .extra
+            .fetch_sub(taken, Ordering::Relaxed);
+        taken
     }
 
     fn drain_feed(&mut self, queue: &mut EventQueue<T>, tick: u64) -> usize {
@@ -152,7 +193,7 @@ impl<T: Event> Collect for InputSource<T> {
         self.total += collected as u64;
         SourceTickStats {
             collected,
-            backlog: self.rx.len(),
+            backlog: self.channel.rx.len() + self.channel.shared.extra.load(Ordering::Relaxed),
             disconnected,
             total: self.total,
         }

@@ -138,7 +138,9 @@ pub use ingest::{InputSource, SourceFeed, SourceTap, SourceTickStats};
 pub use queue::{
     EventQueue, EventReader, EventWriter, QueueTickStats, QueueTotals, WorldEventsExt, on_event,
 };
-pub use schedule::{ExecutorKind, OffloadPolicy, ParallelConfig, SchedulePlan, Spawners};
+pub use schedule::{
+    ExecutorKind, OffloadPolicy, ParallelConfig, SchedulePlan, Spawners, SystemRun,
+};
 pub use source::{BatchStop, EventSender, SendBatchError, SendError, SourceConfig, TrySendError};
 pub use source::{physics, timer};
 pub use stats::{ExecutorTotals, TickStats};

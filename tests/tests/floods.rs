@@ -63,7 +63,7 @@ fn try_send_until_accepted(sender: &EventSender<Sent>, mut event: Sent) {
         match sender.try_send(event) {
             Ok(()) => return,
             Err(TrySendError::Full(back)) => event = back,
-            Err(TrySendError::Disconnected(_)) => panic!("the engine is alive"),
+            Err(error) => panic!("the engine is alive: {error}"),
         }
         thread::yield_now();
     }

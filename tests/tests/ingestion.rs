@@ -4,24 +4,7 @@
 use std::{thread, time::Duration};
 
 use tickbus::{BatchStop, TrySendError, prelude::*};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Input(u32);
-
-#[derive(Resource, Default)]
-struct Log(Vec<(u64, u32)>);
-
-fn log_inputs(inputs: EventReader<Input>, time: Res<SimTime>, mut log: ResMut<Log>) {
-    log.0
-        .extend(inputs.iter().map(|input| (time.tick(), input.0)));
-}
-
-fn engine_with_source(config: SourceConfig) -> (Engine, EventSender<Input>) {
-    let mut app = App::new();
-    let sender = app.add_source::<Input>(config);
-    app.init_resource::<Log>().add_systems(log_inputs);
-    (app.build().unwrap(), sender)
-}
+use tickbus_tests::input_log::{Input, Log, engine_with_source};
 
 #[test]
 fn a_fast_producer_loses_nothing_and_keeps_its_order() {

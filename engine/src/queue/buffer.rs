@@ -1,6 +1,9 @@
 //! The store behind one event type: two buffers and the counters that describe a tick.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicBool, Ordering},
+};
 
 use bevy_ecs::resource::Resource;
 
@@ -48,10 +51,16 @@ pub struct QueueTotals {
 ///
 /// So every event is readable during exactly one tick: the one after it was written (or the
 /// one it was collected in). After warm-up no tick allocates.
+///
+/// The buffer that was readable is not kept for `pending` but put in the [spare
+/// slot](SpareBuffer), which the first writer system to run takes as its private buffer:
+/// a tick's writes go into the buffer the readers of the previous tick just went through,
+/// still in cache, and the written events alternate between two buffers (not three).
 #[derive(Resource)]
 pub struct EventQueue<T: Event> {
     readable: Vec<T>,
     pending: Vec<T>,
+    spare: SpareBuffer<T>,
     collected: usize,
     consumed: AtomicBool,
     last: QueueTickStats,
@@ -75,6 +84,7 @@ impl<T: Event> Default for EventQueue<T> {
         Self {
             readable: Vec::new(),
             pending: Vec::new(),
+            spare: SpareBuffer::default(),
             collected: 0,
             consumed: AtomicBool::new(false),
             last: QueueTickStats::default(),
@@ -108,6 +118,7 @@ impl<T: Event> EventQueue<T> {
     pub(crate) fn swap(&mut self) {
         std::mem::swap(&mut self.readable, &mut self.pending);
         self.pending.clear();
+        self.spare.exchange(&mut self.pending);
         self.collected = 0;
         *self.consumed.get_mut() = false;
         debug_assert!(
@@ -116,10 +127,28 @@ impl<T: Event> EventQueue<T> {
         );
     }
 
+    /// The slot through which this queue hands the last readable buffer to a writer.
+    pub(crate) fn spare(&self) -> SpareBuffer<T> {
+        self.spare.clone()
+    }
+
     /// Step 2 of a tick: an event from a timer or a channel source, readable this tick.
     pub(crate) fn push_collected(&mut self, event: T) {
         self.readable.push(event);
         self.collected += 1;
+    }
+
+    /// Step 2 of a tick: a whole batch from a channel source, readable this tick; `events`
+    /// ends empty with its capacity.
+    pub(crate) fn append_collected(&mut self, events: &mut Vec<T>) {
+        self.collected += events.len();
+        self.readable.append(events);
+    }
+
+    /// Step 2 of a tick: the first events of a batch split at a source's budget.
+    pub(crate) fn extend_collected(&mut self, events: impl ExactSizeIterator<Item = T>) {
+        self.collected += events.len();
+        self.readable.extend(events);
     }
 
     /// Step 4 of a tick: one writer system's private buffer, appended in registration order.
@@ -175,6 +204,41 @@ impl<T: Event> EventQueue<T> {
     }
 }
 
+/// One empty buffer passed between a queue and its writer systems: the queue puts the
+/// buffer its readers just finished in, the first writer of the tick takes it and leaves its
+/// own (empty) one. Shared, not a world resource, so a writer reaches it without declaring
+/// access to the queue (writers never conflict with readers).
+pub(crate) struct SpareBuffer<T>(Arc<Mutex<Vec<T>>>);
+
+impl<T> Default for SpareBuffer<T> {
+    fn default() -> Self {
+        Self(Arc::new(Mutex::new(Vec::new())))
+    }
+}
+
+impl<T> Clone for SpareBuffer<T> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<T> SpareBuffer<T> {
+    /// Swaps `buffer` with the spare one. Skipped when another writer of the type is
+    /// swapping at this moment (it gets the warm buffer); buffers are only ever empty here,
+    /// so which one a writer gets never changes what is delivered.
+    pub(crate) fn exchange(&self, buffer: &mut Vec<T>) {
+        debug_assert!(buffer.is_empty(), "only empty buffers change hands");
+        match self.0.try_lock() {
+            Ok(mut spare) => std::mem::swap(&mut *spare, buffer),
+            // A panic while swapping two vectors cannot leave them inconsistent.
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => {
+                std::mem::swap(&mut *poisoned.into_inner(), buffer)
+            }
+            Err(std::sync::TryLockError::WouldBlock) => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +288,26 @@ mod tests {
         let after = (queue.readable.capacity(), queue.pending.capacity());
         assert_eq!(before.0.min(before.1), after.0.min(after.1));
         assert!(after.0 >= 1000 && after.1 >= 1000);
+    }
+
+    #[test]
+    fn a_writer_gets_the_buffer_the_readers_just_finished() {
+        let mut queue = EventQueue::<u64>::default();
+        let spare = queue.spare();
+        let mut writer = Vec::new();
+        let mut written_into = Vec::new();
+        for tick in 0..6u64 {
+            queue.swap();
+            spare.exchange(&mut writer);
+            writer.extend(0..100 + tick);
+            written_into.push(writer.as_ptr());
+            queue.merge_written(&mut writer);
+            assert_eq!(queue.pending().len() as u64, 100 + tick);
+        }
+        // From the third tick on, writes alternate between two buffers.
+        assert_eq!(written_into[2], written_into[4]);
+        assert_eq!(written_into[3], written_into[5]);
+        assert_ne!(written_into[4], written_into[5]);
     }
 
     #[test]

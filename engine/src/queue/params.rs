@@ -12,7 +12,10 @@ use bevy_ecs::{
     world::{World, unsafe_world_cell::UnsafeWorldCell},
 };
 
-use super::registry::{ensure_queue, with_queue};
+use super::{
+    buffer::SpareBuffer,
+    registry::{ensure_queue, with_queue},
+};
 use crate::{Event, EventQueue, EventReader, EventWriter};
 
 // SAFETY: all access goes through `Res<EventQueue<T>>`'s own impl: `init_access` registers a
@@ -58,12 +61,15 @@ unsafe impl<T: Event> ReadOnlySystemParam for EventReader<'_, T> {}
 // SAFETY: `get_param` touches no world data, only the system's own state, so registering no
 // access is correct; the world is written only in `apply`, which holds `&mut World`.
 unsafe impl<T: Event> SystemParam for EventWriter<'_, T> {
-    type State = Vec<T>;
+    type State = WriterState<T>;
     type Item<'w, 's> = EventWriter<'s, T>;
 
     fn init_state(world: &mut World) -> Self::State {
         ensure_queue::<T>(world);
-        Vec::new()
+        WriterState {
+            buffer: Vec::new(),
+            spare: world.resource::<EventQueue<T>>().spare(),
+        }
     }
 
     fn init_access(
@@ -75,10 +81,10 @@ unsafe impl<T: Event> SystemParam for EventWriter<'_, T> {
     }
 
     fn apply(state: &mut Self::State, _system_meta: &SystemMeta, world: &mut World) {
-        if state.is_empty() {
+        if state.buffer.is_empty() {
             return;
         }
-        with_queue::<T, _>(world, |queue| queue.merge_written(state));
+        with_queue::<T, _>(world, |queue| queue.merge_written(&mut state.buffer));
     }
 
     unsafe fn get_param<'w, 's>(
@@ -87,6 +93,27 @@ unsafe impl<T: Event> SystemParam for EventWriter<'_, T> {
         _world: UnsafeWorldCell<'w>,
         _change_tick: Tick,
     ) -> Result<Self::Item<'w, 's>, SystemParamValidationError> {
-        Ok(EventWriter { buffer: state })
+        if state.buffer.is_empty() {
+            state.spare.exchange(&mut state.buffer);
+        }
+        Ok(EventWriter {
+            buffer: &mut state.buffer,
+        })
+    }
+}
+
+/// A writer system's state: its private buffer, and the queue's spare slot through which it
+/// takes the buffer the readers just finished (see [`EventQueue`]).
+#[doc(hidden)]
+pub struct WriterState<T> {
+    buffer: Vec<T>,
+    spare: SpareBuffer<T>,
+}
+
+impl<T> std::fmt::Debug for WriterState<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriterState")
+            .field("buffered", &self.buffer.len())
+            .finish_non_exhaustive()
     }
 }

@@ -61,7 +61,10 @@ mod spawns;
 #[allow(unsafe_code)]
 pub(crate) mod workers;
 
-use std::sync::Arc;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use bevy_ecs::world::World;
 
@@ -80,6 +83,24 @@ use flatten::SetGate;
 use graph::{Graph, SharedStep, Step};
 use node::{NodeFault, SystemNode};
 use shared_world::AccessGuard;
+
+/// One run of a system, recorded while system tracing is on
+/// ([`Engine::set_system_tracing`](crate::Engine::set_system_tracing)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SystemRun {
+    /// The system's registration index.
+    pub system: usize,
+    /// The system's name.
+    pub name: String,
+    /// When it started, since the origin given to
+    /// [`Engine::take_system_runs`](crate::Engine::take_system_runs).
+    pub start: Duration,
+    /// How long it ran (for systems run back to back on one thread, from the previous one's
+    /// end: one clock reading serves both).
+    pub duration: Duration,
+    /// The thread it ran on: a small number, the same for a thread's whole life.
+    pub thread: usize,
+}
 
 /// Which executor runs the systems of each tick.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -398,6 +419,31 @@ impl Schedule {
 
     pub(crate) fn plan(&self) -> SchedulePlan {
         SchedulePlan::new(&self.nodes, &self.graph)
+    }
+
+    /// Turns system tracing on or off for every system.
+    pub(crate) fn set_tracing(&mut self, on: bool) {
+        for node in &mut self.nodes {
+            node.traced = on;
+            node.span = None;
+        }
+    }
+
+    /// The traced runs since the last call, in registration order.
+    pub(crate) fn take_runs(&mut self, origin: Instant) -> Vec<SystemRun> {
+        self.nodes
+            .iter_mut()
+            .filter_map(|node| {
+                let span = node.span.take()?;
+                Some(SystemRun {
+                    system: node.index,
+                    name: node.name.clone(),
+                    start: span.start.saturating_duration_since(origin),
+                    duration: span.end - span.start,
+                    thread: span.thread,
+                })
+            })
+            .collect()
     }
 
     pub(crate) fn timings(&self) -> impl Iterator<Item = (&str, SystemTiming)> {

@@ -1,6 +1,9 @@
 //! One scheduled system: the bevy system, its run conditions, what it accesses, and timings.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use bevy_ecs::{
     change_detection::CheckChangeTicks,
@@ -37,6 +40,24 @@ pub struct SystemTiming {
     pub timed: u64,
     /// Ticks in which a run condition (or a parameter) skipped it.
     pub skipped: u64,
+}
+
+/// When and where one traced run of a system happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RunSpan {
+    pub(crate) start: Instant,
+    pub(crate) end: Instant,
+    pub(crate) thread: usize,
+}
+
+/// A small number for the calling thread, the same for its whole life (trace tracks).
+pub(crate) fn thread_number() -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static NUMBER: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    NUMBER.with(|number| *number)
 }
 
 impl SystemTiming {
@@ -102,6 +123,10 @@ pub(crate) struct SystemNode {
     pub(crate) has_deferred: bool,
     pub(crate) world_id: WorldId,
     pub(crate) timing: SystemTiming,
+    /// System tracing is on: every run is timed and kept in `span`.
+    pub(crate) traced: bool,
+    /// The last traced run, until the engine takes it.
+    pub(crate) span: Option<RunSpan>,
     /// Registration index (what the access guard and the failure order speak of).
     pub(crate) index: usize,
     /// In [`Spawners`](super::config::Spawners): allocates entity ids while it runs.
@@ -157,6 +182,8 @@ impl SystemNode {
             is_exclusive,
             world_id: world.id(),
             timing: SystemTiming::default(),
+            traced: false,
+            span: None,
             system,
             index,
             declared_spawner: spawns,

@@ -562,7 +562,7 @@ fn run_shared(
         .count_spawns
         .then(|| spawns::allocations(allocator))
         .flatten();
-    let start = node.timing.wants_timing(sampling_tick).then(Instant::now);
+    let start = (node.traced || node.timing.wants_timing(sampling_tick)).then(Instant::now);
     let result = shared.run_node(node);
     if node.count_spawns {
         node.allocated = spawns::allocated_since(before, allocator);

@@ -6,7 +6,7 @@ use bevy_ecs::world::World;
 
 use super::{
     Executor, FailedSystem, Failures, Phase, RunCounters, StepRun,
-    node::{NodeFault, RunOutcome, SystemNode},
+    node::{NodeFault, RunOutcome, RunSpan, SystemNode, thread_number},
     spawns,
 };
 
@@ -50,9 +50,7 @@ pub(crate) fn run_chain(
     let mut previous_end: Option<Instant> = None;
     for &index in chain {
         let node = &mut nodes[index];
-        let start = node
-            .timing
-            .wants_timing(sampling_tick)
+        let start = (node.traced || node.timing.wants_timing(sampling_tick))
             .then(|| previous_end.unwrap_or_else(Instant::now));
         let result = run_counting(node, world);
         previous_end = match result {
@@ -103,6 +101,13 @@ pub(crate) fn record(
         (RunOutcome::Ran, Some(start)) => {
             let end = Instant::now();
             node.timing.record_run(end - start);
+            if node.traced {
+                node.span = Some(RunSpan {
+                    start,
+                    end,
+                    thread: thread_number(),
+                });
+            }
             Some(end)
         }
         (RunOutcome::Ran, None) => {

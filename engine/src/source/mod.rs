@@ -1,7 +1,7 @@
 //! Where events come from: channel handles for external producers ([`EventSender`]),
 //! timers, and 2D physics.
 
-mod input;
+pub(crate) mod input;
 pub mod physics;
 pub mod timer;
 

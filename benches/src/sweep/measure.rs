@@ -1,0 +1,129 @@
+//! Interleaved sampling: each round times every contender once, in a rotating order, so a
+//! disturbance of the machine (another process waking up) hits all of them alike.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+/// One contender of a point: a name and a closure that runs one frame of its workload.
+pub struct Contestant {
+    /// The name in the table, the JSON file and the plot.
+    pub name: String,
+    /// Runs one frame.
+    pub frame: Box<dyn FnMut()>,
+}
+
+impl Contestant {
+    /// A named contender.
+    pub fn new(name: impl Into<String>, frame: impl FnMut() + 'static) -> Self {
+        Self {
+            name: name.into(),
+            frame: Box::new(frame),
+        }
+    }
+}
+
+/// Every sample of one contender at one point.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Samples {
+    /// The contender's name.
+    pub name: String,
+    /// Frames timed together in one sample.
+    pub frames_per_sample: usize,
+    /// Nanoseconds per frame of each sample, in round order (round `r` of every contender of
+    /// a point ran in the same interleaved round).
+    pub ns_per_frame: Vec<f64>,
+}
+
+/// How long and how often to sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sampling {
+    /// Interleaved rounds per point (samples per contender).
+    pub rounds: usize,
+    /// Frames per sample; `None`: as many as take `sample_time`.
+    pub frames: Option<usize>,
+    /// The target length of a sample when `frames` is `None`.
+    pub sample_time: Duration,
+}
+
+/// Samples every contender in `rounds` interleaved rounds; `after_round` is called once per
+/// round (progress).
+pub fn sample_interleaved(
+    contestants: &mut [Contestant],
+    sampling: Sampling,
+    mut after_round: impl FnMut(),
+) -> Vec<Samples> {
+    let mut samples: Vec<Samples> = contestants
+        .iter_mut()
+        .map(|contestant| Samples {
+            name: contestant.name.clone(),
+            frames_per_sample: sampling
+                .frames
+                .unwrap_or_else(|| frames_for(&mut contestant.frame, sampling.sample_time))
+                .max(1),
+            ns_per_frame: Vec::with_capacity(sampling.rounds),
+        })
+        .collect();
+    let count = contestants.len();
+    for round in 0..sampling.rounds {
+        for offset in 0..count {
+            let index = (round + offset) % count;
+            let frames = samples[index].frames_per_sample;
+            let time = time_frames(&mut contestants[index].frame, frames);
+            samples[index]
+                .ns_per_frame
+                .push(time.as_nanos() as f64 / frames as f64);
+        }
+        after_round();
+    }
+    samples
+}
+
+fn time_frames(frame: &mut dyn FnMut(), frames: usize) -> Duration {
+    let start = Instant::now();
+    for _ in 0..frames {
+        frame();
+    }
+    start.elapsed()
+}
+
+/// Frames that take about `target` (at least one), from a short trial run.
+fn frames_for(frame: &mut dyn FnMut(), target: Duration) -> usize {
+    let trial = 3;
+    let per_frame = time_frames(frame, trial) / trial as u32;
+    (target.as_nanos() / per_frame.as_nanos().max(1)).clamp(1, 1_000_000) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{cell::Cell, rc::Rc};
+
+    use super::*;
+
+    #[test]
+    fn every_contender_gets_one_sample_per_round_of_the_frames_asked() {
+        let counts: Vec<Rc<Cell<usize>>> = (0..3).map(|_| Rc::default()).collect();
+        let mut contestants: Vec<Contestant> = counts
+            .iter()
+            .enumerate()
+            .map(|(i, count)| {
+                let count = count.clone();
+                Contestant::new(format!("c{i}"), move || count.set(count.get() + 1))
+            })
+            .collect();
+        let mut rounds_seen = 0;
+        let sampling = Sampling {
+            rounds: 5,
+            frames: Some(7),
+            sample_time: Duration::ZERO,
+        };
+        let samples = sample_interleaved(&mut contestants, sampling, || rounds_seen += 1);
+        assert_eq!(rounds_seen, 5);
+        for (sample, count) in samples.iter().zip(&counts) {
+            assert_eq!(sample.ns_per_frame.len(), 5);
+            assert_eq!(sample.frames_per_sample, 7);
+            assert_eq!(count.get(), 35);
+        }
+        assert_eq!(samples[2].name, "c2");
+    }
+}

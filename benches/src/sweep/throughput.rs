@@ -1,0 +1,165 @@
+//! The throughput sweep: one point per (events per frame, event size); at each point tickbus,
+//! bevy's `Messages` under both of its executors and a raw reused `Vec` run the same writers
+//! and readers (see [`crate::events`]).
+
+use serde::{Deserialize, Serialize};
+use tickbus::{App, ExecutorKind};
+
+use super::{
+    measure::{Contestant, Sampling, sample_interleaved},
+    report::{Point, RatioSpec},
+};
+use crate::{
+    BevySim, Contender, Sim,
+    events::{
+        BenchEvent, Payload, Payload64, RawVec, Shape, add_bevy_workload, add_tickbus_workload,
+        warm_and_check,
+    },
+};
+
+/// The tickbus contender's name.
+pub const TICKBUS: &str = "tickbus";
+/// bevy `Messages` under the single-threaded executor.
+pub const BEVY_SINGLE: &str = "bevy_single";
+/// bevy `Messages` under the multi-threaded executor.
+pub const BEVY_MULTI: &str = "bevy_multi";
+/// The floor: a reused `Vec` filled by `extend` and read once per reader.
+pub const RAW_EXTEND: &str = "raw_extend";
+
+/// Event sizes the sweep knows, in bytes.
+pub const EVENT_BYTES: [usize; 2] = [16, 64];
+
+/// Which tickbus executor runs the tickbus contender.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TickbusExecutor {
+    /// The default: the parallel executor with its default thread count.
+    #[default]
+    Default,
+    /// The parallel executor with this many threads (the driving one included).
+    Parallel(usize),
+    /// The sequential reference executor.
+    Sequential,
+}
+
+impl TickbusExecutor {
+    /// The executor setting of the app.
+    pub fn kind(self) -> ExecutorKind {
+        match self {
+            TickbusExecutor::Default => ExecutorKind::default(),
+            TickbusExecutor::Parallel(threads) => ExecutorKind::parallel(threads),
+            TickbusExecutor::Sequential => ExecutorKind::Sequential,
+        }
+    }
+
+    /// How the table header describes it.
+    pub fn describe(self) -> String {
+        match self.kind() {
+            ExecutorKind::Sequential => "sequential executor".to_owned(),
+            ExecutorKind::Parallel(config) => format!(
+                "parallel executor, {} threads{}",
+                config.threads,
+                if self == TickbusExecutor::Default {
+                    " (default)"
+                } else {
+                    ""
+                }
+            ),
+        }
+    }
+}
+
+/// What the throughput sweep measures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepConfig {
+    /// Events written per frame, one point each.
+    pub events_per_frame: Vec<usize>,
+    /// Event sizes in bytes (16 or 64), one point each.
+    pub event_bytes: Vec<usize>,
+    /// Writer systems of the event type.
+    pub writers: usize,
+    /// Reader systems of the event type.
+    pub readers: usize,
+    /// The tickbus executor.
+    pub executor: TickbusExecutor,
+    /// Rounds and sample length.
+    pub sampling: Sampling,
+}
+
+impl SweepConfig {
+    /// Every point of the sweep, as (events per frame, event bytes), sizes outermost.
+    pub fn points(&self) -> Vec<(usize, usize)> {
+        self.event_bytes
+            .iter()
+            .flat_map(|&bytes| self.events_per_frame.iter().map(move |&n| (n, bytes)))
+            .collect()
+    }
+}
+
+/// The ratios of the throughput table: bevy's time over tickbus's (how many times faster
+/// tickbus is; "best bevy": the faster bevy executor of each round) and tickbus's time over
+/// the raw floor's.
+pub fn ratio_specs() -> Vec<RatioSpec> {
+    vec![
+        RatioSpec::new("bevy_single ÷ tickbus", BEVY_SINGLE, TICKBUS),
+        RatioSpec::new("bevy_multi ÷ tickbus", BEVY_MULTI, TICKBUS),
+        RatioSpec::new(
+            "best bevy ÷ tickbus",
+            &format!("{BEVY_SINGLE}|{BEVY_MULTI}"),
+            TICKBUS,
+        ),
+        RatioSpec::new("tickbus ÷ raw_extend", TICKBUS, RAW_EXTEND),
+    ]
+}
+
+/// Measures one point: builds, warms up and checks every contender, then samples them
+/// interleaved.
+pub fn measure_point(
+    config: &SweepConfig,
+    events: usize,
+    bytes: usize,
+    after_round: impl FnMut(),
+) -> Point {
+    let shape = Shape {
+        events,
+        writers: config.writers,
+        readers: config.readers,
+    };
+    let mut contestants = match bytes {
+        16 => contestants::<Payload>(config.executor, shape),
+        64 => contestants::<Payload64>(config.executor, shape),
+        other => panic!("event size {other} is not one of {EVENT_BYTES:?}"),
+    };
+    let samples = sample_interleaved(&mut contestants, config.sampling, after_round);
+    Point {
+        events_per_frame: events,
+        event_bytes: bytes,
+        writers: config.writers,
+        readers: config.readers,
+        producers: None,
+        samples,
+    }
+}
+
+fn contestants<E: BenchEvent>(executor: TickbusExecutor, shape: Shape) -> Vec<Contestant> {
+    let mut app = App::new();
+    app.set_executor(executor.kind());
+    add_tickbus_workload::<E>(&mut app, shape);
+    let mut tickbus = Sim::tickbus(app);
+    warm_and_check::<E>(&mut tickbus, shape, true);
+    let bevy = |contender| {
+        let mut bevy = BevySim::new(contender);
+        add_bevy_workload::<E>(&mut bevy, shape);
+        let mut sim = Sim::Bevy(Box::new(bevy));
+        warm_and_check::<E>(&mut sim, shape, false);
+        sim
+    };
+    let mut bevy_single = bevy(Contender::BevySingle);
+    let mut bevy_multi = bevy(Contender::BevyMulti);
+    let mut raw = RawVec::<E>::with_shape(shape);
+    vec![
+        Contestant::new(TICKBUS, move || tickbus.frame()),
+        Contestant::new(BEVY_SINGLE, move || bevy_single.frame()),
+        Contestant::new(BEVY_MULTI, move || bevy_multi.frame()),
+        Contestant::new(RAW_EXTEND, move || raw.frame()),
+    ]
+}
