@@ -108,12 +108,14 @@
 struct ReadmeDoctests;
 
 mod app;
+mod carry;
 mod compute;
 #[allow(unsafe_code)]
 mod ecs_unsafe;
 mod engine;
 mod error;
 mod ingest;
+pub mod math;
 mod queue;
 pub mod replay;
 pub mod schedule;

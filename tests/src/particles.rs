@@ -193,7 +193,7 @@ particle_game!(
     Variant::PanicOnBurstOver(FRAGILE_BURST_LIMIT)
 );
 
-/// The state the particle games hash.
+/// The state of the particle games: hashed, and carried by snapshots (the rules too).
 pub fn register_state(hasher: &mut StateHasher) {
     hasher
         .component::<Position>()
@@ -203,7 +203,8 @@ pub fn register_state(hasher: &mut StateHasher) {
         .component::<Lifetime>()
         .resource::<Wind>()
         .resource::<Census>()
-        .resource::<Energy>();
+        .resource::<Energy>()
+        .resource_unhashed::<Rules>("Rules");
 }
 
 /// Adds the particle game (in `variant`) to `app`.
@@ -309,7 +310,7 @@ fn spawn_particle(
 }
 
 fn random_direction(rng: &mut SimRng) -> Vec2 {
-    Vec2::from_angle(rng.range_f32(0.0, std::f32::consts::TAU))
+    tickbus::math::from_angle(rng.range_f32(0.0, std::f32::consts::TAU))
 }
 
 fn set_wind(inputs: EventReader<ParticleInput>, mut wind: ResMut<Wind>) {
@@ -343,7 +344,7 @@ fn accelerate(
 ) {
     let dt = time.dt().as_secs_f32();
     let acceleration = wind.0 + Vec2::new(0.0, -rules.0.gravity);
-    let keep = rules.0.drag.powf(dt);
+    let keep = tickbus::math::powf(rules.0.drag, dt);
     for mut velocity in &mut particles {
         velocity.0 = (velocity.0 + acceleration * dt) * keep;
     }
