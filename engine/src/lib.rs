@@ -165,7 +165,7 @@ impl<T: Send + Sync + 'static> Event for T {}
 /// when the crate's manifest names no bevy crate.
 pub mod prelude {
     pub use crate::bevy_ecs;
-    pub use crate::physics::{Body, Collider, PhysicsPlugin, PhysicsSet};
+    pub use crate::physics::{Body, Collider, PhysicsPlugin, PhysicsSet, entity_order};
     pub use crate::replay::{SimRng, SimSeed};
     pub use crate::timer::{TimerAppExt, TimerFired, TimerHandle, Timers};
     pub use crate::{

@@ -19,6 +19,7 @@
 //! tests below pin this behaviour of bevy's allocator.
 
 use bevy_ecs::{
+    component::Component,
     entity::{Entity, EntityIndex},
     world::World,
 };
@@ -32,6 +33,13 @@ pub(crate) const LOCAL_CAPACITY: usize = 128;
 /// The id pushed and popped again to move the buffer and to rebuild the stack. It is never
 /// handed out: every placeholder pushed is popped before anything else allocates.
 const PAD: Entity = Entity::PLACEHOLDER;
+
+/// Marks an entity that only holds an index: one the captured world had in use outside the
+/// simulation (a resource of an app with another composition) and the restoring world does
+/// not. Holding it keeps the index out of allocation, as in the captured world; snapshots
+/// neither capture nor replace these entities.
+#[derive(Component, Clone, Copy, Debug)]
+pub(crate) struct Vacancy;
 
 /// Everything that decides which ids the allocator hands out next.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,17 +85,25 @@ pub(crate) fn read(world: &mut World) -> Result<AllocatorState, SnapshotError> {
 
 /// Makes the allocator of `world` hand out the same indices as the captured one would. Call
 /// it after despawning every entity the restore replaces; returns the generation shift of
-/// every index (for [`EntityRemap`]). Entities live at capture are not spawned here: their
-/// indices are left allocated for the caller to spawn at `remap.map(entity)`.
+/// every index (for [`EntityRemap`]) and the ids the restore took out of the allocator
+/// without giving them a place: the caller spawns the captured entities at
+/// `remap.map(entity)` and holds every other one of these with a [`Vacancy`].
 pub(crate) fn restore(
     world: &mut World,
     target: &AllocatorState,
-) -> Result<EntityRemap, SnapshotError> {
+) -> Result<(EntityRemap, Vec<Entity>), SnapshotError> {
     let current = drain(world)?;
+    let mut taken: Vec<Entity> = current
+        .stack
+        .iter()
+        .chain(&current.buffer)
+        .copied()
+        .collect();
     let mut cursor = current.cursor;
     while cursor < target.cursor {
         // The stack is empty, so these are fresh indices, now ours.
         let fresh = world.entity_allocator().alloc();
+        taken.push(fresh);
         cursor = fresh.index_u32() + 1;
     }
     let now = generations(world, cursor);
@@ -107,7 +123,10 @@ pub(crate) fn restore(
     stack.extend(target.stack.iter().map(|&entity| remap.map(entity)));
     let buffer: Vec<Entity> = target.buffer.iter().map(|&e| remap.map(e)).collect();
     install(world, &stack, &buffer, current.padded)?;
-    Ok(remap)
+    let installed: std::collections::BTreeSet<u32> =
+        stack.iter().chain(&buffer).map(|e| e.index_u32()).collect();
+    taken.retain(|e| !installed.contains(&e.index_u32()));
+    Ok((remap, taken))
 }
 
 /// Moves every freed id out of the allocator, in order.
@@ -342,7 +361,7 @@ mod tests {
         survivors.iter().for_each(|&id| {
             other.despawn(id);
         });
-        let remap = restore(&mut other, &state).unwrap();
+        let (remap, _) = restore(&mut other, &state).unwrap();
         for &entity in &live {
             other.spawn_empty_at(remap.map(entity)).unwrap();
         }

@@ -101,12 +101,14 @@ impl fmt::Display for RestoreCheck {
 
 /// The verify mode of snapshots: replays `scenario` uninterrupted and, every `every` ticks,
 /// restores a snapshot of it into a second engine of the same game and runs both on for
-/// `every` ticks, comparing state hashes after each tick. The first mismatch names the tick,
-/// the types and the values, with what the snapshot could not hold (a system's `Local`,
-/// unregistered types).
+/// `every` ticks, comparing state hashes after each tick; then restores the same snapshot
+/// into the second engine again and runs the same ticks once more (as seeking back does).
+/// The first mismatch names the tick, the types and the values, with what the snapshot
+/// could not hold (a system's `Local`, unregistered types).
 ///
-/// The second engine is built from scratch, so its systems' `Local` state is not the first
-/// engine's: a game that keeps simulation state there is caught.
+/// The second engine's systems are not the first engine's, and in the second pass they have
+/// just run the very ticks they run again: a game that keeps simulation state in a `Local`
+/// (a counter, a cache, a per-tick bookkeeping) is caught either way.
 pub fn verify_restore<G: Game>(
     scenario: &GameScenario<G>,
     executor: ExecutorKind,
@@ -124,14 +126,32 @@ pub fn verify_restore<G: Game>(
     };
     while straight.engine.tick_count() < scenario.ticks {
         let snapshot = Snapshot::capture(&mut straight.engine, &state)?;
-        snapshot.restore(&mut restored.engine, &state)?;
-        restored.feed_from(scenario, snapshot.tick());
-        check.snapshots += 1;
         let end = (snapshot.tick() + every).min(scenario.ticks);
+        check.snapshots += 1;
+        // First pass: next to the uninterrupted run, from a restore into another engine.
+        restore_into(&mut restored, &snapshot, &state, scenario)?;
         let compared = compare_until(&mut straight, &mut restored, &state, end);
         check.ticks_compared += compared.ticks;
-        if let Some((tick, parts)) = compared.first_difference {
-            let values = value_diffs(&mut straight.engine, &mut restored.engine, &state);
+        let mut difference = compared.first_difference;
+        let mut expected = &mut straight;
+        // Second pass: the same ticks again in the same engine, whose systems have now seen
+        // them (state kept per tick in a `Local` shows here).
+        let mut reference = None;
+        if difference.is_none() && !compared.stopped {
+            restore_into(&mut restored, &snapshot, &state, scenario)?;
+            difference = run_against(&mut restored, &compared.hashes, &state);
+            if let Some((tick, _)) = &difference {
+                let mut fresh = Lockstep::<G>::build(scenario, executor)?;
+                restore_into(&mut fresh, &snapshot, &state, scenario)?;
+                let _ = fresh.engine.run_ticks(tick - snapshot.tick());
+                reference = Some(fresh);
+            }
+        }
+        if let Some(fresh) = &mut reference {
+            expected = fresh;
+        }
+        if let Some((tick, parts)) = difference {
+            let values = value_diffs(&mut expected.engine, &mut restored.engine, &state);
             check.mismatch = Some(RestoreMismatch {
                 snapshot_tick: snapshot.tick(),
                 tick,
@@ -146,6 +166,38 @@ pub fn verify_restore<G: Game>(
         }
     }
     Ok(check)
+}
+
+/// Restores `snapshot` into `run`, which then replays the scenario's inputs from its tick.
+fn restore_into<G: Game>(
+    run: &mut Lockstep<G>,
+    snapshot: &Snapshot,
+    state: &StateHasher,
+    scenario: &GameScenario<G>,
+) -> Result<(), ReplayError> {
+    snapshot.restore(&mut run.engine, state)?;
+    run.feed_from(scenario, snapshot.tick());
+    Ok(())
+}
+
+/// Runs `run` on, comparing its hash after each tick with `hashes` (the hashes of another
+/// run from the same tick); the first difference, if any.
+fn run_against<G: Game>(
+    run: &mut Lockstep<G>,
+    hashes: &[super::StateHash],
+    state: &StateHasher,
+) -> Option<(u64, Vec<String>)> {
+    for expected in hashes {
+        if run.engine.tick().is_err() {
+            return None;
+        }
+        let found = state.hash(run.engine.world());
+        if &found != expected {
+            let parts = expected.differing_parts(&found.parts);
+            return Some((run.engine.tick_count(), parts));
+        }
+    }
+    None
 }
 
 /// An engine of `G` replaying a scenario, driven tick by tick next to another.
@@ -177,6 +229,8 @@ impl<G: Game> Lockstep<G> {
 /// What running two engines side by side found.
 struct Compared {
     ticks: u64,
+    /// The expected engine's hash after each tick.
+    hashes: Vec<super::StateHash>,
     /// The first tick count after which they differ, and the differing types.
     first_difference: Option<(u64, Vec<String>)>,
     /// One of them failed a tick: nothing more to compare.
@@ -192,6 +246,7 @@ fn compare_until<A: Game, B: Game>(
 ) -> Compared {
     let mut compared = Compared {
         ticks: 0,
+        hashes: Vec::new(),
         first_difference: None,
         stopped: false,
     };
@@ -207,6 +262,7 @@ fn compare_until<A: Game, B: Game>(
             compared.first_difference = Some((tick, a.differing_parts(&b.parts)));
             return compared;
         }
+        compared.hashes.push(a);
         if !ran.0 || !ran.1 {
             compared.stopped = true;
             return compared;
@@ -378,9 +434,7 @@ fn first_bad_checkpoint<G: Game>(
     let mut timeline = Timeline::<G>::open(scenario, executor)?;
     let mut last_good = None;
     for checkpoint in &scenario.checkpoints {
-        if timeline.seek(checkpoint.tick).is_err() {
-            return Ok(None);
-        }
+        timeline.seek(checkpoint.tick).map_err(time_travel)?;
         let found = timeline.hash();
         if found.total == checkpoint.hash && found.parts == checkpoint.components {
             last_good = Some(checkpoint.tick);

@@ -16,7 +16,7 @@ use bevy_ecs::{
 
 use super::{
     PartKind, PartValue, StateHasher,
-    allocator::{self, AllocatorState},
+    allocator::{self, AllocatorState, Vacancy},
     state::CapturedPart,
 };
 use crate::{
@@ -213,20 +213,27 @@ impl Snapshot {
     /// to the generation their index has in this world (see [`StateHasher::component`]).
     pub fn restore(&self, engine: &mut Engine, state: &StateHasher) -> Result<(), SnapshotError> {
         let world = engine.world_mut();
-        for entity in simulation_entities(world) {
+        for entity in simulation_entities(world)
+            .into_iter()
+            .chain(vacancies(world))
+        {
             world.despawn(entity);
         }
         // Everything that may spawn or despawn a resource happens before the allocator is
         // rebuilt; afterwards values are only overwritten.
         let mut unmapped = EntityRemap::default();
         self.restore_world_state(world, state, &mut unmapped);
-        let mut remap = allocator::restore(world, &self.allocator)?;
+        let (mut remap, taken) = allocator::restore(world, &self.allocator)?;
         for &entity in &self.entities {
             let target = remap.map(entity);
             if world.spawn_empty_at(target).is_err() {
                 let index = entity.index_u32();
                 return Err(SnapshotError::EntityTaken { index });
             }
+        }
+        for id in taken {
+            // Spawned only where no captured entity went.
+            let _ = world.spawn_at(id, Vacancy);
         }
         self.restore_world_state(world, state, &mut remap);
         for entry in &self.parts {
@@ -308,6 +315,7 @@ impl Snapshot {
                 entry.kind,
                 &entry.values.values(),
                 &found,
+                By::Index,
             ));
         }
         diffs
@@ -400,10 +408,11 @@ fn diff_values(
     kind: PartKind,
     expected: &[PartValue],
     found: &[PartValue],
+    by: By,
 ) -> Vec<ValueDiff> {
-    let key = |value: &PartValue| match value.entity {
-        Some(entity) => (entity.index_u32() as usize, 0),
-        None => (usize::MAX, value.position),
+    let key = |value: &PartValue| match (value.entity, by) {
+        (Some(entity), By::Index) => (entity.index_u32() as usize, 0),
+        _ => (usize::MAX, value.position),
     };
     let expected: BTreeMap<_, &PartValue> = expected.iter().map(|v| (key(v), v)).collect();
     let found: BTreeMap<_, &PartValue> = found.iter().map(|v| (key(v), v)).collect();
@@ -417,7 +426,7 @@ fn diff_values(
             Some(ValueDiff {
                 part: part.to_owned(),
                 kind,
-                entity: e.or(f).and_then(|v| v.entity),
+                entity: f.or(e).and_then(|v| v.entity),
                 expected: e.map(|v| v.debug.clone()),
                 found: f.map(|v| v.debug.clone()),
             })
@@ -451,7 +460,24 @@ pub(crate) fn diff_recorded(
             })
             .collect()
     };
-    diff_values(part, kind, &as_values(expected), &as_values(now))
+    // Matched by position, as the hash compares them: an app with another composition (one
+    // more resource) numbers the same entities differently.
+    diff_values(
+        part,
+        kind,
+        &as_values(expected),
+        &as_values(now),
+        By::Position,
+    )
+}
+
+/// How two lists of values are matched.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum By {
+    /// Components by entity index (two snapshots of one lineage).
+    Index,
+    /// By position in entity order (a recording and a replay).
+    Position,
 }
 
 /// The entity of `snapshot` at `index`, or that index at its first generation.
@@ -460,14 +486,36 @@ fn entity_with_index(snapshot: &Snapshot, index: u32) -> Option<Entity> {
     found.copied().or_else(|| Entity::from_raw_u32(index))
 }
 
-/// The entities a snapshot replaces: every entity but resources and observers, by index.
+/// True for the archetypes of entities a snapshot leaves alone: resources, observers and
+/// [`Vacancy`] placeholders.
+fn outside_the_simulation(world: &World, archetype: &bevy_ecs::archetype::Archetype) -> bool {
+    let components = world.components();
+    let marked = |id: Option<ComponentId>| id.is_some_and(|id| archetype.contains(id));
+    archetype.contains(IS_RESOURCE)
+        || marked(components.component_id::<Observer>())
+        || marked(components.component_id::<Vacancy>())
+}
+
+/// The [`Vacancy`] placeholders of an earlier restore.
+fn vacancies(world: &World) -> Vec<Entity> {
+    let Some(vacancy) = world.components().component_id::<Vacancy>() else {
+        return Vec::new();
+    };
+    world
+        .archetypes()
+        .iter()
+        .filter(|archetype| archetype.contains(vacancy))
+        .flat_map(|archetype| archetype.entities().iter().map(|e| e.id()))
+        .collect()
+}
+
+/// The entities a snapshot replaces: every entity but resources, observers and vacancies,
+/// by index.
 fn simulation_entities(world: &World) -> Vec<Entity> {
-    let observer = world.components().component_id::<Observer>();
     let mut entities: Vec<Entity> = world
         .archetypes()
         .iter()
-        .filter(|archetype| !archetype.contains(IS_RESOURCE))
-        .filter(|archetype| observer.is_none_or(|id| !archetype.contains(id)))
+        .filter(|archetype| !outside_the_simulation(world, archetype))
         .flat_map(|archetype| archetype.entities().iter().map(|e| e.id()))
         .collect();
     entities.sort_unstable_by_key(|&entity| entity_order(entity));
@@ -515,10 +563,9 @@ fn uncaptured(world: &World, state: &StateHasher) -> Uncaptured {
     let type_of = |id: ComponentId| world.components().get_info(id).and_then(|i| i.type_id());
     let mut components = BTreeSet::new();
     let mut resources = BTreeSet::new();
-    let observer = world.components().component_id::<Observer>();
     for archetype in world.archetypes().iter().filter(|a| !a.is_empty()) {
         let is_resource = archetype.contains(IS_RESOURCE);
-        if observer.is_some_and(|id| archetype.contains(id)) {
+        if !is_resource && outside_the_simulation(world, archetype) {
             continue;
         }
         for &id in archetype.components() {
