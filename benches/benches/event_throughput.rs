@@ -1,14 +1,13 @@
 //! Benchmark `event_throughput`: events per second through a whole frame.
 //!
 //! One frame of a 16-byte event type: one writer system sends N events (N = 1k, 10k, 100k,
-//! 1M) and 1 or 4 reader systems each sum a field of every event into a shared resource.
-//! Contenders, measured side by side in the same group:
+//! 1M) and 1, 2 or 4 reader systems each checksum every event. Contenders, measured side by
+//! side in the same group:
 //!
-//! * `tickbus_par2` / `tickbus_seq`: [`Engine::tick`](tickbus::Engine::tick) with the rayon
-//!   executor on two threads / the sequential executor. The full tick path: the writer fills
-//!   its private buffer, the buffer is merged into the queue, the queue swaps at the start of
-//!   the next tick, and the readers read it there (one tick of latency, N events per tick in
-//!   steady state).
+//! * `tickbus_par2` / `tickbus_seq`: [`Engine::tick`](tickbus::Engine::tick) with the
+//!   parallel executor on two threads (adaptive, as by default) / the sequential executor.
+//!   The full tick path: the writer fills its private buffer, the buffer is merged into the
+//!   queue, the queue swaps at the start of the next tick, and the readers read it there.
 //! * `bevy_single` / `bevy_multi`: bevy_ecs's own `Messages` with `MessageWriter` and
 //!   `MessageReader` systems in a bevy `Schedule` (single- / multi-threaded executor), with
 //!   `message_update_system` running first in every frame and the readers after the writer.
@@ -17,208 +16,41 @@
 //!
 //! Every contender is checked once after its warm-up: each reader must have summed exactly
 //! the events written. Groups are `event_throughput/{readers}_readers/{N}`, one benchmark id
-//! per contender, with `Throughput::Elements(N)`: criterion reports events per second.
+//! per contender, with `Throughput::Elements(N)`: criterion reports events per second. The
+//! workload is in `benches/src/events.rs`.
 //!
 //! Run: `CARGO_TARGET_DIR=target-bench cargo bench -p tickbus-benches --bench event_throughput
 //! -- --warm-up-time 1 --measurement-time 3` (append a filter such as `4_readers/1000000` to
-//! run one group).
+//! run one group); for the ratio table, `examples/ratios.rs`.
 
-use std::{
-    hint::black_box,
-    sync::atomic::{AtomicU64, Ordering},
-};
-
-use bevy_ecs::{
-    message::{Message, MessageReader, MessageRegistry, MessageWriter, message_update_system},
-    prelude::{IntoScheduleConfigs, Res, Resource, World},
-};
 use criterion::{BenchmarkId, Criterion, Throughput};
-use tickbus::{EventReader, EventWriter};
-use tickbus_benches::{BevySim, Contender, Sim, tickbus_app};
-
-/// Events per frame.
-const SIZES: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
-/// Reader systems per frame.
-const READERS: [usize; 2] = [1, 4];
-/// Frames before the correctness check and the measurement (buffers reach full capacity,
-/// tickbus's executor learns every system's run time).
-const WARM_UP_FRAMES: u64 = 20;
-
-/// The event: 16 bytes, as in the issue.
-#[derive(Message, Clone, Copy, Debug)]
-struct Payload {
-    id: u64,
-    value: f32,
-    kind: u32,
-}
-
-const _: () = assert!(size_of::<Payload>() == 16);
-
-fn payload(i: usize) -> Payload {
-    Payload {
-        id: i as u64,
-        value: i as f32,
-        kind: (i & 7) as u32,
-    }
-}
-
-/// The work of one reader: a checksum over every field of every event it sees.
-fn checksum<'a>(events: impl Iterator<Item = &'a Payload>) -> u64 {
-    events.fold(0, |sum, event| {
-        let fields = event.id ^ (u64::from(event.kind) << 32) ^ u64::from(event.value.to_bits());
-        sum.wrapping_add(fields)
-    })
-}
-
-/// Events written per frame.
-#[derive(Resource)]
-struct FrameSize(usize);
-
-/// One running sum per reader. Atomic so that readers take shared access only and stay
-/// independent of each other (one relaxed add per reader and frame).
-#[derive(Resource, Default)]
-struct ReadSums([AtomicU64; 4]);
-
-impl ReadSums {
-    fn add(&self, reader: usize, sum: u64) {
-        self.0[reader].fetch_add(black_box(sum), Ordering::Relaxed);
-    }
-
-    fn get(&self, reader: usize) -> u64 {
-        self.0[reader].load(Ordering::Relaxed)
-    }
-}
-
-fn tickbus_writer(size: Res<FrameSize>, mut out: EventWriter<Payload>) {
-    out.send_batch((0..size.0).map(payload));
-}
-
-fn bevy_writer(size: Res<FrameSize>, mut out: MessageWriter<Payload>) {
-    out.write_batch((0..size.0).map(payload));
-}
-
-fn insert_resources(world: &mut World, size: usize) {
-    world.insert_resource(FrameSize(size));
-    world.init_resource::<ReadSums>();
-}
-
-/// tickbus: one writer, `readers` readers, nothing ordered (writers and readers never
-/// conflict).
-fn tickbus_sim(contender: Contender, readers: usize, size: usize) -> Sim {
-    let mut app = tickbus_app(contender);
-    insert_resources(app.world_mut(), size);
-    app.add_event::<Payload>().add_systems(tickbus_writer);
-    for reader in 0..readers {
-        app.add_systems(move |events: EventReader<Payload>, sums: Res<ReadSums>| {
-            sums.add(reader, checksum(events.iter()));
-        });
-    }
-    Sim::tickbus(app)
-}
-
-/// bevy: `message_update_system`, then the writer, then the readers (which may overlap).
-fn bevy_sim(contender: Contender, readers: usize, size: usize) -> Sim {
-    let mut bevy = BevySim::new(contender);
-    insert_resources(&mut bevy.world, size);
-    MessageRegistry::register_message::<Payload>(&mut bevy.world);
-    bevy.schedule
-        .add_systems((message_update_system, bevy_writer).chain());
-    for reader in 0..readers {
-        bevy.schedule.add_systems(
-            (move |mut events: MessageReader<Payload>, sums: Res<ReadSums>| {
-                sums.add(reader, checksum(events.read()));
-            })
-            .after(bevy_writer),
-        );
-    }
-    Sim::Bevy(Box::new(bevy))
-}
-
-/// Builds, warms up and checks the contender's frame.
-fn event_sim(contender: Contender, readers: usize, size: usize) -> Sim {
-    let mut sim = if contender.is_tickbus() {
-        tickbus_sim(contender, readers, size)
-    } else {
-        bevy_sim(contender, readers, size)
-    };
-    sim.run(WARM_UP_FRAMES as usize);
-    // tickbus readers see a tick's writes in the next tick; bevy's in the same frame.
-    let frames_read = WARM_UP_FRAMES - u64::from(contender.is_tickbus());
-    check_sums(
-        sim.world().resource::<ReadSums>(),
-        readers,
-        size,
-        frames_read,
-    );
-    sim
-}
-
-/// Panics unless every reader summed exactly `frames` frames of `size` events.
-fn check_sums(sums: &ReadSums, readers: usize, size: usize, frames: u64) {
-    let frame: Vec<Payload> = (0..size).map(payload).collect();
-    let per_frame = checksum(frame.iter());
-    for reader in 0..readers {
-        assert_eq!(
-            sums.get(reader),
-            per_frame.wrapping_mul(frames),
-            "reader {reader} missed events"
-        );
-    }
-}
-
-/// The floor: a reused vector filled by pushes, then read once per reader.
-struct RawVec {
-    events: Vec<Payload>,
-    sums: Vec<u64>,
-    size: usize,
-}
-
-impl RawVec {
-    fn new(readers: usize, size: usize) -> Self {
-        let mut raw = Self {
-            events: Vec::with_capacity(size),
-            sums: vec![0; readers],
-            size,
-        };
-        raw.frame();
-        raw
-    }
-
-    fn frame(&mut self) {
-        self.events.clear();
-        self.events.extend((0..self.size).map(payload));
-        for sum in &mut self.sums {
-            // `black_box` on the slice: each pass really reads the buffer again.
-            let pass = checksum(black_box(self.events.as_slice()).iter());
-            *sum = black_box(sum.wrapping_add(pass));
-        }
-    }
-}
-
-fn bench_frame_size(c: &mut Criterion, readers: usize, size: usize) {
-    let mut group = c.benchmark_group(format!("event_throughput/{readers}_readers/{size}"));
-    group.throughput(Throughput::Elements(size as u64));
-    if size >= 100_000 {
-        group.sample_size(20);
-    }
-    for contender in Contender::ALL {
-        let mut sim = event_sim(contender, readers, size);
-        group.bench_function(BenchmarkId::from_parameter(contender.name()), |b| {
-            b.iter(|| sim.frame())
-        });
-    }
-    let mut raw = RawVec::new(readers, size);
-    group.bench_function(BenchmarkId::from_parameter("raw_vec"), |b| {
-        b.iter(|| raw.frame())
-    });
-    group.finish();
-}
+use tickbus_benches::{
+    Contender,
+    cases::event_cases,
+    events::{READERS, RawVec, SIZES},
+};
 
 fn event_throughput(c: &mut Criterion) {
-    for readers in READERS {
-        for size in SIZES {
-            bench_frame_size(c, readers, size);
+    let raw_floors = READERS
+        .into_iter()
+        .flat_map(|readers| SIZES.into_iter().map(move |size| (readers, size)));
+    for (case, (readers, size)) in event_cases().into_iter().zip(raw_floors) {
+        let mut group = c.benchmark_group(&case.group);
+        group.throughput(Throughput::Elements(size as u64));
+        if size >= 100_000 {
+            group.sample_size(20);
         }
+        for contender in Contender::ALL {
+            let mut sim = (case.build)(contender);
+            group.bench_function(BenchmarkId::from_parameter(contender.name()), |b| {
+                b.iter(|| sim.frame())
+            });
+        }
+        let mut raw = RawVec::new(readers, size);
+        group.bench_function(BenchmarkId::from_parameter("raw_vec"), |b| {
+            b.iter(|| raw.frame())
+        });
+        group.finish();
     }
 }
 

@@ -3,9 +3,9 @@
 //! * `physics_step/{N}` (N = 1k, 10k, 100k bodies): one [`Engine::tick`] of an app with only
 //!   the [`PhysicsPlugin`] (integrate, grid broadphase, narrowphase, bounds check, resolution
 //!   on, so the scene stays a steady, bouncing crowd at about 5 % area coverage). Contenders:
-//!   `sequential` (the sequential executor: every loop on one thread) and `rayon_2` (the rayon
-//!   executor on two threads: the data-parallel loops use the engine's pool).
-//! * `broadphase/{N}` (N = 1k, 5k boxes of the same scene): `grid_sequential` and `grid_rayon_2`
+//!   `sequential` (the sequential executor: every loop on one thread) and `parallel_2` (the
+//!   parallel executor on two threads: the data-parallel loops use the engine's worker pool).
+//! * `broadphase/{N}` (N = 1k, 5k boxes of the same scene): `grid_sequential` and `grid_parallel_2`
 //!   ([`UniformGrid::pairs`] without and with the engine's pool) against `brute_force`
 //!   ([`brute_force_pairs`], all n²/2 pairs), the baseline. All three must find the same
 //!   pairs (checked before measuring).
@@ -23,7 +23,7 @@ use tickbus::physics::internals::{UniformGrid, brute_force_pairs};
 use tickbus::physics::{Aabb, Body, Collider, PhysicsConfig, PhysicsPlugin, Vec2};
 use tickbus::{App, ComputePool, Engine, ExecutorKind};
 
-/// Threads of the rayon contender (this machine has two cores).
+/// Threads of the parallel contender (this machine has two cores).
 const THREADS: usize = 2;
 /// Ticks run before measuring, so the executor knows every system's run time.
 const WARM_UP_TICKS: u64 = 10;
@@ -93,7 +93,7 @@ fn physics_step(c: &mut Criterion) {
         group.throughput(Throughput::Elements(n as u64));
         let contenders = [
             ("sequential", ExecutorKind::Sequential),
-            ("rayon_2", ExecutorKind::parallel(THREADS)),
+            ("parallel_2", ExecutorKind::parallel(THREADS)),
         ];
         for (name, executor) in contenders {
             let mut engine = scene.engine(executor);
@@ -129,9 +129,11 @@ fn broadphase(c: &mut Criterion) {
             &boxes,
             |b, boxes| b.iter(|| grid.pairs(black_box(boxes), &sequential).len()),
         );
-        group.bench_with_input(BenchmarkId::new("grid_rayon_2", n), &boxes, |b, boxes| {
-            b.iter(|| grid.pairs(black_box(boxes), &pool).len())
-        });
+        group.bench_with_input(
+            BenchmarkId::new("grid_parallel_2", n),
+            &boxes,
+            |b, boxes| b.iter(|| grid.pairs(black_box(boxes), &pool).len()),
+        );
     }
     group.finish();
 }

@@ -1,17 +1,25 @@
-//! Shared pieces of the tickbus benchmarks (`benches/benches/*.rs`).
+//! Shared pieces of the tickbus benchmarks (`benches/benches/*.rs`) and of the ratio table
+//! (`examples/ratios.rs`).
 //!
 //! Every benchmark compares tickbus with bevy_ecs's own machinery in the same run, so the
-//! helpers here build the same workload for each [`Contender`]: tickbus with its rayon
-//! executor on [`TICKBUS_THREADS`] threads, tickbus with its sequential reference executor,
-//! and a bevy [`Schedule`] with the single-threaded or the multi-threaded executor (the
-//! latter on bevy_tasks' `ComputeTaskPool`, which bevy initialises with one thread per core).
+//! helpers here build the same workload for each [`Contender`]: tickbus with its parallel
+//! executor on [`TICKBUS_THREADS`] threads (adaptive, as by default), tickbus with its
+//! sequential reference executor, and a bevy [`Schedule`] with the single-threaded or the
+//! multi-threaded executor (the latter on bevy_tasks' `ComputeTaskPool`, which bevy
+//! initialises with one thread per core). The workloads themselves are in [`events`] and
+//! [`systems`]; [`cases`] lists them.
 //!
 //! Run every benchmark with
-//! `CARGO_TARGET_DIR=target-bench cargo bench -p tickbus-benches -- --warm-up-time 1 --measurement-time 3`.
+//! `CARGO_TARGET_DIR=target-bench cargo bench -p tickbus-benches -- --warm-up-time 1 --measurement-time 3`,
+//! or the ratio table of the schedule and event cases with
+//! `CARGO_TARGET_DIR=target-bench cargo run --release -p tickbus-benches --example ratios`.
 
 use std::{
     hint::black_box,
-    sync::OnceLock,
+    sync::{
+        OnceLock,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -20,9 +28,13 @@ use bevy_ecs::{
     system::ScheduleSystem,
     world::World,
 };
-use tickbus::{App, Engine, ExecutorKind, ParallelConfig};
+use tickbus::{App, Engine, ExecutorKind, ExecutorTotals, OffloadPolicy, ParallelConfig};
 
-/// Threads of the tickbus rayon executor in every benchmark (this machine has two cores):
+pub mod cases;
+pub mod events;
+pub mod systems;
+
+/// Threads of the tickbus parallel executor in every benchmark (this machine has two cores):
 /// the driving thread plus one worker.
 pub const TICKBUS_THREADS: usize = 2;
 
@@ -33,7 +45,7 @@ pub const WARM_UP_FRAMES: usize = 300;
 /// Who runs a workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Contender {
-    /// tickbus, rayon executor on [`TICKBUS_THREADS`] threads.
+    /// tickbus, parallel executor (adaptive) on [`TICKBUS_THREADS`] threads.
     TickbusParallel,
     /// tickbus, sequential reference executor.
     TickbusSequential,
@@ -71,11 +83,32 @@ impl Contender {
     }
 }
 
+static PIN_WORKERS: AtomicBool = AtomicBool::new(false);
+static FORCED: AtomicBool = AtomicBool::new(false);
+
+/// Makes the tickbus parallel contender pin its workers to cores
+/// ([`ParallelConfig::pin_workers`]), to compare with the default (unpinned).
+pub fn pin_workers(pin: bool) {
+    PIN_WORKERS.store(pin, Ordering::Relaxed);
+}
+
+/// Makes the tickbus parallel contender offload every system ([`OffloadPolicy::Always`]),
+/// to see what parallelism costs where the default declines it.
+pub fn force_offloading(forced: bool) {
+    FORCED.store(forced, Ordering::Relaxed);
+}
+
 /// A tickbus app with the contender's executor (panics for the bevy contenders).
 pub fn tickbus_app(contender: Contender) -> App {
     let executor = match contender {
         Contender::TickbusParallel => ExecutorKind::Parallel(ParallelConfig {
             threads: TICKBUS_THREADS,
+            pin_workers: PIN_WORKERS.load(Ordering::Relaxed),
+            policy: if FORCED.load(Ordering::Relaxed) {
+                OffloadPolicy::Always
+            } else {
+                OffloadPolicy::Adaptive
+            },
             ..ParallelConfig::default()
         }),
         Contender::TickbusSequential => ExecutorKind::Sequential,
@@ -202,6 +235,14 @@ impl Sim {
     pub fn run(&mut self, frames: usize) {
         for _ in 0..frames {
             self.frame();
+        }
+    }
+
+    /// How a tickbus engine ran its systems so far (`None` for bevy).
+    pub fn executor_totals(&self) -> Option<ExecutorTotals> {
+        match self {
+            Sim::Tickbus(engine) => Some(engine.executor_totals()),
+            Sim::Bevy(_) => None,
         }
     }
 

@@ -127,7 +127,7 @@ impl Default for App {
 }
 
 impl App {
-    /// An empty app: 60 ticks per second, the rayon executor on all cores.
+    /// An empty app: 60 ticks per second, the parallel executor on all cores.
     pub fn new() -> Self {
         Self {
             world: World::new(),
@@ -186,12 +186,18 @@ impl App {
     /// ever ambiguous. A set's run conditions are evaluated at most once per tick, right
     /// before the first system of the set runs, as bevy does; a system skipped by a run
     /// condition misses that tick's events. Deferred work (`Commands`, event writes) is
-    /// applied at the end of the tick in registration order, so bevy's automatic sync points
-    /// have no counterpart here (`ApplyDeferred` is not needed and does nothing), the
-    /// `*_ignore_deferred` orders act like plain ones, and so do bevy's weak orders
+    /// applied in registration order at the end of the tick, and before every exclusive
+    /// system for the systems that ran since the previous one (bevy's sync point in front of
+    /// an exclusive system; bevy's `ApplyDeferred` is an exclusive system, so it is such a
+    /// point too). bevy's automatic sync points between ordinary systems have no counterpart
+    /// here: the `*_ignore_deferred` orders act like plain ones, and so do bevy's weak orders
     /// (`before_weak`, `chain_weak`: bevy drops them between systems that do not conflict,
     /// but which orders were weak is private to bevy, so tickbus keeps them all).
     /// `ambiguous_with` has nothing to silence: conflicts are never ambiguous here.
+    ///
+    /// A system that spawns entities while it runs and could run beside another system with
+    /// `Commands` must be declared a member of [`Spawners`](crate::Spawners)
+    /// (`spawn_bullets.in_set(Spawners)`), so its entity ids do not depend on thread timing.
     pub fn add_systems<M>(
         &mut self,
         systems: impl IntoScheduleConfigs<ScheduleSystem, M>,
@@ -286,13 +292,14 @@ impl App {
         self
     }
 
-    /// Chooses the executor (default: rayon on all cores).
+    /// Chooses the executor (default: the parallel executor on all cores).
     pub fn set_executor(&mut self, executor: ExecutorKind) -> &mut Self {
         self.executor = executor;
         self
     }
 
-    /// Shorthand for the rayon executor with `threads` threads.
+    /// Shorthand for the parallel executor with `threads` threads (the driving thread
+    /// included).
     pub fn set_threads(&mut self, threads: usize) -> &mut Self {
         self.set_executor(ExecutorKind::parallel(threads))
     }

@@ -1,19 +1,28 @@
-//! Data-parallel work inside systems, on the engine's own rayon pool.
+//! Data-parallel work inside systems, on the engine's own worker threads.
 
 use std::{
-    sync::{Arc, Mutex},
+    any::Any,
+    panic::{AssertUnwindSafe, catch_unwind, resume_unwind},
+    sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
 };
 
 use bevy_ecs::resource::Resource;
-use rayon::prelude::*;
 
-/// The engine's rayon pool, as a resource systems can use for data-parallel loops.
+use crate::schedule::workers::{Help, Ticket, WorkerPool};
+
+/// The engine's worker threads, as a resource systems can use for data-parallel loops.
 ///
 /// Work is cut into chunks whose boundaries depend only on the chunk length, never on the
 /// thread count, so per-chunk results combined in index order are identical for any number
 /// of threads (the determinism rule for parallel float reductions). The thread that calls it
-/// works too, so `threads = N` means N threads on the loop.
+/// works too, so `threads = N` means N threads on the loop. The workers are the parallel
+/// executor's: a loop in a system that runs on a worker is shared with the threads that are
+/// idle at that moment, the driving thread included.
+///
+/// If `f` panics on a chunk, every other chunk is still processed, and then the panic of the
+/// lowest chunk index is resumed on the calling thread: which chunks were done does not
+/// depend on the threads either.
 ///
 /// ```
 /// use tickbus::prelude::*;
@@ -35,8 +44,11 @@ use rayon::prelude::*;
 /// ```
 #[derive(Resource, Clone, Default)]
 pub struct ComputePool {
-    pool: Option<Arc<rayon::ThreadPool>>,
+    pool: Option<Arc<WorkerPool>>,
 }
+
+/// A chunk's panic: its index and payload.
+type ChunkPanic = (usize, Box<dyn Any + Send>);
 
 impl std::fmt::Debug for ComputePool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -47,24 +59,22 @@ impl std::fmt::Debug for ComputePool {
 }
 
 impl ComputePool {
-    pub(crate) fn new(pool: Option<Arc<rayon::ThreadPool>>) -> Self {
+    pub(crate) fn new(pool: Option<Arc<WorkerPool>>) -> Self {
         Self { pool }
     }
 
     /// Threads that work on a loop: the pool's workers and the calling thread.
     pub fn threads(&self) -> usize {
-        self.pool
-            .as_ref()
-            .map_or(1, |pool| pool.current_num_threads() + 1)
+        self.pool.as_ref().map_or(1, |pool| pool.workers() + 1)
     }
 
     /// Calls `f(chunk_index, chunk)` for every `chunk_len`-long chunk of `data` (the last may
     /// be shorter), spread over the engine's threads when that pays.
     ///
     /// The first chunk always runs on the calling thread and is timed: when the rest would
-    /// take less than [`PARALLEL_MIN_WORK`] at that pace, it runs there too, since waking
-    /// other threads would cost more than it saves. Which thread runs a chunk never changes
-    /// what the chunk is.
+    /// take less than [`PARALLEL_MIN_WORK`] (or than a few wake-ups of a worker, as measured)
+    /// at that pace, it runs there too, since waking other threads would cost more than it
+    /// saves. Which thread runs a chunk never changes what the chunk is.
     pub fn for_each_chunk_mut<T: Send>(
         &self,
         data: &mut [T],
@@ -77,17 +87,29 @@ impl ComputePool {
             return;
         }
         let start = Instant::now();
-        f(0, first);
+        let first_panic = catch_unwind(AssertUnwindSafe(|| f(0, first)))
+            .err()
+            .map(|payload| (0, payload));
         let rest_chunks = rest.len().div_ceil(chunk_len);
         let estimate = start.elapsed().saturating_mul(rest_chunks as u32);
-        match self.pool.as_ref() {
-            Some(pool) if rest_chunks > 1 && estimate >= PARALLEL_MIN_WORK => {
-                spread(pool, rest, chunk_len, |i, c| f(i + 1, c));
+        let task = ChunkTask {
+            chunks: Mutex::new(rest.chunks_mut(chunk_len).enumerate()),
+            f: &f,
+            panic: Mutex::new(first_panic),
+        };
+        match self.pool.as_deref() {
+            Some(pool) if rest_chunks > 1 && estimate >= min_parallel_work(pool) => {
+                let helpers = pool.idle().min(rest_chunks - 1);
+                pool.with_helpers(&task, helpers, |_| task.help(Ticket::UNPOSTED));
             }
-            _ => rest
-                .chunks_mut(chunk_len)
-                .enumerate()
-                .for_each(|(i, c)| f(i + 1, c)),
+            _ => task.help(Ticket::UNPOSTED),
+        }
+        let panic = task
+            .panic
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, payload)) = panic {
+            resume_unwind(payload);
         }
     }
 
@@ -114,37 +136,47 @@ impl ComputePool {
 /// Below this much estimated work, a data-parallel loop stays on the calling thread.
 pub const PARALLEL_MIN_WORK: Duration = Duration::from_micros(20);
 
-/// Runs every chunk of `data` on `pool`'s threads and the calling thread.
-fn spread<T: Send>(
-    pool: &rayon::ThreadPool,
-    data: &mut [T],
-    chunk_len: usize,
-    f: impl Fn(usize, &mut [T]) + Sync,
-) {
-    if pool.current_thread_index().is_some() {
-        data.par_chunks_mut(chunk_len)
-            .enumerate()
-            .for_each(|(i, c)| f(i, c));
-        return;
-    }
-    // From outside the pool: the workers and this thread take chunks from one queue. No task
-    // ever waits for another, so nothing can deadlock on a busy pool.
-    let chunks = Mutex::new(data.chunks_mut(chunk_len).enumerate());
-    let work = || {
+/// The estimated work from which spreading a loop pays: [`PARALLEL_MIN_WORK`], or four
+/// recent wake-ups of a worker if that is more.
+fn min_parallel_work(pool: &WorkerPool) -> Duration {
+    PARALLEL_MIN_WORK.max(pool.wake_latency() * 4)
+}
+
+/// The chunks of one loop: whoever helps takes the next chunk until none is left. No thread
+/// ever waits for another, so nothing can deadlock on busy workers.
+struct ChunkTask<I, F> {
+    chunks: Mutex<I>,
+    f: F,
+    panic: Mutex<Option<ChunkPanic>>,
+}
+
+impl<'a, T: Send + 'a, I, F> Help for ChunkTask<I, F>
+where
+    I: Iterator<Item = (usize, &'a mut [T])> + Send,
+    F: Fn(usize, &mut [T]) + Sync,
+{
+    fn help(&self, _ticket: Ticket) {
         loop {
-            let next = chunks.lock().map(|mut chunks| chunks.next());
-            match next {
-                Ok(Some((index, chunk))) => f(index, chunk),
-                _ => return,
+            let next = self
+                .chunks
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .next();
+            let Some((index, chunk)) = next else { return };
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| (self.f)(index + 1, chunk))) {
+                self.keep_lowest_panic(index + 1, payload);
             }
         }
-    };
-    pool.in_place_scope(|scope| {
-        for _ in 0..pool.current_num_threads() {
-            scope.spawn(|_| work());
+    }
+}
+
+impl<I, F> ChunkTask<I, F> {
+    fn keep_lowest_panic(&self, index: usize, payload: Box<dyn Any + Send>) {
+        let mut panic = self.panic.lock().unwrap_or_else(PoisonError::into_inner);
+        if panic.as_ref().is_none_or(|(first, _)| index < *first) {
+            *panic = Some((index, payload));
         }
-        work();
-    });
+    }
 }
 
 #[cfg(test)]
@@ -152,10 +184,7 @@ mod tests {
     use super::*;
 
     fn pool(workers: usize) -> ComputePool {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(workers)
-            .build()
-            .unwrap();
+        let pool = WorkerPool::new(workers, Duration::from_micros(50), false).unwrap();
         ComputePool::new(Some(Arc::new(pool)))
     }
 
@@ -185,6 +214,31 @@ mod tests {
             compute.for_each_chunk_mut(&mut data, 16, slow);
             let expected: Vec<usize> = (0..640).map(|i| i / 16 + 1).collect();
             assert_eq!(data, expected);
+        }
+    }
+
+    #[test]
+    fn a_panicking_chunk_stops_only_itself_and_the_lowest_panic_is_resumed() {
+        for compute in [ComputePool::default(), pool(1), pool(3)] {
+            let mut data: Vec<u32> = vec![0; 64 * 40];
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                compute.for_each_chunk_mut(&mut data, 64, |index, chunk| {
+                    let until = Instant::now() + Duration::from_micros(5);
+                    while Instant::now() < until {
+                        std::hint::spin_loop();
+                    }
+                    if index % 10 == 7 {
+                        panic!("chunk {index}");
+                    }
+                    chunk.iter_mut().for_each(|x| *x = 1);
+                });
+            }));
+            let payload = result.expect_err("a chunk panicked");
+            assert_eq!(payload.downcast_ref::<String>().unwrap(), "chunk 7");
+            for (index, chunk) in data.chunks(64).enumerate() {
+                let expected = u32::from(index % 10 != 7);
+                assert!(chunk.iter().all(|&x| x == expected), "chunk {index}");
+            }
         }
     }
 

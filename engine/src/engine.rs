@@ -8,13 +8,13 @@ use std::{
 use bevy_ecs::world::World;
 
 use crate::{
-    BuildError, Clock, Event, FixedStep, SimTime, StepPlan, TickError, TickStats,
+    BuildError, Clock, Event, ExecutorTotals, FixedStep, SimTime, StepPlan, TickError, TickStats,
     ingest::Collect,
     queue::WorldEventsExt,
     queue::registry::{QueueEntry, QueueRegistry, registered_queues},
     schedule::{
-        Executor, ExecutorKind, FailedSystem, Schedule, SchedulePlan, SystemTiming,
-        config::SystemsConfig, node::NodeFault,
+        Executor, ExecutorKind, FailedSystem, Phase, RunCounters, Schedule, SchedulePlan,
+        SystemTiming, config::SystemsConfig, node::NodeFault,
     },
 };
 
@@ -56,6 +56,7 @@ pub struct Engine {
     step: FixedStep,
     tick: u64,
     stats: TickStats,
+    totals: ExecutorTotals,
     last_frame: Option<Duration>,
 }
 
@@ -86,7 +87,7 @@ impl Engine {
         } = parts;
         world.insert_resource(SimTime::new(dt));
         let executor = executor.build()?;
-        world.insert_resource(crate::ComputePool::new(executor.pool()));
+        world.insert_resource(executor.compute_pool());
         let startup = (!startup.is_empty())
             .then(|| Schedule::build(startup, &mut world))
             .transpose()?;
@@ -104,12 +105,16 @@ impl Engine {
             step,
             tick: 0,
             stats: TickStats::default(),
+            totals: ExecutorTotals::default(),
             last_frame: None,
         })
     }
 
     /// Runs one tick: swap the queues, collect sources, run the systems, apply their deferred
-    /// work in registration order, account. On error the tick still ends (see [`TickError`]).
+    /// work in registration order, account. A failing system does not stop the tick: every
+    /// other system still runs and the tick ends as usual; the error names the failed system
+    /// with the lowest registration index (see [`TickError`] and the
+    /// [`schedule`](crate::schedule) module).
     ///
     /// Before the first tick, the startup systems run once (see
     /// [`App::add_startup_systems`](crate::App::add_startup_systems)); an error of theirs is
@@ -120,14 +125,19 @@ impl Engine {
         self.swap_queues();
         self.collect();
         self.world.resource_mut::<SimTime>().set_tick(self.tick);
-        self.schedule.begin_tick(self.tick);
-        let ran = self.executor.run(&mut self.schedule, &mut self.world);
-        let applied = self.schedule.apply_deferred(&mut self.world);
-        self.account(start);
+        let mut counters = RunCounters::default();
+        let failed = self.schedule.run_tick(
+            self.executor.as_mut(),
+            &mut self.world,
+            self.tick,
+            &mut counters,
+        );
+        self.account(start, counters);
         let tick = self.tick - 1;
-        ran.map_err(|failed| self.tick_error(failed, tick, false))?;
-        applied.map_err(|failed| self.tick_error(failed, tick, true))?;
-        Ok(&self.stats)
+        match failed {
+            Some(failed) => Err(self.tick_error(failed, tick)),
+            None => Ok(&self.stats),
+        }
     }
 
     /// Runs the startup systems if they have not run yet.
@@ -137,7 +147,7 @@ impl Engine {
         };
         startup
             .run_once_applying(&mut self.world)
-            .map_err(|failed| tick_error(&startup, failed, self.tick, false))
+            .map_err(|failed| tick_error(&startup, failed, self.tick))
     }
 
     /// Sends an event from outside the systems (between ticks, or from code holding the
@@ -276,6 +286,11 @@ impl Engine {
         self.executor.threads()
     }
 
+    /// How the systems ran since the engine was built: on worker threads, at the same time.
+    pub fn executor_totals(&self) -> ExecutorTotals {
+        self.totals
+    }
+
     fn swap_queues(&mut self) {
         if let Some(registry) = self.world.get_resource::<QueueRegistry>()
             && registry.entries.len() != self.queues.len()
@@ -302,33 +317,40 @@ impl Engine {
         }
     }
 
-    fn account(&mut self, start: Instant) {
+    fn account(&mut self, start: Instant, counters: RunCounters) {
         self.stats.tick = self.tick;
+        self.stats.systems_on_workers = counters.on_workers;
+        self.stats.peak_running = counters.peak_running;
         self.stats.queues.clear();
         for queue in &self.queues {
             let stats = (queue.finish)(&mut self.world);
             self.stats.queues.push((queue.name, stats));
         }
         self.schedule.check_change_ticks(&mut self.world);
+        // bevy keeps a removal record for every despawn and component removal until the
+        // trackers are cleared (bevy's own App does this every frame); without it memory
+        // grows with every despawn.
+        self.world.clear_trackers();
+        self.totals.add(&self.stats);
         self.tick += 1;
         self.stats.duration = start.elapsed();
     }
 
-    fn tick_error(&self, failed: FailedSystem, tick: u64, applying: bool) -> TickError {
-        tick_error(&self.schedule, failed, tick, applying)
+    fn tick_error(&self, failed: FailedSystem, tick: u64) -> TickError {
+        tick_error(&self.schedule, failed, tick)
     }
 }
 
 /// The error of a failed system of `schedule`.
-fn tick_error(schedule: &Schedule, failed: FailedSystem, tick: u64, applying: bool) -> TickError {
+fn tick_error(schedule: &Schedule, failed: FailedSystem, tick: u64) -> TickError {
     let system = schedule.nodes[failed.index].name.clone();
-    match (failed.fault, applying) {
-        (NodeFault::Panicked(message), true) => TickError::CommandsPanicked {
+    match (failed.fault, failed.phase) {
+        (NodeFault::Panicked(message), Phase::Apply) => TickError::CommandsPanicked {
             system,
             tick,
             message,
         },
-        (NodeFault::Panicked(message), false) => TickError::SystemPanicked {
+        (NodeFault::Panicked(message), Phase::Run) => TickError::SystemPanicked {
             system,
             tick,
             message,
@@ -337,6 +359,11 @@ fn tick_error(schedule: &Schedule, failed: FailedSystem, tick: u64, applying: bo
             system,
             tick,
             message,
+        },
+        (NodeFault::UndeclaredSpawn { entities }, _) => TickError::UndeclaredSpawn {
+            system,
+            tick,
+            entities,
         },
     }
 }

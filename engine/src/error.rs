@@ -37,9 +37,9 @@ pub enum BuildError {
         /// The tick length asked for.
         length: std::time::Duration,
     },
-    /// The thread pool could not be created.
-    #[error("could not start the engine's thread pool: {0}")]
-    ThreadPool(#[from] rayon::ThreadPoolBuildError),
+    /// The worker threads could not be started.
+    #[error("could not start the engine's worker threads: {0}")]
+    ThreadPool(#[from] std::io::Error),
 }
 
 fn cycle_text(systems: &[String]) -> String {
@@ -51,9 +51,11 @@ fn cycle_text(systems: &[String]) -> String {
     text
 }
 
-/// Why a tick ended with an error. The tick still ended: the deferred work of the systems
-/// that ran was applied and the tick counter advanced, so the engine stays consistent and can
-/// be inspected, run further or dropped.
+/// Why a tick ended with an error. The tick still ended: every other system ran, deferred
+/// work was applied and the tick counter advanced, so the engine stays consistent and can be
+/// inspected, run further or dropped. When several systems fail in one tick, the error names
+/// the one with the lowest registration index, on every executor (see the
+/// [`schedule`](crate::schedule) module for what of a failing system's work is kept).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TickError {
@@ -88,6 +90,22 @@ pub enum TickError {
         /// The panic message.
         message: String,
     },
+    /// A system spawned entities (allocated entity ids while running) although it may run at
+    /// the same time as another system with `Commands`, so its ids could depend on thread
+    /// timing. Declare it a spawner: `.in_set(`[`Spawners`](crate::Spawners)`)`.
+    #[error(
+        "system {system} spawned {entities} entities in tick {tick} but may run at the same time \
+         as other systems with Commands, so their ids could depend on thread timing; declare it \
+         with `.in_set(Spawners)`"
+    )]
+    UndeclaredSpawn {
+        /// The system's name.
+        system: String,
+        /// The tick.
+        tick: u64,
+        /// Entities it spawned that tick.
+        entities: u32,
+    },
 }
 
 impl TickError {
@@ -96,7 +114,8 @@ impl TickError {
         match self {
             TickError::SystemPanicked { system, .. }
             | TickError::SystemFailed { system, .. }
-            | TickError::CommandsPanicked { system, .. } => system,
+            | TickError::CommandsPanicked { system, .. }
+            | TickError::UndeclaredSpawn { system, .. } => system,
         }
     }
 
@@ -105,7 +124,8 @@ impl TickError {
         match self {
             TickError::SystemPanicked { tick, .. }
             | TickError::SystemFailed { tick, .. }
-            | TickError::CommandsPanicked { tick, .. } => *tick,
+            | TickError::CommandsPanicked { tick, .. }
+            | TickError::UndeclaredSpawn { tick, .. } => *tick,
         }
     }
 }

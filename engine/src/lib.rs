@@ -1,8 +1,8 @@
 //! # tickbus
 //!
 //! A fixed-timestep ECS event bus on [`bevy_ecs`]: events are never lost, independent
-//! systems run in parallel on rayon only when that pays, and runs are identical for any number
-//! of threads.
+//! systems run in parallel on the engine's worker threads only when that pays, and runs are
+//! identical for any number of threads.
 //!
 //! ## One tick
 //!
@@ -13,9 +13,13 @@
 //!    a source, at most each source's budget (the rest waits). During a [`replay`] the
 //!    recorded inputs of the tick replace the live channels.
 //! 3. **Run.** Systems run; two overlap only if their bevy_ecs access is compatible and no
-//!    explicit order separates them. Conflicting systems run in registration order.
+//!    explicit order separates them. Conflicting systems run in registration order. A system
+//!    that spawns entities runs alone among the `Commands` users (declare it with
+//!    `.in_set(`[`Spawners`]`)` where nothing else orders it), so entity ids never depend on
+//!    thread timing. A failing system does not stop the others.
 //! 4. **Apply.** Deferred work is applied in registration order: bevy `Commands`, then each
-//!    system's private [`EventWriter`] buffer appended to its queue.
+//!    system's private [`EventWriter`] buffer appended to its queue (before each exclusive
+//!    system too, for the systems before it).
 //! 5. **Account.** Counters ([`TickStats`]), tick + 1.
 //!
 //! So everything a system reads in tick N was produced before tick N began, every event is
@@ -61,7 +65,8 @@
 //! | `app.add_systems(FixedUpdate, systems)` | [`app.add_systems(systems)`](App::add_systems): every system runs once per fixed tick |
 //! | `app.add_systems(Startup, systems)` | [`app.add_startup_systems(systems)`](App::add_startup_systems): once, before tick 0 |
 //! | `configure_sets`, `#[derive(SystemSet)]`, `.chain()`, `.after()`, `.run_if()` | the same traits, read into tickbus's graph; conflicting systems that no order separates run in registration order instead of an arbitrary one |
-//! | `Schedule` and its executors | one engine-owned schedule per app; [`ExecutorKind`] picks rayon or sequential; [`Engine::schedule_plan`] prints what runs together and why |
+//! | `Schedule` and its executors | one engine-owned schedule per app; [`ExecutorKind`] picks the parallel executor (engine-owned worker threads, offloading only when it pays) or the sequential one; [`Engine::schedule_plan`] prints what runs together and why |
+//! | `Commands::spawn` in any system | the same, but a system that spawns while another `Commands` user may run beside it is declared with `.in_set(`[`Spawners`]`)`, so entity ids do not depend on thread timing |
 //! | `Messages<M>`, `MessageWriter`, `MessageReader`, `on_message` | [`EventQueue<T>`], [`EventWriter`], [`EventReader`], [`on_event`] (see "Events" below) |
 //! | `Time<Fixed>` read in `FixedUpdate` | [`SimTime`]: integer tick and fixed `dt`, `delta_secs()` / `elapsed_secs()` as in bevy |
 //! | `Time<Fixed>`'s accumulator, `overstep_fraction` | [`FixedStep`] with the interpolation alpha ([`FrameReport::alpha`]), pause, single step, time scale, the spiral-of-death clamp |
@@ -93,11 +98,17 @@
 //!   hashes at checkpoints and report the first divergent tick and component.
 //! * [`ComputePool`]: data-parallel loops inside systems on the engine's own threads.
 //!
+//! Spawning, deferred work and what a failing tick keeps are described in [`schedule`].
+//!
 //! ## Unsafe code
 //!
-//! All of it is in one module, `ecs_unsafe`: the system-parameter impls of the queues, and the
-//! shared world of the parallel executor, which checks at run time that no two systems with
-//! conflicting access overlap.
+//! Three small modules, each beside the safe API it serves: the system-parameter impls of
+//! the queues (`queue/params.rs`); the parallel executor's shared world
+//! (`schedule/shared_world.rs`), which lends each system to at most one thread per step and
+//! checks before every run that the system belongs to the world, may run on that thread and
+//! that no system whose data access conflicts with it is running; and the worker threads
+//! (`schedule/workers.rs`), which hand a borrowed task to helpers and withdraw it, waiting for
+//! every helper to leave, before the borrow ends.
 
 #![deny(unsafe_code)]
 #![warn(missing_debug_implementations)]
@@ -110,8 +121,6 @@ struct ReadmeDoctests;
 mod app;
 mod carry;
 mod compute;
-#[allow(unsafe_code)]
-mod ecs_unsafe;
 mod engine;
 mod error;
 mod ingest;
@@ -131,10 +140,10 @@ pub use ingest::{InputSource, SourceFeed, SourceTap, SourceTickStats};
 pub use queue::{
     EventQueue, EventReader, EventWriter, QueueTickStats, QueueTotals, WorldEventsExt, on_event,
 };
-pub use schedule::{ExecutorKind, ParallelConfig, SchedulePlan};
+pub use schedule::{ExecutorKind, OffloadPolicy, ParallelConfig, SchedulePlan, Spawners};
 pub use source::{BatchStop, EventSender, SendBatchError, SendError, SourceConfig, TrySendError};
 pub use source::{physics, timer};
-pub use stats::TickStats;
+pub use stats::{ExecutorTotals, TickStats};
 pub use time::{
     Clock, DEFAULT_MAX_TICKS_PER_FRAME, FixedStep, MAX_TICK_LENGTH, ManualClock, RealClock,
     SimTime, StepPlan,
@@ -170,7 +179,7 @@ pub mod prelude {
     pub use crate::timer::{TimerAppExt, TimerFired, TimerHandle, Timers};
     pub use crate::{
         App, Clock, Engine, EventReader, EventSender, EventWriter, ExecutorKind, FixedStep,
-        ManualClock, Plugin, RealClock, SimTime, SourceConfig, WorldEventsExt, on_event,
+        ManualClock, Plugin, RealClock, SimTime, SourceConfig, Spawners, WorldEventsExt, on_event,
     };
     pub use bevy_ecs::prelude::{
         Added, AnyOf, Bundle, Changed, Commands, Component, Deferred, DetectChanges,

@@ -139,12 +139,31 @@ pub struct Status {
     pub events: usize,
     /// Threads running systems.
     pub threads: usize,
+    /// Systems that ran on worker threads (not the thread driving the tick) in the last
+    /// tick: 0 when the executor found that handing systems over does not pay.
+    pub systems_on_workers: usize,
     /// The time scale.
     pub time_scale: f64,
     /// True while paused.
     pub paused: bool,
     /// True while a recording is being made.
     pub recording: bool,
+}
+
+impl Status {
+    /// The engine's own figures of its last tick: events, threads, systems on workers and
+    /// whether it is paused. The real-time loop adds what only it measures (ticks per
+    /// second, time scale, recording).
+    pub fn of_engine(engine: &Engine) -> Self {
+        let stats = engine.stats();
+        Self {
+            events: stats.queues.iter().map(|(_, queue)| queue.readable).sum(),
+            threads: engine.threads(),
+            systems_on_workers: stats.systems_on_workers,
+            paused: engine.fixed_step().is_paused(),
+            ..Self::default()
+        }
+    }
 }
 
 /// Draws the whole screen: score line, arena, banner, overlays and status line.
@@ -422,11 +441,11 @@ fn draw_status_line(status: &Status, canvas: &mut Canvas) {
     let y = canvas.height() as i64 - 1;
     canvas.fill_row(y as usize, Tint::Bar);
     let mut engine = format!(
-        " {:>5.1} ticks/s  {} events  {} thread{}  x{}",
+        " {:>5.1} ticks/s  {} events  {}  {} on workers  x{}",
         status.ticks_per_second,
         status.events,
-        status.threads,
-        if status.threads == 1 { "" } else { "s" },
+        counted(status.threads, "thread"),
+        counted(status.systems_on_workers, "system"),
         format_scale(status.time_scale),
     );
     if status.paused {
@@ -456,6 +475,12 @@ const KEY_HELP: [&str; 5] = [
     "←→↑ fly  ␣ fire  ↓ jump  p pause  q quit",
     "←→ turn  ↑ thrust  ␣ fire  ↓ jump  p pause  . step  +/- speed  q quit",
 ];
+/// `1 thread`, `2 threads`.
+fn counted(count: usize, noun: &str) -> String {
+    let plural = if count == 1 { "" } else { "s" };
+    format!("{count} {noun}{plural}")
+}
+
 fn format_scale(scale: f64) -> String {
     let text = format!("{scale:.2}");
     text.trim_end_matches('0').trim_end_matches('.').to_owned()

@@ -206,7 +206,11 @@ fn the_plan_shows_systems_that_may_run_together_and_why_edges_exist() {
         said.contains("award_points || narrowphase")
             || said.contains("narrowphase || award_points")
     );
-    assert!(said.contains("spawn order: both use Commands"), "{said}");
+    assert!(
+        said.contains("spawn order: one spawns (declared), the other uses Commands"),
+        "{said}"
+    );
+    assert!(said.contains("Spawners"), "the declared spawners: {said}");
 }
 
 #[test]

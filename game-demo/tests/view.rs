@@ -46,6 +46,7 @@ fn the_score_line_the_ship_and_the_status_line_are_drawn() {
         ticks_per_second: 59.9,
         events: 12,
         threads: 2,
+        systems_on_workers: 3,
         time_scale: 1.0,
         ..Status::default()
     };
@@ -59,7 +60,39 @@ fn the_score_line_the_ship_and_the_status_line_are_drawn() {
     assert!(bottom.contains("59.9 ticks/s"), "{bottom}");
     assert!(bottom.contains("12 events"), "{bottom}");
     assert!(bottom.contains("2 threads"), "{bottom}");
+    assert!(bottom.contains("3 systems on workers"), "{bottom}");
     assert!(bottom.contains("q quit"), "{bottom}");
+}
+
+#[test]
+fn the_status_line_shows_how_many_systems_ran_on_worker_threads() {
+    let setup = |executor| RunSetup {
+        seed: 1,
+        tick_rate: 60,
+        executor,
+    };
+    let line = |executor| {
+        let (mut engine, _input) =
+            build_game::<Asteroids>(&AsteroidsConfig::default(), setup(executor))
+                .expect("the game builds");
+        engine.run_ticks(5).expect("the game runs");
+        let status = Status::of_engine(&engine);
+        let on_workers = engine.stats().systems_on_workers;
+        (drawn(&engine, 0.0, &status).row_text(23), on_workers)
+    };
+    let (inline, none) = line(ExecutorKind::Sequential);
+    assert_eq!(none, 0);
+    assert!(
+        inline.contains("1 thread  0 systems on workers"),
+        "{inline}"
+    );
+    // Every system the executor can hand over goes to the three workers.
+    let (parallel, on_workers) = line(ExecutorKind::forced_parallel(4));
+    assert!(on_workers > 0, "the workers ran systems in the last tick");
+    assert!(
+        parallel.contains(&format!("4 threads  {on_workers} system")),
+        "{parallel}"
+    );
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Shared helpers for the cross-crate tests.
 
+pub mod alloc_count;
 pub mod blob;
+pub mod overlap;
 pub mod particles;
 pub mod scenario_support;
 

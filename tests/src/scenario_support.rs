@@ -13,11 +13,13 @@ use tickbus::{
 
 use crate::particles::{ParticleInput, ParticlesConfig};
 
-/// The executors every scenario must replay identically on: sequential, and rayon with 1,
-/// 2, 4 and 8 threads.
+/// The executors every scenario must replay identically on: sequential, the parallel
+/// executor with 1, 2, 4 and 8 threads offering every system to its workers (so that systems
+/// really overlap), and the adaptive parallel executor on 2 threads.
 pub fn executors() -> Vec<ExecutorKind> {
     let mut kinds = vec![ExecutorKind::Sequential];
-    kinds.extend([1, 2, 4, 8].map(ExecutorKind::parallel));
+    kinds.extend([1, 2, 4, 8].map(ExecutorKind::forced_parallel));
+    kinds.push(ExecutorKind::parallel(2));
     kinds
 }
 

@@ -3,10 +3,11 @@
 
 use glam::Vec2;
 use tickbus::{
-    ExecutorKind, TickError,
+    ExecutorKind, ExecutorTotals, TickError,
     replay::{Divergence, GameScenario, RecordedCrash, Replayer, Scenario, TimedInput},
 };
 use tickbus_tests::{
+    overlap::must_overlap,
     particles::{FRAGILE_BURST_LIMIT, FragileParticles, ParticleInput, Particles, ParticlesConfig},
     scenario_support::{RecordSetup, executors, random_inputs, record},
 };
@@ -68,6 +69,7 @@ fn the_saved_recording_reproduces_the_panic_on_every_executor() {
     let loaded = Scenario::load::<FragileParticles>(&path).expect("the saved crash loads");
     std::fs::remove_file(&path).ok();
     assert_eq!(loaded, scenario);
+    let mut overlapped = ExecutorTotals::default();
     for executor in executors() {
         let report = Replayer::<FragileParticles>::new(&loaded)
             .executor(executor)
@@ -76,7 +78,13 @@ fn the_saved_recording_reproduces_the_panic_on_every_executor() {
         assert!(report.crash_reproduced(), "{executor:?}: {report}");
         assert!(report.is_verified(), "{executor:?}: {report}");
         assert_eq!(report.crash.as_ref(), Some(&error));
+        if must_overlap(executor) {
+            overlapped.systems_on_workers += report.executor.systems_on_workers;
+            overlapped.peak_running = overlapped.peak_running.max(report.executor.peak_running);
+        }
     }
+    // The replays on several threads really ran systems side by side (38 ticks each).
+    assert!(overlapped.overlapped(), "{overlapped:?}");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! registration order; skipped ticks are counted as unconsumed and never delivered later.
 
 use proptest::prelude::*;
-use tickbus::{ExecutorKind, ParallelConfig, prelude::*};
+use tickbus::{ExecutorKind, prelude::*};
 
 const WRITERS: usize = 3;
 const READERS: usize = 3;
@@ -134,12 +134,7 @@ proptest! {
 
     #[test]
     fn parallel_readers_see_the_same(script in script()) {
-        let executor = ExecutorKind::Parallel(ParallelConfig {
-            threads: 3,
-            offload_min: std::time::Duration::ZERO,
-            ..ParallelConfig::default()
-        });
-        check(&script, executor)?;
+        check(&script, ExecutorKind::forced_parallel(3))?;
     }
 }
 

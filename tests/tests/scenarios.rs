@@ -1,13 +1,14 @@
 //! Every file in `scenarios/` (the particle game's and the asteroids games recorded by
-//! `game-demo record`) replays bit for bit under the sequential executor and the rayon
-//! executor with 1, 2, 4 and 8 threads; the golden particle file is what its
-//! generator records today.
+//! `game-demo record`) replays bit for bit under the sequential executor and the parallel
+//! executor with 1, 2, 4 and 8 threads (where systems must really overlap); the golden
+//! particle file is what its generator records today.
 
 use std::path::Path;
 
 use game_demo::game::Asteroids;
 use tickbus::replay::{Game, ReplayReport, Replayer, Scenario, ScenarioInfo};
 use tickbus_tests::{
+    overlap::must_overlap,
     particles::Particles,
     scenario_support::{GoldenParticles, executors, scenarios_dir},
 };
@@ -39,6 +40,12 @@ fn replay_game_everywhere<G: Game>(path: &Path) -> Vec<ReplayReport> {
                 report.is_verified(),
                 "{} on {executor:?}: {report}",
                 path.display()
+            );
+            assert!(
+                !must_overlap(executor) || report.executor.overlapped(),
+                "{} on {executor:?}: systems never overlapped: {:?}",
+                path.display(),
+                report.executor
             );
             report
         })

@@ -1,53 +1,60 @@
 //! The scheduler: parallelism is real, conflicting systems never overlap, explicit orders
 //! and conflict edges are as documented, cycles and unknown targets are rejected by name,
-//! panics are reported with the system and the tick, exclusive and non-Send systems.
+//! panics are reported with the system and the tick (the same failure on every executor),
+//! exclusive systems see the commands before them, non-Send systems.
 
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicBool, AtomicUsize, Ordering},
+        atomic::{AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
 
-use tickbus::{
-    BuildError, ExecutorKind, ParallelConfig, TickError, prelude::*, schedule::EdgeReason,
-};
+use tickbus::{BuildError, ExecutorKind, TickError, prelude::*, schedule::EdgeReason};
 
-/// The rayon executor with `threads` threads that offloads every system with any history.
+/// The parallel executor with `threads` threads that offers every system to its workers.
 fn eager(threads: usize) -> ExecutorKind {
-    ExecutorKind::Parallel(ParallelConfig {
-        threads,
-        offload_min: Duration::ZERO,
-        ..ParallelConfig::default()
-    })
+    ExecutorKind::forced_parallel(threads)
+}
+
+/// Every executor a failure must look the same on.
+fn every_executor() -> Vec<ExecutorKind> {
+    vec![
+        ExecutorKind::Sequential,
+        ExecutorKind::parallel(2),
+        eager(1),
+        eager(2),
+        eager(4),
+    ]
 }
 
 #[derive(Resource, Default)]
 struct Meeting {
     arrived: Arc<AtomicUsize>,
-    met: Arc<AtomicBool>,
+    /// Ticks in which the first system to arrive saw the second arrive while it waited.
+    first_saw_second: Arc<AtomicUsize>,
 }
 
-/// Arrives and waits (with a timeout) until the other system has arrived too: only possible
-/// when both run at the same time.
-fn rendezvous(meeting: Res<Meeting>, time: Res<SimTime>) {
-    if time.tick() == 0 {
-        return; // the first tick is inline: the executor has no run times yet
+/// The first of the two systems to arrive in a tick waits (with a timeout) until the second
+/// has arrived too: only possible when both run at the same time.
+fn rendezvous(meeting: Res<Meeting>) {
+    let order = meeting.arrived.fetch_add(1, Ordering::SeqCst);
+    if order % 2 == 1 {
+        return; // the second arrival: the first is (or was) waiting for it
     }
-    meeting.arrived.fetch_add(1, Ordering::SeqCst);
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
-        if meeting.arrived.load(Ordering::SeqCst) >= 2 {
-            meeting.met.store(true, Ordering::SeqCst);
+        if meeting.arrived.load(Ordering::SeqCst) > order + 1 {
+            meeting.first_saw_second.fetch_add(1, Ordering::SeqCst);
             return;
         }
         std::hint::spin_loop();
     }
 }
 
-fn other_rendezvous(meeting: Res<Meeting>, time: Res<SimTime>) {
-    rendezvous(meeting, time);
+fn other_rendezvous(meeting: Res<Meeting>) {
+    rendezvous(meeting);
 }
 
 #[test]
@@ -58,14 +65,71 @@ fn independent_systems_really_run_at_the_same_time() {
         .add_systems(rendezvous)
         .add_systems(other_rendezvous);
     let mut engine = app.build().unwrap();
-    engine.run_ticks(2).unwrap();
-    assert!(
-        engine
-            .world()
-            .resource::<Meeting>()
-            .met
-            .load(Ordering::SeqCst)
-    );
+    for _ in 0..3 {
+        let stats = engine.tick().unwrap();
+        assert_eq!(stats.peak_running, 2, "both ran at once");
+        assert_eq!(stats.systems_on_workers, 1, "one of them on the worker");
+    }
+    let met = engine
+        .world()
+        .resource::<Meeting>()
+        .first_saw_second
+        .load(Ordering::SeqCst);
+    assert_eq!(met, 3, "in every tick, the first arrival saw the second");
+}
+
+/// Systems that each wait (with a timeout) until three of them run at once.
+#[derive(Resource, Default)]
+struct Trio {
+    running: Arc<AtomicUsize>,
+    all_three: Arc<AtomicUsize>,
+}
+
+fn wait_for_three(trio: Res<Trio>) {
+    trio.running.fetch_add(1, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while trio.running.load(Ordering::SeqCst) < 3 && Instant::now() < deadline {
+        std::hint::spin_loop();
+    }
+    if trio.running.load(Ordering::SeqCst) >= 3 {
+        trio.all_three.fetch_add(1, Ordering::SeqCst);
+    }
+    // Stay counted until every one of the three has seen the others.
+    while !trio.all_three.load(Ordering::SeqCst).is_multiple_of(3) && Instant::now() < deadline {
+        std::hint::spin_loop();
+    }
+    trio.running.fetch_sub(1, Ordering::SeqCst);
+}
+
+#[test]
+fn every_idle_worker_is_asked_for_and_busy_ones_are_not_counted() {
+    fn first(trio: Res<Trio>) {
+        wait_for_three(trio);
+    }
+    fn second(trio: Res<Trio>) {
+        wait_for_three(trio);
+    }
+    fn third(trio: Res<Trio>) {
+        wait_for_three(trio);
+    }
+    let mut app = App::new();
+    app.set_executor(eager(4))
+        .init_resource::<Trio>()
+        .add_systems(first)
+        .add_systems(second)
+        .add_systems(third);
+    let mut engine = app.build().unwrap();
+    for _ in 0..5 {
+        let stats = engine.tick().unwrap();
+        assert_eq!(stats.peak_running, 3, "all three at once");
+        assert!(stats.systems_on_workers >= 2, "{stats:?}");
+    }
+    let met = engine
+        .world()
+        .resource::<Trio>()
+        .all_three
+        .load(Ordering::SeqCst);
+    assert_eq!(met, 15, "in every tick, each saw the other two");
 }
 
 #[derive(Resource, Default)]
@@ -227,6 +291,32 @@ fn a_cycle_is_rejected_with_the_systems_on_it() {
 }
 
 #[test]
+fn a_cycle_error_names_the_cycle_not_a_system_that_only_follows_it() {
+    fn hud() {}
+    fn a() {}
+    fn b() {}
+    let mut app = App::new();
+    app.add_systems(hud.after(b))
+        .add_systems(a.after(b))
+        .add_systems(b.after(a));
+    let error = app.build().expect_err("a cycle");
+    let BuildError::Cycle { systems } = &error else {
+        panic!("{error}");
+    };
+    let mut sorted = systems.clone();
+    sorted.sort();
+    assert_eq!(sorted, vec!["a", "b"], "{error}");
+    assert!(
+        [
+            "the explicit system orders form a cycle: a -> b -> a",
+            "the explicit system orders form a cycle: b -> a -> b"
+        ]
+        .contains(&error.to_string().as_str()),
+        "{error}"
+    );
+}
+
+#[test]
 fn an_order_against_nothing_is_rejected() {
     let mut app = App::new();
     app.add_systems(independent.after(never_added));
@@ -266,6 +356,81 @@ fn a_panic_names_the_system_and_the_tick_and_the_engine_stays_usable() {
         assert_eq!(engine.tick_count(), 4, "the failed tick still ended");
         engine.run_ticks(2).unwrap();
         assert_eq!(engine.world().resource::<Score>().0, 6);
+    }
+}
+
+#[test]
+fn two_failures_in_one_tick_report_the_lowest_registration_index_everywhere() {
+    fn slow_front() {
+        let until = Instant::now() + Duration::from_micros(50);
+        while Instant::now() < until {
+            std::hint::spin_loop();
+        }
+    }
+    fn fail_low(time: Res<SimTime>) {
+        assert!(time.tick() != 2, "low");
+    }
+    fn fail_high(time: Res<SimTime>) {
+        assert!(time.tick() != 2, "high");
+    }
+    fn count(mut score: ResMut<Score>) {
+        score.0 += 1;
+    }
+    for executor in every_executor() {
+        let mut app = App::new();
+        app.set_executor(executor)
+            .init_resource::<Score>()
+            .add_systems(slow_front)
+            .add_systems(fail_low)
+            // Runs before `fail_low`, so it fails first in run order.
+            .add_systems(fail_high.before(fail_low))
+            .add_systems(count);
+        let mut engine = app.build().unwrap();
+        engine.run_ticks(2).unwrap();
+        let error = engine.tick().unwrap_err();
+        assert_eq!(
+            error,
+            TickError::SystemPanicked {
+                system: "fail_low".into(),
+                tick: 2,
+                message: "low".into()
+            },
+            "{executor:?}"
+        );
+        assert_eq!(
+            engine.world().resource::<Score>().0,
+            3,
+            "{executor:?}: count ran"
+        );
+    }
+}
+
+#[test]
+fn an_exclusive_system_sees_the_commands_of_the_systems_before_it() {
+    #[derive(Component)]
+    struct Marker;
+    #[derive(Resource, Default)]
+    struct Seen(Vec<usize>);
+    fn spawn_marker(mut commands: Commands) {
+        commands.spawn(Marker);
+    }
+    fn count_markers(world: &mut World) {
+        let markers = world.query::<&Marker>().iter(world).count();
+        world.resource_mut::<Seen>().0.push(markers);
+    }
+    for executor in every_executor() {
+        let mut app = App::new();
+        app.set_executor(executor)
+            .init_resource::<Seen>()
+            .add_systems(spawn_marker)
+            .add_systems(count_markers);
+        let mut engine = app.build().unwrap();
+        engine.run_ticks(3).unwrap();
+        assert_eq!(
+            engine.world().resource::<Seen>().0,
+            vec![1, 2, 3],
+            "{executor:?}"
+        );
     }
 }
 

@@ -1,55 +1,14 @@
 //! Steady state allocates nothing: after warm-up, ticks that write, merge, swap and read a
-//! fixed number of events make zero heap allocations (counted by a global allocator that only
-//! this test binary uses).
-
-use std::{
-    alloc::{GlobalAlloc, Layout, System},
-    cell::Cell,
-    sync::atomic::{AtomicUsize, Ordering},
-};
+//! fixed number of events (the readers behind a set's run condition) make zero heap
+//! allocations on any thread, on the sequential executor and on the parallel one with its
+//! workers really used (counted by a global
+//! allocator that only this test binary uses). The binary runs without the test harness
+//! (`harness = false`), whose own threads would allocate meanwhile: `main` is the test.
 
 use std::time::Duration;
 
-use tickbus::{ExecutorKind, ParallelConfig, prelude::*};
-
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    /// Only the thread that drives the ticks is counted: the pool's idle workers may still be
-    /// finishing their own start-up.
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-
-fn counting() -> bool {
-    COUNTING.with(Cell::get)
-}
-
-// SAFETY: forwards every call to the system allocator unchanged; only counts.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if counting() {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: the caller's contract is passed on as is.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract is passed on as is.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if counting() {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: the caller's contract is passed on as is.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use tickbus::{ExecutorKind, ExecutorTotals, ParallelConfig, prelude::*};
+use tickbus_tests::alloc_count::{Counting, allocations_during};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -63,6 +22,14 @@ struct Sum(u64);
 #[derive(Resource, Default)]
 struct Count(usize);
 
+/// The readers, behind a run condition evaluated once per tick.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Readers;
+
+fn not_the_end_of_time(time: Res<SimTime>) -> bool {
+    time.tick() < u64::MAX
+}
+
 fn write_samples(mut out: EventWriter<Sample>, time: Res<SimTime>) {
     out.send_batch((0..500).map(|i| Sample([time.tick(), i])));
 }
@@ -75,7 +42,8 @@ fn count_samples(samples: EventReader<Sample>, mut count: ResMut<Count>) {
     count.0 += samples.len();
 }
 
-fn allocations_in_steady_state(executor: ExecutorKind) -> usize {
+/// Allocations on all threads during 200 warm ticks, and how the systems ran meanwhile.
+fn allocations_in_steady_state(executor: ExecutorKind) -> (usize, ExecutorTotals) {
     let mut app = App::new();
     // A bounded channel is a preallocated ring; an unbounded one allocates a block every
     // 31 messages (crossbeam's list flavour), which is the channel's cost, not the tick's.
@@ -83,42 +51,53 @@ fn allocations_in_steady_state(executor: ExecutorKind) -> usize {
     app.set_executor(executor)
         .init_resource::<Sum>()
         .init_resource::<Count>()
+        .configure_sets(Readers.run_if(not_the_end_of_time))
         .add_systems(write_samples)
-        .add_systems(sum_samples)
-        .add_systems(count_samples);
+        .add_systems((sum_samples, count_samples).in_set(Readers));
     let mut engine = app.build().unwrap();
     for _ in 0..50 {
         input.try_send(Sample([0, 1])).unwrap();
         engine.tick().unwrap();
     }
-    ALLOCATIONS.store(0, Ordering::SeqCst);
-    COUNTING.with(|c| c.set(true));
-    for _ in 0..200 {
-        input.try_send(Sample([0, 1])).unwrap();
-        engine.tick().unwrap();
-    }
-    COUNTING.with(|c| c.set(false));
+    let before = engine.executor_totals();
+    let (allocations, ()) = allocations_during(|| {
+        for _ in 0..200 {
+            input.try_send(Sample([0, 1])).unwrap();
+            engine.tick().unwrap();
+        }
+    });
     assert_eq!(engine.world().resource::<Count>().0, 250 * 500 - 500 + 250);
-    ALLOCATIONS.load(Ordering::SeqCst)
+    let after = engine.executor_totals();
+    let warm = ExecutorTotals {
+        ticks: after.ticks - before.ticks,
+        systems_on_workers: after.systems_on_workers - before.systems_on_workers,
+        ticks_with_overlap: after.ticks_with_overlap - before.ticks_with_overlap,
+        peak_running: after.peak_running,
+    };
+    (allocations, warm)
 }
 
-#[test]
-fn warm_ticks_allocate_nothing() {
-    assert_eq!(
-        allocations_in_steady_state(ExecutorKind::Sequential),
-        0,
-        "sequential"
-    );
-    // When no system is worth handing to a worker, the rayon executor runs everything inline
-    // and allocates nothing either. (Handing a system to a worker costs rayon a job box.)
+fn main() {
+    warm_ticks_allocate_nothing_on_any_thread();
+    println!("zero_alloc: warm ticks allocate nothing on any thread ... ok");
+}
+
+fn warm_ticks_allocate_nothing_on_any_thread() {
+    let (sequential, _) = allocations_in_steady_state(ExecutorKind::Sequential);
+    assert_eq!(sequential, 0, "sequential");
     let inline_only = ExecutorKind::Parallel(ParallelConfig {
         threads: 2,
         offload_min: Duration::MAX,
         ..ParallelConfig::default()
     });
-    assert_eq!(
-        allocations_in_steady_state(inline_only),
-        0,
-        "rayon x2, inline"
-    );
+    let (inline, _) = allocations_in_steady_state(inline_only);
+    assert_eq!(inline, 0, "parallel x2, everything inline");
+    for threads in [2, 4] {
+        let (parallel, ran) = allocations_in_steady_state(ExecutorKind::forced_parallel(threads));
+        assert!(
+            ran.systems_on_workers >= 200,
+            "parallel x{threads}: the workers ran systems in the counted ticks: {ran:?}"
+        );
+        assert_eq!(parallel, 0, "parallel x{threads}, workers used: {ran:?}");
+    }
 }

@@ -4,6 +4,8 @@
 
 mod buffer;
 mod condition;
+#[allow(unsafe_code)]
+mod params;
 mod reader;
 pub(crate) mod registry;
 mod world;

@@ -13,13 +13,14 @@ use crate::Event;
 /// readable during the next tick, like every other write:
 /// * between ticks (and from startup systems), after the events writer systems sent in the
 ///   tick before; so the next tick reads them;
-/// * during a tick (an exclusive system, or a command applied in the apply step), at the
-///   moment it happens. Exclusive systems run before the apply step, so their writes come
-///   before the [`EventWriter`](crate::EventWriter) buffers of that tick, which are merged in
-///   registration order; commands are applied in registration order too. An exclusive system
-///   that wants its writes merged at its registration place takes an `EventWriter<T>`
-///   parameter next to `&mut World` instead (bevy 0.20 lets exclusive systems take other
-///   parameters).
+/// * during a tick (an exclusive system, or a command applied with deferred work), at the
+///   moment it happens. The deferred work of the systems that ran before an exclusive system
+///   (their [`EventWriter`](crate::EventWriter) buffers, merged in registration order, and
+///   their commands) is applied right before it runs, as at a bevy sync point, so its writes
+///   come after their events and before those of the systems after it. Its own
+///   `EventWriter<T>` parameter, if it takes one next to `&mut World` (bevy 0.20 lets
+///   exclusive systems take other parameters), is merged after its direct writes, with the
+///   deferred work of the systems that follow it.
 ///
 /// Either way the order depends only on the schedule, never on threads.
 ///

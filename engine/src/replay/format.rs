@@ -220,6 +220,7 @@ impl From<&TickError> for RecordedCrash {
             TickError::SystemPanicked { message, .. }
             | TickError::SystemFailed { message, .. }
             | TickError::CommandsPanicked { message, .. } => message.clone(),
+            TickError::UndeclaredSpawn { .. } => error.to_string(),
         };
         Self {
             tick: error.tick(),

@@ -57,7 +57,7 @@ impl<G: Game> RecorderBuilder<G> {
         self
     }
 
-    /// Chooses the executor (default: rayon on all cores).
+    /// Chooses the executor (default: the parallel executor on all cores).
     pub fn executor(mut self, executor: ExecutorKind) -> Self {
         self.setup.executor = executor;
         self

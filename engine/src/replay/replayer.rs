@@ -7,7 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::{BuildError, Engine, ExecutorKind, TickError};
+use crate::{BuildError, Engine, ExecutorKind, ExecutorTotals, TickError};
 
 use super::{
     Checkpoint, Game, GameScenario, RecordedCrash, RunSetup, ScenarioError, StateHasher,
@@ -140,6 +140,8 @@ pub struct ReplayReport {
     /// (systems, registered state, resources; see [`Composition::changes_to`]). Empty when
     /// they match or the scenario does not say (format version 1).
     pub composition_changes: Vec<String>,
+    /// How the executor ran the systems (whether they really overlapped).
+    pub executor: ExecutorTotals,
 }
 
 impl ReplayReport {
@@ -272,6 +274,7 @@ impl<'a, G: Game> Replayer<'a, G> {
         let start = Instant::now();
         run.run(scenario.ticks);
         run.report.elapsed = start.elapsed();
+        run.report.executor = run.engine.executor_totals();
         let mut report = run.report;
         check_crash(&mut report, scenario.crash.as_ref());
         if report.divergence.is_some()
@@ -294,6 +297,7 @@ impl<'a, G: Game> Replayer<'a, G> {
             crash: None,
             divergence: None,
             composition_changes: Vec::new(),
+            executor: ExecutorTotals::default(),
         }
     }
 }

@@ -14,15 +14,10 @@ enum Phase {
     Late,
 }
 
-/// The sequential executor, and the rayon executor handing every timed system to workers
-/// (so set conditions are also evaluated off the driving thread).
+/// The sequential executor, and the parallel executor handing every system it can to its
+/// workers (so set conditions are also evaluated off the driving thread).
 fn executors() -> [ExecutorKind; 2] {
-    let eager = crate::ParallelConfig {
-        threads: 4,
-        offload_min: std::time::Duration::ZERO,
-        ..crate::ParallelConfig::default()
-    };
-    [ExecutorKind::Sequential, ExecutorKind::Parallel(eager)]
+    [ExecutorKind::Sequential, ExecutorKind::forced_parallel(4)]
 }
 
 fn app_on(executor: ExecutorKind) -> App {
@@ -239,9 +234,10 @@ fn an_exclusive_system_with_an_event_writer_is_merged_in_registration_order() {
             .add_systems((first, exclusive, third, hear));
         let mut engine = app.build().unwrap();
         engine.run_ticks(2).unwrap();
-        // Direct world writes happen at once (before the apply step); writer buffers are
-        // merged in registration order, the exclusive system's in its place.
-        assert_eq!(heard(&engine), [(1, 100), (1, 1), (1, 2), (1, 3)]);
+        // The writer buffers of the systems before an exclusive system are merged before it
+        // runs (bevy's sync point); its direct world write happens at once, so after them;
+        // its own writer buffer is merged in its place, before the systems after it.
+        assert_eq!(heard(&engine), [(1, 1), (1, 100), (1, 2), (1, 3)]);
     }
 }
 
@@ -329,7 +325,7 @@ fn explicit_cycles_are_reported_with_their_systems() {
 #[derive(Resource, Default)]
 struct Busy<const N: usize>(u64);
 
-/// Independent members of one gated set: on the rayon executor they may be taken by several
+/// Independent members of one gated set: on the parallel executor they are taken by several
 /// threads at once, and the set's condition must still run once per tick.
 fn busy<const N: usize>(mut busy: ResMut<Busy<N>>) {
     let until = std::time::Instant::now() + std::time::Duration::from_micros(50);
@@ -361,5 +357,113 @@ fn a_set_condition_runs_once_per_tick_for_independent_members() {
         assert_eq!(world.resource::<Busy<1>>().0, 20);
         let plan = engine.schedule_plan();
         assert!(plan.may_run_together(0, 1) && plan.may_run_together(1, 2));
+        if executor != ExecutorKind::Sequential {
+            let totals = engine.executor_totals();
+            assert!(totals.overlapped(), "members overlapped: {totals:?}");
+        }
     }
+}
+
+/// A gate whose condition panics: every member that asks in a tick gets the failure, so the
+/// tick names the member with the lowest registration index even when another member asked
+/// first (here `late_member` runs beside `slow`, which holds `early_member` back).
+#[test]
+fn a_failing_set_condition_names_the_first_member_on_every_executor() {
+    fn slow(mut busy: ResMut<Busy<0>>) {
+        let until = std::time::Instant::now() + std::time::Duration::from_micros(300);
+        while std::time::Instant::now() < until {
+            std::hint::spin_loop();
+        }
+        busy.0 += 1;
+    }
+    fn early_member(_busy: Res<Busy<0>>) {}
+    fn late_member() {}
+    fn broken_gate() -> bool {
+        panic!("the gate is broken")
+    }
+
+    for executor in executors() {
+        let mut app = App::new();
+        app.set_executor(executor)
+            .init_resource::<Busy<0>>()
+            .configure_sets(Phase::Early.run_if(broken_gate))
+            .add_systems((slow, (early_member, late_member).in_set(Phase::Early)));
+        let mut engine = app.build().unwrap();
+        for tick in 0..20 {
+            let error = engine.tick().unwrap_err();
+            assert!(
+                matches!(&error, TickError::SystemPanicked { system, .. } if system == "early_member"),
+                "{executor:?}, tick {tick}: {error}"
+            );
+        }
+        if executor != ExecutorKind::Sequential {
+            let totals = engine.executor_totals();
+            assert!(
+                totals.overlapped(),
+                "late_member ran beside slow: {totals:?}"
+            );
+        }
+    }
+}
+
+#[derive(Component)]
+struct Spawned;
+
+fn spawn_one(mut commands: Commands) {
+    commands.spawn(Spawned);
+}
+
+#[derive(Resource, Default)]
+struct Counted(Vec<usize>);
+
+fn count_spawned(spawned: Query<(), With<Spawned>>, mut counted: ResMut<Counted>) {
+    counted.0.push(spawned.iter().count());
+}
+
+#[test]
+fn apply_deferred_is_a_sync_point_as_in_bevy() {
+    for executor in executors() {
+        let mut app = app_on(executor);
+        app.init_resource::<Counted>()
+            .add_systems((spawn_one, bevy_ecs::schedule::ApplyDeferred, count_spawned).chain());
+        let mut engine = app.build().unwrap();
+        engine.run_ticks(2).unwrap();
+        assert_eq!(
+            engine.world().resource::<Counted>().0,
+            [1, 2],
+            "the spawn of the same tick is seen"
+        );
+    }
+}
+
+#[test]
+fn a_member_of_spawners_is_ordered_against_every_commands_user() {
+    fn despawn_spawned(mut commands: Commands, spawned: Query<Entity, With<Spawned>>) {
+        spawned
+            .iter()
+            .for_each(|entity| commands.entity(entity).despawn());
+    }
+    fn insert_nothing(_commands: Commands) {}
+
+    let mut app = App::new();
+    app.add_systems((spawn_one.in_set(Spawners), despawn_spawned, insert_nothing));
+    let plan = app.build().unwrap().schedule_plan();
+    assert!(!plan.may_run_together(0, 1) && !plan.may_run_together(0, 2));
+    assert!(
+        plan.may_run_together(1, 2),
+        "Commands users that do not spawn may overlap"
+    );
+    assert_eq!(plan.systems[0].sets, ["Spawners"]);
+    assert!(plan.to_string().contains("spawn order"), "{plan}");
+}
+
+#[test]
+fn a_whole_set_can_be_declared_to_spawn() {
+    fn also_commands(_commands: Commands) {}
+
+    let mut app = App::new();
+    app.configure_sets(Phase::Late.in_set(Spawners))
+        .add_systems((spawn_one.in_set(Phase::Late), also_commands));
+    let plan = app.build().unwrap().schedule_plan();
+    assert!(!plan.may_run_together(0, 1), "{plan}");
 }

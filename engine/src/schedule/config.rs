@@ -4,14 +4,18 @@
 //! takes (`IntoScheduleConfigs<ScheduleSystem, M>`: a system, a tuple, `.chain()`, `.after()`,
 //! `.before()`, `.in_set()`, `.run_if()`), and [`App::configure_sets`](crate::App::configure_sets)
 //! what `Schedule::configure_sets` takes. tickbus defines no scheduling trait of its own, so
-//! `bevy_ecs::prelude::*` and `tickbus::prelude::*` can be glob-imported together.
+//! `bevy_ecs::prelude::*` and `tickbus::prelude::*` can be glob-imported together. What
+//! tickbus adds to bevy's vocabulary is a set: [`Spawners`], the systems that may allocate
+//! entity ids while they run.
 //!
 //! The configurations are collected into a private bevy [`Schedule`], which is never built or
 //! run: its public graph (systems, sets, hierarchy, dependencies, conditions) is read once by
 //! [`flatten`](super::flatten) into tickbus's own deterministic graph when the engine is built.
 
 use bevy_ecs::{
-    schedule::{InternedSystemSet, IntoScheduleConfigs, Schedule, ScheduleBuildSettings},
+    schedule::{
+        InternedSystemSet, IntoScheduleConfigs, Schedule, ScheduleBuildSettings, SystemSet,
+    },
     system::ScheduleSystem,
 };
 
@@ -64,3 +68,46 @@ impl SystemsConfig {
         self.schedule.graph().systems.is_empty()
     }
 }
+
+/// The systems that allocate entity ids while they run (`Commands::spawn`, `spawn_empty`,
+/// `spawn_batch`, …): put a spawning system in this set, with bevy's own `.in_set(Spawners)`.
+///
+/// bevy hands out an entity id the moment `Commands::spawn` is called, from one shared
+/// allocator. A member of this set therefore runs in registration order against every other
+/// system with deferred buffers (`Commands`, see [`EdgeReason::SpawnOrder`]), so its ids never
+/// depend on thread timing, while systems that use `Commands` only to insert, remove or
+/// despawn keep running in parallel.
+///
+/// The declaration is a set rather than a method of its own, so it composes like any bevy
+/// configuration (`(fire, split).in_set(Spawners)`, or a whole phase with
+/// `configure_sets(Phase::Combat.in_set(Spawners))`) and adds no trait whose method names
+/// could clash with `bevy_ecs::prelude`'s. It adds no order between its members beyond the
+/// spawn order, and it has no run conditions.
+///
+/// Only needed where a spawner could otherwise run at the same time as another `Commands`
+/// user: a spawner that the schedule orders against all of them anyway (conflicting data,
+/// explicit orders) may spawn without it. A system that spawns where it may not fails the
+/// tick with [`TickError::UndeclaredSpawn`](crate::TickError::UndeclaredSpawn), naming it.
+///
+/// ```
+/// use tickbus::prelude::*;
+///
+/// #[derive(Component)]
+/// struct Bullet;
+///
+/// fn fire(mut commands: Commands) {
+///     commands.spawn(Bullet);
+/// }
+/// fn expire(mut commands: Commands, bullets: Query<Entity, With<Bullet>>) {
+///     bullets.iter().skip(8).for_each(|bullet| commands.entity(bullet).despawn());
+/// }
+///
+/// let mut app = App::new();
+/// app.add_systems((fire.in_set(Spawners), expire));
+/// let mut engine = app.build().unwrap();
+/// engine.run_ticks(20).unwrap();
+/// ```
+///
+/// [`EdgeReason::SpawnOrder`]: super::EdgeReason::SpawnOrder
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Spawners;

@@ -1,6 +1,7 @@
 //! Reads the bevy graph collected by [`SystemsConfig`] into what tickbus schedules: systems in
 //! registration order with their own run conditions, the set memberships shown in the plan,
-//! the run conditions of sets ([`SetGate`]s), and every explicit order as a pair of systems.
+//! the run conditions of sets ([`SetGate`]s), membership of [`Spawners`], and every explicit
+//! order as a pair of systems.
 //!
 //! bevy keeps the configuration of `ScheduleConfigs` private, but its `ScheduleGraph` is
 //! public: `systems` and `system_sets` (with their conditions), `hierarchy()` (set → member)
@@ -14,15 +15,15 @@ use std::{
 
 use bevy_ecs::{
     schedule::{
-        BoxedCondition, NodeId, ScheduleGraph, SystemKey, SystemSetKey, SystemWithAccess,
-        graph::Direction,
+        BoxedCondition, NodeId, ScheduleGraph, SystemKey, SystemSet, SystemSetKey,
+        SystemWithAccess, graph::Direction,
     },
     system::{IntoSystem, RunSystemError, ScheduleSystem},
 };
 
 use super::{
-    config::SystemsConfig,
-    node::{NodeFault, condition_result},
+    config::{Spawners, SystemsConfig},
+    node::{NodeFault, catch_fault, condition_result},
 };
 use crate::BuildError;
 
@@ -34,6 +35,8 @@ pub(crate) struct FlatSystem {
     pub(crate) sets: Vec<String>,
     /// Indices into [`FlatSchedule::gates`]: the sets with run conditions it belongs to.
     pub(crate) gates: Vec<usize>,
+    /// In [`Spawners`] (directly or through other sets): declared to allocate entity ids.
+    pub(crate) spawns: bool,
 }
 
 /// An explicit order between two systems (registration indices), with the nodes it was
@@ -57,6 +60,17 @@ pub(crate) struct FlatSchedule {
 /// system of the set that is about to run (as bevy's executors do). All conditions of the set
 /// are evaluated (no short-circuit, so conditions that track changes see every evaluation),
 /// and the verdict holds for every system of the set during that tick.
+///
+/// A condition that fails or panics makes the verdict that failure, for every system of the
+/// set that asks during the tick: each of them fails the same way, so the tick reports the
+/// member with the lowest registration index whichever member happened to evaluate the
+/// conditions first (which, on the parallel executor, may depend on thread timing).
+///
+/// Members of one set may run on several threads at once; the first to ask evaluates under
+/// the gate's lock and the others wait for its verdict. That verdict does not depend on which
+/// member was first: the conditions' access is part of every member's access, so any system
+/// writing what they read is ordered against every member, and the members that could be
+/// first are all on the same side of it.
 pub(crate) struct SetGate {
     pub(crate) name: String,
     state: Mutex<GateState>,
@@ -64,7 +78,7 @@ pub(crate) struct SetGate {
 
 struct GateState {
     conditions: Vec<BoxedCondition>,
-    verdict: Option<bool>,
+    verdict: Option<Result<bool, NodeFault>>,
 }
 
 impl SetGate {
@@ -79,28 +93,33 @@ impl SetGate {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
-        // A panicking condition poisons the lock; its state is still consistent (the verdict
-        // is written only after every condition returned).
+        // Panics of conditions are caught while the lock is held, so it is not poisoned by
+        // them; should anything else poison it, the state is still consistent (the verdict is
+        // written in one assignment).
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// This tick's verdict, evaluating the conditions with `run` if no system of the set asked
-    /// yet. A failing condition closes the gate for the tick and is reported once.
+    /// yet. A failing (or panicking) condition is the verdict: every member that asks this
+    /// tick gets the same fault.
     pub(crate) fn verdict(
         &self,
         run: &mut impl FnMut(&mut BoxedCondition) -> Result<bool, RunSystemError>,
     ) -> Result<bool, NodeFault> {
         let mut state = self.lock();
-        if let Some(verdict) = state.verdict {
-            return Ok(verdict);
+        if let Some(verdict) = &state.verdict {
+            return verdict.clone();
         }
-        state.verdict = Some(false);
-        let mut open = true;
-        for condition in &mut state.conditions {
-            open &= condition_result(run(condition)).map_err(|fault| self.named(fault))?;
-        }
-        state.verdict = Some(open);
-        Ok(open)
+        let conditions = &mut state.conditions;
+        let verdict = catch_fault(|| {
+            let mut open = true;
+            for condition in conditions.iter_mut() {
+                open &= condition_result(run(condition)).map_err(|fault| self.named(fault))?;
+            }
+            Ok(open)
+        });
+        state.verdict = Some(verdict.clone());
+        verdict
     }
 
     fn named(&self, fault: NodeFault) -> NodeFault {
@@ -145,10 +164,16 @@ impl SystemsConfig {
         let members = Members::new(graph, &index);
         let orders = orders(graph, &members)?;
         let (gates, gates_of) = gates(graph, &members, keys.len());
+        let spawners = spawners(graph, &members);
         let systems = keys
             .iter()
+            .enumerate()
             .zip(gates_of)
-            .map(|(&key, gates)| take_system(graph, key, gates))
+            .map(|((i, &key), gates)| {
+                let mut system = take_system(graph, key, gates);
+                system.spawns = spawners.binary_search(&i).is_ok();
+                system
+            })
             .collect();
         Ok(FlatSchedule {
             systems,
@@ -314,6 +339,14 @@ fn gates(
     (gates, gates_of)
 }
 
+/// The systems in [`Spawners`], directly or through other sets (sorted).
+fn spawners(graph: &ScheduleGraph, members: &Members) -> Vec<usize> {
+    graph
+        .system_sets
+        .get_key(Spawners.intern())
+        .map_or_else(Vec::new, |key| members.of(NodeId::Set(key)).to_vec())
+}
+
 /// Moves a system and its conditions out of the graph (leaving an empty system behind: the
 /// graph is dropped right after).
 fn take_system(graph: &mut ScheduleGraph, key: SystemKey, gates: Vec<usize>) -> FlatSystem {
@@ -336,6 +369,7 @@ fn take_system(graph: &mut ScheduleGraph, key: SystemKey, gates: Vec<usize>) -> 
         conditions,
         sets,
         gates,
+        spawns: false,
     }
 }
 

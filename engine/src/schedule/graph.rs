@@ -22,11 +22,13 @@ pub enum EdgeReason {
     Conflict(Vec<String>),
     /// One of them takes `&mut World` (exclusive), so it runs alone.
     Exclusive,
-    /// Both have deferred buffers (bevy `Commands`, or any `Deferred<T>` parameter): entity
-    /// ids are allocated when `spawn` is called, so spawners run one after another in
-    /// registration order to keep ids identical for any thread count. (bevy does not say
-    /// which deferred buffer a system has, so every `Deferred` user is ordered this way;
-    /// tickbus's own [`EventWriter`](crate::EventWriter) and timers are not.)
+    /// One of them is declared to spawn (a member of [`Spawners`](super::Spawners)) and the
+    /// other has deferred buffers too (bevy `Commands`, any `Deferred<T>`): bevy hands out an
+    /// entity id the moment `Commands::spawn` is called, from one shared allocator, so a
+    /// spawner runs alone among the systems that could allocate, in registration order, and
+    /// its ids are the same for any thread count. Systems that use `Commands` without
+    /// spawning are not ordered this way (tickbus's own [`EventWriter`](crate::EventWriter)
+    /// and timers never are).
     SpawnOrder,
 }
 
@@ -38,7 +40,9 @@ impl std::fmt::Display for EdgeReason {
             }
             EdgeReason::Conflict(names) => write!(f, "conflict: {}", names.join(", ")),
             EdgeReason::Exclusive => f.write_str("conflict: exclusive &mut World"),
-            EdgeReason::SpawnOrder => f.write_str("spawn order: both use Commands"),
+            EdgeReason::SpawnOrder => {
+                f.write_str("spawn order: one spawns (declared), the other uses Commands")
+            }
         }
     }
 }
@@ -56,19 +60,33 @@ pub struct Edge {
     pub implied: bool,
 }
 
+/// Non-exclusive systems that may overlap, between two exclusive ones.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SharedStep {
+    /// Registration indices, in run order.
+    pub(crate) nodes: Vec<usize>,
+    /// Per position in `nodes`: how many systems of this step must finish before it starts
+    /// (edges from earlier steps are satisfied by the step boundary).
+    pub(crate) predecessors: Vec<usize>,
+    /// Per position: the positions that wait for it.
+    pub(crate) successors: Vec<Vec<usize>>,
+    /// Some system with deferred buffers here may not spawn, so the step counts the entity
+    /// ids allocated while it runs (see [`EdgeReason::SpawnOrder`]).
+    pub(crate) checks_spawns: bool,
+}
+
 /// One stretch of a tick: systems that may overlap, or one exclusive system alone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Step {
-    /// Non-exclusive systems (registration indices) in run order; `predecessors` and
-    /// `successors` speak of positions in `nodes`, counting only edges inside the step
-    /// (edges from earlier steps are satisfied by the step boundary).
-    Shared {
-        nodes: Vec<usize>,
-        predecessors: Vec<usize>,
-        successors: Vec<Vec<usize>>,
+    /// Systems that may overlap.
+    Shared(SharedStep),
+    /// An exclusive system: a barrier. The deferred work of every system that ran since the
+    /// previous barrier (`apply_first`, registration order) is applied before it runs, so it
+    /// sees their `Commands`, as in bevy.
+    Exclusive {
+        index: usize,
+        apply_first: Vec<usize>,
     },
-    /// An exclusive system: a barrier.
-    Exclusive(usize),
 }
 
 /// The analysed schedule.
@@ -82,6 +100,11 @@ pub(crate) struct Graph {
     /// `conflicts[a]` holds every system whose data access conflicts with `a`'s.
     pub(crate) conflicts: Vec<BitSet>,
     pub(crate) steps: Vec<Step>,
+    /// Systems whose deferred work is applied at the end of the tick (those after the last
+    /// exclusive system, and it), in registration order.
+    pub(crate) apply_last: Vec<usize>,
+    /// Per system: may allocate entity ids while it runs (see [`SharedStep::checks_spawns`]).
+    pub(crate) may_spawn: Vec<bool>,
 }
 
 impl Graph {
@@ -100,19 +123,22 @@ impl Graph {
         let direct: Vec<Edge> = edges.iter().filter(|e| !e.implied).cloned().collect();
         let order = topological_order(nodes.len(), &direct)
             .expect("conflict edges only follow existing reachability, so they close no cycle");
-        let steps = steps(nodes, &order, &direct);
+        let (mut steps, apply_last) = steps(nodes, &order, &direct);
+        let may_spawn = mark_spawners(nodes, &reach, &mut steps);
         Ok(Self {
             order,
             edges,
             reach,
             conflicts,
             steps,
+            apply_last,
+            may_spawn,
         })
     }
 
     /// True when neither system is ordered before the other, so they may overlap.
     pub(crate) fn may_overlap(&self, a: usize, b: usize) -> bool {
-        a != b && !self.reach[a].contains(b) && !self.reach[b].contains(a)
+        a != b && !ordered(&self.reach, a, b)
     }
 }
 
@@ -170,23 +196,28 @@ fn successor_lists(len: usize, edges: &[Edge]) -> Vec<Vec<usize>> {
     successors
 }
 
-/// Walks from a node left with predecessors (Kahn could not order it) along successors that
-/// are also left, until a node repeats: the repeated stretch is a cycle.
+/// Walks backwards from a node Kahn could not order: every such node has a predecessor that
+/// is also left, so the walk must repeat a node, and the stretch since then (read forwards)
+/// is a cycle. (Walking forwards could end at a node that only follows a cycle.)
 fn find_cycle(successors: &[Vec<usize>], remaining: &[usize]) -> Vec<usize> {
     let left = |i: usize| remaining[i] > 0;
     let Some(start) = (0..successors.len()).find(|&i| left(i)) else {
         return Vec::new();
     };
+    let predecessor_left =
+        |node: usize| (0..successors.len()).find(|&p| left(p) && successors[p].contains(&node));
     let mut path = vec![start];
     loop {
         let current = *path.last().expect("path starts non-empty");
-        let Some(&next) = successors[current].iter().find(|&&n| left(n)) else {
+        let Some(previous) = predecessor_left(current) else {
             return path;
         };
-        if let Some(position) = path.iter().position(|&p| p == next) {
-            return path.split_off(position);
+        if let Some(position) = path.iter().position(|&p| p == previous) {
+            let mut cycle = path.split_off(position);
+            cycle.reverse();
+            return cycle;
         }
-        path.push(next);
+        path.push(previous);
     }
 }
 
@@ -271,7 +302,43 @@ fn conflict_reason(a: &SystemNode, b: &SystemNode, world: &World) -> Option<Edge
         names.dedup();
         return Some(EdgeReason::Conflict(names));
     }
-    (a.has_deferred && b.has_deferred).then_some(EdgeReason::SpawnOrder)
+    let spawn_order =
+        (a.declared_spawner && uses_deferred(b)) || (b.declared_spawner && uses_deferred(a));
+    spawn_order.then_some(EdgeReason::SpawnOrder)
+}
+
+/// True when `a` and `b` are ordered one way or the other.
+fn ordered(reach: &[BitSet], a: usize, b: usize) -> bool {
+    reach[a].contains(b) || reach[b].contains(a)
+}
+
+/// Could allocate entity ids while running: has deferred buffers (`Commands`), or says so.
+fn uses_deferred(node: &SystemNode) -> bool {
+    node.has_deferred || node.declared_spawner
+}
+
+/// Which systems may allocate entity ids while they run: declared spawners, and systems with
+/// deferred buffers that are ordered against every other such system of their step anyway
+/// (nothing could allocate at the same time). Marks the steps where some system with
+/// deferred buffers may not.
+fn mark_spawners(nodes: &[SystemNode], reach: &[BitSet], steps: &mut [Step]) -> Vec<bool> {
+    let mut may_spawn: Vec<bool> = nodes.iter().map(|n| n.declared_spawner).collect();
+    for step in steps {
+        let Step::Shared(step) = step else { continue };
+        let deferred: Vec<usize> = step
+            .nodes
+            .iter()
+            .copied()
+            .filter(|&i| uses_deferred(&nodes[i]))
+            .collect();
+        for &a in &deferred {
+            if deferred.iter().all(|&b| a == b || ordered(reach, a, b)) {
+                may_spawn[a] = true;
+            }
+        }
+        step.checks_spawns = deferred.iter().any(|&a| !may_spawn[a]);
+    }
+    may_spawn
 }
 
 fn collect_conflict_names(
@@ -296,27 +363,39 @@ fn collect_conflict_names(
 }
 
 /// Splits the run order at exclusive systems; within a shared step, counts predecessors.
-fn steps(nodes: &[SystemNode], order: &[usize], edges: &[Edge]) -> Vec<Step> {
+/// Also says whose deferred work is applied where: before each exclusive system, everything
+/// that ran since the previous one; at the end of the tick, the rest.
+fn steps(nodes: &[SystemNode], order: &[usize], edges: &[Edge]) -> (Vec<Step>, Vec<usize>) {
     let successors = successor_lists(nodes.len(), edges);
     let mut steps = Vec::new();
     let mut current: Vec<usize> = Vec::new();
+    let mut unapplied: Vec<usize> = Vec::new();
     for &index in order {
         if nodes[index].is_exclusive {
             if !current.is_empty() {
-                steps.push(shared_step(std::mem::take(&mut current), &successors));
+                steps.push(Step::Shared(shared_step(
+                    std::mem::take(&mut current),
+                    &successors,
+                )));
             }
-            steps.push(Step::Exclusive(index));
+            unapplied.sort_unstable();
+            steps.push(Step::Exclusive {
+                index,
+                apply_first: std::mem::take(&mut unapplied),
+            });
         } else {
             current.push(index);
         }
+        unapplied.push(index);
     }
     if !current.is_empty() {
-        steps.push(shared_step(current, &successors));
+        steps.push(Step::Shared(shared_step(current, &successors)));
     }
-    steps
+    unapplied.sort_unstable();
+    (steps, unapplied)
 }
 
-fn shared_step(nodes: Vec<usize>, successors: &[Vec<usize>]) -> Step {
+fn shared_step(nodes: Vec<usize>, successors: &[Vec<usize>]) -> SharedStep {
     let position = |node: usize| nodes.iter().position(|&n| n == node);
     let local_successors: Vec<Vec<usize>> = nodes
         .iter()
@@ -333,9 +412,10 @@ fn shared_step(nodes: Vec<usize>, successors: &[Vec<usize>]) -> Step {
             predecessors[next] += 1;
         }
     }
-    Step::Shared {
+    SharedStep {
         nodes,
         predecessors,
         successors: local_successors,
+        checks_spawns: false,
     }
 }

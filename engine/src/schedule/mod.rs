@@ -2,11 +2,49 @@
 //!
 //! Systems are bevy_ecs systems, configured with bevy's own vocabulary (see
 //! [`App::add_systems`](crate::App::add_systems)). Their access comes from
-//! `System::initialize`; every pair whose access conflicts (or that both use `Commands`, see
-//! [`EdgeReason::SpawnOrder`]) gets an edge in registration order unless an explicit order
-//! already orders it, so nothing is ever ambiguous and every executor produces the sequential
-//! executor's results.
+//! `System::initialize`; every pair whose access conflicts gets an edge in registration order
+//! unless an explicit order already orders it, so nothing is ever ambiguous and every executor
+//! produces the sequential executor's results.
+//!
+//! # Spawning
+//!
+//! bevy gives out an entity id the moment `Commands::spawn` is called, from one shared
+//! allocator, so two systems spawning at the same time would get ids that depend on thread
+//! timing. A system may therefore allocate ids while it runs only when no other system with
+//! deferred buffers (`Commands`) may run beside it: when the schedule orders it against all of
+//! them anyway, or when it is declared a member of [`Spawners`] (`.in_set(Spawners)`),
+//! which adds that order ([`EdgeReason::SpawnOrder`]). Systems that use `Commands` to insert, remove or despawn run in
+//! parallel freely. A system that spawns where it may not fails the tick with
+//! [`TickError::UndeclaredSpawn`](crate::TickError::UndeclaredSpawn) naming it, on every
+//! executor alike; ids are never silently thread-dependent. (Queuing a closure that spawns,
+//! `commands.queue(|world: &mut World| { world.spawn(..); })`, allocates when deferred work is
+//! applied, in registration order, and needs no declaration.)
+//!
+//! # Deferred work
+//!
+//! `Commands` and [`EventWriter`](crate::EventWriter) buffers are applied in registration
+//! order at the end of the tick, and also before every exclusive system (for everything that
+//! ran since the previous one), so an exclusive system sees the commands of the systems before
+//! it, as in bevy. Events written by a writer become readable in the next tick either way.
+//!
+//! # Failures
+//!
+//! A system that panics or returns an error (or whose run condition does) does not stop the
+//! tick: every other system still runs, in the same order, and sees the same data on every
+//! executor. What the failing system did before it failed is kept: its changes to the world,
+//! its events (readable in the next tick, as always) and its `Commands` (applied like any
+//! other system's). A command that panics while being applied is reported too; the rest of
+//! that system's command queue is dropped (bevy's behaviour), but its events are still
+//! applied in that tick. Of all failures of a tick, the one reported is the system with the
+//! lowest registration index (its run before its deferred work), so a crash is the same crash
+//! on any executor and thread count.
+//!
+//! A panic can leave a user's own `std::sync::Mutex` poisoned: tickbus neither sees nor
+//! clears it, so later ticks get `PoisonError` from `lock()`. Data behind it holds whatever the
+//! panicking system left there; recover with `PoisonError::into_inner` if that is acceptable,
+//! or prefer resources (`ResMut`), which a panic never poisons.
 
+mod adaptive;
 #[cfg(test)]
 mod api_tests;
 pub(crate) mod bitset;
@@ -17,31 +55,38 @@ pub(crate) mod node;
 mod parallel;
 mod plan;
 mod sequential;
+#[allow(unsafe_code)]
+mod shared_world;
+mod spawns;
+#[allow(unsafe_code)]
+pub(crate) mod workers;
 
 use std::sync::Arc;
 
 use bevy_ecs::world::World;
 
+pub use config::Spawners;
 pub use graph::{Edge, EdgeReason};
 pub use node::SystemTiming;
-pub use parallel::{DEFAULT_OFFLOAD_MIN, ParallelConfig};
+pub use parallel::{DEFAULT_OFFLOAD_MIN, DEFAULT_SPIN, OffloadPolicy, ParallelConfig};
 pub use plan::{PlannedSystem, SchedulePlan};
 
 pub(crate) use parallel::ParallelExecutor;
 pub(crate) use sequential::SequentialExecutor;
 
-use crate::{BuildError, ecs_unsafe::AccessGuard};
+use crate::{BuildError, ComputePool};
 use config::SystemsConfig;
 use flatten::SetGate;
-use graph::Graph;
+use graph::{Graph, SharedStep, Step};
 use node::{NodeFault, SystemNode};
+use shared_world::AccessGuard;
 
 /// Which executor runs the systems of each tick.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExecutorKind {
     /// Every system on the calling thread, in run order: the reference.
     Sequential,
-    /// Independent systems overlap on an engine-owned rayon pool.
+    /// Independent systems overlap on engine-owned worker threads when that pays.
     Parallel(ParallelConfig),
 }
 
@@ -52,11 +97,21 @@ impl Default for ExecutorKind {
 }
 
 impl ExecutorKind {
-    /// The rayon executor with `threads` threads (the driving thread included) and default
+    /// The parallel executor with `threads` threads (the driving thread included) and default
     /// settings otherwise.
     pub fn parallel(threads: usize) -> Self {
         ExecutorKind::Parallel(ParallelConfig {
             threads: threads.max(1),
+            ..ParallelConfig::default()
+        })
+    }
+
+    /// The parallel executor with `threads` threads that hands every system it can to its
+    /// workers ([`OffloadPolicy::Always`]): for tests that must see systems overlap.
+    pub fn forced_parallel(threads: usize) -> Self {
+        ExecutorKind::Parallel(ParallelConfig {
+            threads: threads.max(1),
+            policy: OffloadPolicy::Always,
             ..ParallelConfig::default()
         })
     }
@@ -69,23 +124,79 @@ impl ExecutorKind {
     }
 }
 
-/// A system that did not finish normally (registration index and what happened).
+/// When in a tick a system failed: while running, or while its deferred work was applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Phase {
+    Run,
+    Apply,
+}
+
+/// A system that did not finish normally (registration index, when, and what happened).
 #[derive(Debug)]
 pub(crate) struct FailedSystem {
     pub(crate) index: usize,
+    pub(crate) phase: Phase,
     pub(crate) fault: NodeFault,
 }
 
-/// Runs the systems of one tick (not their deferred work: the engine applies that after).
+impl FailedSystem {
+    fn order(&self) -> (usize, Phase) {
+        (self.index, self.phase)
+    }
+}
+
+/// The failure a tick reports: of all, the lowest registration index (a run before an apply),
+/// which does not depend on which thread saw which failure first.
+#[derive(Debug, Default)]
+pub(crate) struct Failures {
+    first: Option<FailedSystem>,
+}
+
+impl Failures {
+    pub(crate) fn record(&mut self, failed: FailedSystem) {
+        if self
+            .first
+            .as_ref()
+            .is_none_or(|first| failed.order() < first.order())
+        {
+            self.first = Some(failed);
+        }
+    }
+
+    pub(crate) fn take(&mut self) -> Option<FailedSystem> {
+        self.first.take()
+    }
+}
+
+/// How the systems of a tick ran: how many on worker threads, and how many at most at once.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RunCounters {
+    pub(crate) on_workers: usize,
+    pub(crate) peak_running: usize,
+}
+
+/// One shared step handed to an executor.
+pub(crate) struct StepRun<'a> {
+    pub(crate) nodes: &'a mut [SystemNode],
+    pub(crate) step: &'a SharedStep,
+    /// The step's position in the schedule (for per-step state an executor keeps).
+    pub(crate) step_index: usize,
+    pub(crate) world: &'a mut World,
+    pub(crate) guard: &'a AccessGuard,
+    pub(crate) sampling_tick: bool,
+}
+
+/// Runs the systems of the shared steps (not their deferred work: the schedule applies that).
 pub(crate) trait Executor: Send {
-    fn run(&mut self, schedule: &mut Schedule, world: &mut World) -> Result<(), FailedSystem>;
+    /// Runs every system of the step, also after one failed; returns the step's failures.
+    fn run_step(&mut self, run: StepRun<'_>, counters: &mut RunCounters) -> Failures;
 
     /// Threads that run systems, the driving thread included.
     fn threads(&self) -> usize;
 
-    /// The worker pool, shared with systems as [`ComputePool`](crate::ComputePool).
-    fn pool(&self) -> Option<std::sync::Arc<rayon::ThreadPool>> {
-        None
+    /// The threads systems may use for data-parallel loops.
+    fn compute_pool(&self) -> ComputePool {
+        ComputePool::default()
     }
 }
 
@@ -93,11 +204,14 @@ pub(crate) trait Executor: Send {
 pub(crate) struct Schedule {
     pub(crate) nodes: Vec<SystemNode>,
     pub(crate) graph: Graph,
-    pub(crate) guard: AccessGuard,
+    guard: AccessGuard,
     /// The run conditions of sets, reset before every tick.
-    pub(crate) gates: Vec<Arc<SetGate>>,
+    gates: Vec<Arc<SetGate>>,
     /// This tick times every system (see [`SystemTiming`]).
-    pub(crate) sampling_tick: bool,
+    sampling_tick: bool,
+    /// Ids that the last checked step allocated beyond what its spawners account for, and the
+    /// system to blame when applying its deferred work does not show who took them.
+    unexplained_spawns: Option<(u32, usize)>,
 }
 
 impl Schedule {
@@ -108,12 +222,14 @@ impl Schedule {
             .into_iter()
             .map(|gate| initialize_gate(gate, world))
             .collect();
-        let nodes: Vec<SystemNode> = flat
+        let mut nodes: Vec<SystemNode> = flat
             .systems
             .into_iter()
-            .map(|system| SystemNode::initialize(system, &gates, world))
+            .enumerate()
+            .map(|(index, system)| SystemNode::initialize(system, index, &gates, world))
             .collect();
         let graph = Graph::build(&nodes, &flat.orders, world)?;
+        mark_spawn_counting(&mut nodes, &graph);
         let guard = AccessGuard::new(graph.conflicts.clone());
         Ok(Self {
             nodes,
@@ -121,11 +237,52 @@ impl Schedule {
             guard,
             gates: gates.into_iter().map(|(gate, ..)| gate).collect(),
             sampling_tick: true,
+            unexplained_spawns: None,
         })
     }
 
-    /// Called before the systems of tick `tick` run.
-    pub(crate) fn begin_tick(&mut self, tick: u64) {
+    /// Runs the systems of tick `tick` with `executor` and applies their deferred work.
+    /// Returns the tick's reported failure, if any (see the module docs).
+    pub(crate) fn run_tick(
+        &mut self,
+        executor: &mut dyn Executor,
+        world: &mut World,
+        tick: u64,
+        counters: &mut RunCounters,
+    ) -> Option<FailedSystem> {
+        self.begin_tick(tick);
+        let mut failures = Failures::default();
+        for step_index in 0..self.graph.steps.len() {
+            match &self.graph.steps[step_index] {
+                Step::Shared(_) => self.run_shared(executor, step_index, world, counters),
+                Step::Exclusive { index, apply_first } => {
+                    let index = *index;
+                    apply_listed(
+                        &mut self.nodes,
+                        apply_first,
+                        world,
+                        &mut failures,
+                        &mut self.unexplained_spawns,
+                    );
+                    self.run_exclusive(index, world, counters)
+                }
+            }
+            .into_iter()
+            .for_each(|failed| failures.record(failed));
+        }
+        apply_listed(
+            &mut self.nodes,
+            &self.graph.apply_last,
+            world,
+            &mut failures,
+            &mut self.unexplained_spawns,
+        );
+        failures.take()
+    }
+
+    /// Called before the systems of tick `tick` run: whether it is a sampling tick, and no set
+    /// condition evaluated yet.
+    fn begin_tick(&mut self, tick: u64) {
         self.sampling_tick = tick.is_multiple_of(node::SAMPLE_EVERY);
         for gate in &self.gates {
             gate.reset();
@@ -134,37 +291,90 @@ impl Schedule {
 
     /// Runs every system once on the calling thread, in run order, applying each one's
     /// deferred work (Commands, event writes) right after it: startup systems, which run once
-    /// before the first tick, so a later startup system sees what an earlier one spawned.
+    /// before the first tick, so a later startup system sees what an earlier one spawned. The
+    /// first failure ends the run (nothing runs in parallel here, so it is the same failure
+    /// on every executor).
     pub(crate) fn run_once_applying(&mut self, world: &mut World) -> Result<(), FailedSystem> {
         self.begin_tick(0);
         for &index in &self.graph.order {
             let node = &mut self.nodes[index];
-            node::catch_fault(|| {
-                let outcome = node.run_with_world(world)?;
-                node.system.apply_deferred(world);
-                Ok(outcome)
-            })
-            .map_err(|fault| FailedSystem { index, fault })?;
+            let failed = |phase| {
+                move |fault| FailedSystem {
+                    index,
+                    phase,
+                    fault,
+                }
+            };
+            node.run_with_world(world).map_err(failed(Phase::Run))?;
+            apply_node(node, world).map_err(failed(Phase::Apply))?;
         }
         Ok(())
     }
 
-    /// Step 4 of a tick: every system's deferred work (Commands, event writes), in
-    /// registration order. A panic while applying one system's work (a failing command) is
-    /// reported with its name, and the others are still applied, so no event is held back to
-    /// a later tick.
-    pub(crate) fn apply_deferred(&mut self, world: &mut World) -> Result<(), FailedSystem> {
-        let mut first_failure = None;
-        for (index, node) in self.nodes.iter_mut().enumerate() {
-            let applied = node::catch_fault(|| {
-                node.system.apply_deferred(world);
-                Ok(node::RunOutcome::Ran)
-            });
-            if let (Err(fault), None) = (applied, &first_failure) {
-                first_failure = Some(FailedSystem { index, fault });
+    fn run_shared(
+        &mut self,
+        executor: &mut dyn Executor,
+        step_index: usize,
+        world: &mut World,
+        counters: &mut RunCounters,
+    ) -> Option<FailedSystem> {
+        let Step::Shared(step) = &self.graph.steps[step_index] else {
+            unreachable!("run_shared is called for shared steps");
+        };
+        let before = step
+            .checks_spawns
+            .then(|| spawns::allocations(world.entity_allocator()))
+            .flatten();
+        let run = StepRun {
+            nodes: &mut self.nodes,
+            step,
+            step_index,
+            world,
+            guard: &self.guard,
+            sampling_tick: self.sampling_tick,
+        };
+        let failed = executor.run_step(run, counters).take();
+        if before.is_some() {
+            let extra = spawns::unaccounted(before, world, &self.nodes, &step.nodes);
+            self.suspect_spawners(step_index, extra);
+        }
+        failed
+    }
+
+    /// After a step allocated `extra` ids nobody may have: every system of it that may not
+    /// allocate is looked at when its deferred work is applied.
+    fn suspect_spawners(&mut self, step_index: usize, extra: u32) {
+        let Step::Shared(step) = &self.graph.steps[step_index] else {
+            return;
+        };
+        if extra == 0 {
+            return;
+        }
+        let mut first = None;
+        for &index in &step.nodes {
+            let node = &mut self.nodes[index];
+            if !node.may_spawn {
+                node.suspect = true;
+                first = first.or(Some(index));
             }
         }
-        first_failure.map_or(Ok(()), Err)
+        self.unexplained_spawns = first.map(|index| (extra, index));
+    }
+
+    fn run_exclusive(
+        &mut self,
+        index: usize,
+        world: &mut World,
+        counters: &mut RunCounters,
+    ) -> Option<FailedSystem> {
+        counters.peak_running = counters.peak_running.max(1);
+        sequential::run_timed(&mut self.nodes[index], world)
+            .err()
+            .map(|fault| FailedSystem {
+                index,
+                phase: Phase::Run,
+                fault,
+            })
     }
 
     /// Keeps change ticks from wrapping, as bevy's own schedules do.
@@ -188,6 +398,111 @@ impl Schedule {
             .iter()
             .map(|node| (node.name.as_str(), node.timing))
     }
+}
+
+#[cfg(test)]
+impl Schedule {
+    /// A schedule of `systems`, built as an app builds it.
+    pub(crate) fn of<M>(
+        systems: impl bevy_ecs::schedule::IntoScheduleConfigs<bevy_ecs::system::ScheduleSystem, M>,
+        world: &mut World,
+    ) -> Self {
+        let mut config = SystemsConfig::default();
+        config.add_systems(systems);
+        Self::build(config, world).expect("a valid schedule")
+    }
+
+    /// A schedule of `count` independent systems that do nothing.
+    pub(crate) fn of_trivial(count: usize, world: &mut World) -> Self {
+        let mut config = SystemsConfig::default();
+        for _ in 0..count {
+            config.add_systems(|| {});
+        }
+        Self::build(config, world).expect("a valid schedule")
+    }
+}
+
+/// Copies the graph's verdict on who may allocate ids into the nodes.
+fn mark_spawn_counting(nodes: &mut [SystemNode], graph: &Graph) {
+    for step in &graph.steps {
+        let Step::Shared(step) = step else { continue };
+        for &index in &step.nodes {
+            let node = &mut nodes[index];
+            node.may_spawn = graph.may_spawn[index];
+            node.count_spawns = step.checks_spawns && node.may_spawn;
+        }
+    }
+}
+
+/// Applies the deferred work of the systems in `list` (registration order). Suspected
+/// spawners are watched while theirs is applied; a failure is recorded, and the others are
+/// still applied.
+fn apply_listed(
+    nodes: &mut [SystemNode],
+    list: &[usize],
+    world: &mut World,
+    failures: &mut Failures,
+    unexplained: &mut Option<(u32, usize)>,
+) {
+    let mut explained = false;
+    for &index in list {
+        let node = &mut nodes[index];
+        let result = if node.suspect {
+            node.suspect = false;
+            let (result, spawned) = spawns::apply_watching(node, world, apply_node);
+            if spawned > 0 {
+                explained = true;
+                failures.record(undeclared_spawn(index, spawned));
+            }
+            result
+        } else {
+            apply_node(node, world)
+        };
+        if let Err(fault) = result {
+            failures.record(FailedSystem {
+                index,
+                phase: Phase::Apply,
+                fault,
+            });
+        }
+    }
+    if let Some((entities, index)) = unexplained.take().filter(|_| !explained) {
+        failures.record(undeclared_spawn(index, entities));
+    }
+}
+
+fn undeclared_spawn(index: usize, entities: u32) -> FailedSystem {
+    FailedSystem {
+        index,
+        phase: Phase::Apply,
+        fault: NodeFault::UndeclaredSpawn { entities },
+    }
+}
+
+/// bevy stops applying a system's buffers at the first that panics (a failing command): the
+/// rest of that command queue is dropped, but buffers after it (its event writers) would wait
+/// for the next tick. Applying again flushes them now; a buffer that panics every time is
+/// given up after a few rounds.
+const APPLY_ROUNDS_AFTER_A_PANIC: usize = 8;
+
+/// Applies one system's deferred work (`Commands`, event writers, …).
+fn apply_node(node: &mut SystemNode, world: &mut World) -> Result<(), NodeFault> {
+    let mut apply = || {
+        node::catch_fault(|| {
+            node.system.apply_deferred(world);
+            Ok(node::RunOutcome::Ran)
+        })
+    };
+    let fault = match apply() {
+        Ok(_) => return Ok(()),
+        Err(fault) => fault,
+    };
+    for _ in 0..APPLY_ROUNDS_AFTER_A_PANIC {
+        if apply().is_ok() {
+            break;
+        }
+    }
+    Err(fault)
 }
 
 /// Initializes the conditions of a set on `world`: the gate, its conditions' access (added to

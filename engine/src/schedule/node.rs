@@ -79,6 +79,11 @@ pub(crate) enum RunOutcome {
 pub(crate) enum NodeFault {
     Panicked(String),
     Failed(String),
+    /// It allocated entity ids while it may have run at the same time as another system
+    /// with `Commands` (see [`EdgeReason::SpawnOrder`](super::EdgeReason::SpawnOrder)).
+    UndeclaredSpawn {
+        entities: u32,
+    },
 }
 
 /// A system as the schedule holds it.
@@ -97,14 +102,29 @@ pub(crate) struct SystemNode {
     pub(crate) has_deferred: bool,
     pub(crate) world_id: WorldId,
     pub(crate) timing: SystemTiming,
+    /// Registration index (what the access guard and the failure order speak of).
+    pub(crate) index: usize,
+    /// In [`Spawners`](super::config::Spawners): allocates entity ids while it runs.
+    pub(crate) declared_spawner: bool,
+    /// May allocate entity ids while it runs: declared, or ordered against every other
+    /// system with deferred buffers of its step anyway (set by the graph).
+    pub(crate) may_spawn: bool,
+    /// Count its allocations this tick (a may-spawn system of a step that checks spawns).
+    pub(crate) count_spawns: bool,
+    /// Entity ids it allocated this tick, when counted.
+    pub(crate) allocated: u32,
+    /// Its step allocated ids nobody may have: look at what its commands spawn (set for the
+    /// systems of such a step until their deferred work is applied).
+    pub(crate) suspect: bool,
 }
 
 impl SystemNode {
-    /// Initializes the system and its conditions on `world` (bevy's `System::initialize`).
-    /// `gates` are the (initialized) run conditions of all sets with their access; the node
-    /// takes those of its own sets.
+    /// Initializes the system (registered as number `index`) and its conditions on `world`
+    /// (bevy's `System::initialize`). `gates` are the (initialized) run conditions of all sets
+    /// with their access; the node takes those of its own sets.
     pub(crate) fn initialize(
         flat: FlatSystem,
+        index: usize,
         gates: &[(Arc<SetGate>, Vec<SystemAccess>, bool)],
         world: &mut World,
     ) -> Self {
@@ -113,6 +133,7 @@ impl SystemNode {
             mut conditions,
             sets,
             gates: own_gates,
+            spawns,
         } = flat;
         let mut access = vec![system.initialize(world)];
         access.extend(conditions.iter_mut().map(|c| c.initialize(world)));
@@ -137,6 +158,12 @@ impl SystemNode {
             world_id: world.id(),
             timing: SystemTiming::default(),
             system,
+            index,
+            declared_spawner: spawns,
+            may_spawn: spawns,
+            count_spawns: false,
+            allocated: 0,
+            suspect: false,
         }
     }
 
@@ -204,9 +231,7 @@ pub(crate) fn system_result(
 }
 
 /// Runs `f`, turning a panic into [`NodeFault::Panicked`] with the panic's message.
-pub(crate) fn catch_fault(
-    f: impl FnOnce() -> Result<RunOutcome, NodeFault>,
-) -> Result<RunOutcome, NodeFault> {
+pub(crate) fn catch_fault<T>(f: impl FnOnce() -> Result<T, NodeFault>) -> Result<T, NodeFault> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(result) => result,
         Err(payload) => Err(NodeFault::Panicked(panic_message(payload.as_ref()))),

@@ -5,8 +5,9 @@ use std::time::Instant;
 use bevy_ecs::world::World;
 
 use super::{
-    Executor, FailedSystem, Schedule,
+    Executor, FailedSystem, Failures, Phase, RunCounters, StepRun,
     node::{NodeFault, RunOutcome, SystemNode},
+    spawns,
 };
 
 /// Runs systems one by one in the schedule's topological order (registration order among
@@ -15,13 +16,8 @@ use super::{
 pub(crate) struct SequentialExecutor;
 
 impl Executor for SequentialExecutor {
-    fn run(&mut self, schedule: &mut Schedule, world: &mut World) -> Result<(), FailedSystem> {
-        run_chain(
-            &mut schedule.nodes,
-            &schedule.graph.order,
-            world,
-            schedule.sampling_tick,
-        )
+    fn run_step(&mut self, run: StepRun<'_>, counters: &mut RunCounters) -> Failures {
+        run_inline(run, counters)
     }
 
     fn threads(&self) -> usize {
@@ -29,14 +25,28 @@ impl Executor for SequentialExecutor {
     }
 }
 
-/// Runs `chain` (registration indices) one after another with the world to itself. Timed
-/// systems next to each other share clock readings: one's end is the next one's start.
+/// Runs the systems of a step one after another on the calling thread, in run order.
+pub(crate) fn run_inline(run: StepRun<'_>, counters: &mut RunCounters) -> Failures {
+    run_chain(
+        run.nodes,
+        &run.step.nodes,
+        run.world,
+        run.sampling_tick,
+        counters,
+    )
+}
+
+/// Runs `chain` (registration indices) one after another with the world to itself, every
+/// system even after one failed. Timed systems next to each other share clock readings: one's
+/// end is the next one's start.
 pub(crate) fn run_chain(
     nodes: &mut [SystemNode],
     chain: &[usize],
     world: &mut World,
     sampling_tick: bool,
-) -> Result<(), FailedSystem> {
+    counters: &mut RunCounters,
+) -> Failures {
+    let mut failures = Failures::default();
     let mut previous_end: Option<Instant> = None;
     for &index in chain {
         let node = &mut nodes[index];
@@ -44,12 +54,34 @@ pub(crate) fn run_chain(
             .timing
             .wants_timing(sampling_tick)
             .then(|| previous_end.unwrap_or_else(Instant::now));
-        let outcome = node
-            .run_with_world(world)
-            .map_err(|fault| FailedSystem { index, fault })?;
-        previous_end = record(node, outcome, start);
+        let result = run_counting(node, world);
+        previous_end = match result {
+            Ok(outcome) => record(node, outcome, start),
+            Err(fault) => {
+                failures.record(FailedSystem {
+                    index,
+                    phase: Phase::Run,
+                    fault,
+                });
+                None
+            }
+        };
     }
-    Ok(())
+    if !chain.is_empty() {
+        counters.peak_running = counters.peak_running.max(1);
+    }
+    failures
+}
+
+/// Runs one node with the world to itself, counting its entity allocations if asked to.
+fn run_counting(node: &mut SystemNode, world: &mut World) -> Result<RunOutcome, NodeFault> {
+    if !node.count_spawns {
+        return node.run_with_world(world);
+    }
+    let before = spawns::allocations(world.entity_allocator());
+    let result = node.run_with_world(world);
+    node.allocated = spawns::allocated_since(before, world.entity_allocator());
+    result
 }
 
 /// Runs one node with the world to itself, timed.

@@ -207,11 +207,9 @@ impl Loop {
         let engine = recorder.engine();
         let status = Status {
             ticks_per_second: self.ticks_per_second(engine.tick_count()),
-            events: engine.stats().queues.iter().map(|(_, q)| q.readable).sum(),
-            threads: engine.threads(),
             time_scale: SCALES[self.scale],
-            paused: engine.fixed_step().is_paused(),
             recording: self.recording,
+            ..Status::of_engine(engine)
         };
         let (width, height) = crossterm::terminal::size().unwrap_or((80, 24));
         let (width, height) = if width == 0 || height == 0 {

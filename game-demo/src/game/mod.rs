@@ -10,6 +10,11 @@
 //!    [`ContactStarted`](tickbus::physics::ContactStarted) events, readable next tick.
 //! 4. **rules**: contacts become hits, crashes and pick-ups; rocks split, points add up,
 //!    lives are lost, timers bring waves, ships and power-ups; lifetimes run out.
+//!
+//! The systems that spawn entities (ships, bullets, rocks, debris, power-ups) are members of
+//! tickbus's [`Spawners`] set: each runs alone among the systems with
+//! `Commands`, so entity ids are the same on every executor and thread count, while the
+//! `Commands` users that only despawn (lifetimes running out) run beside the others.
 
 mod components;
 mod config;
@@ -109,7 +114,9 @@ fn add_input_and_ship_systems(app: &mut App) {
     app.add_systems(
         (
             control::read_commands,
-            lifecycle::start_new_game.run_if(lifecycle::game_starts),
+            lifecycle::start_new_game
+                .run_if(lifecycle::game_starts)
+                .in_set(Spawners),
         )
             .in_set(GameSet::Input),
     )
@@ -117,7 +124,9 @@ fn add_input_and_ship_systems(app: &mut App) {
         (
             lifecycle::remember_positions,
             control::steer_ship,
-            control::fire_guns.after(control::steer_ship),
+            control::fire_guns
+                .after(control::steer_ship)
+                .in_set(Spawners),
         )
             .in_set(GameSet::Ship),
     );
@@ -132,15 +141,15 @@ fn add_rules_systems(app: &mut App) {
             combat::ship_crashes,
             combat::collect_power_ups,
             ship::lose_life,
-            ship::respawn_ship,
+            ship::respawn_ship.in_set(Spawners),
             ship::apply_powers,
-            rocks::split_rocks,
+            rocks::split_rocks.in_set(Spawners),
             rocks::spin_rocks,
             lifecycle::award_points,
-            lifecycle::explode,
+            lifecycle::explode.in_set(Spawners),
             rocks::wave_cleared,
-            rocks::next_wave,
-            lifecycle::drop_power_ups,
+            rocks::next_wave.in_set(Spawners),
+            lifecycle::drop_power_ups.in_set(Spawners),
             lifecycle::age,
             lifecycle::expire.after(lifecycle::age),
             lifecycle::show_banner,

@@ -1,0 +1,92 @@
+//! The bevy_ecs [`SystemParam`] impls of [`EventReader`] and [`EventWriter`]: the queue's only
+//! unsafe code. The reader forwards to bevy's own `Res` impl; the writer touches only its
+//! system's private buffer while the system runs and the world only in `apply`, which holds
+//! `&mut World`.
+
+use bevy_ecs::{
+    change_detection::Tick,
+    component::ComponentId,
+    system::{
+        ReadOnlySystemParam, Res, SystemAccess, SystemMeta, SystemParam, SystemParamValidationError,
+    },
+    world::{World, unsafe_world_cell::UnsafeWorldCell},
+};
+
+use super::registry::{ensure_queue, with_queue};
+use crate::{Event, EventQueue, EventReader, EventWriter};
+
+// SAFETY: all access goes through `Res<EventQueue<T>>`'s own impl: `init_access` registers a
+// shared read of the queue resource and `get_param` only reads it, through that impl.
+unsafe impl<T: Event> SystemParam for EventReader<'_, T> {
+    type State = ComponentId;
+    type Item<'w, 's> = EventReader<'w, T>;
+
+    fn init_state(world: &mut World) -> Self::State {
+        ensure_queue::<T>(world);
+        <Res<EventQueue<T>> as SystemParam>::init_state(world)
+    }
+
+    fn init_access(
+        state: &Self::State,
+        system_meta: &mut SystemMeta,
+        system_access: &mut SystemAccess,
+        world: &mut World,
+    ) {
+        <Res<EventQueue<T>> as SystemParam>::init_access(state, system_meta, system_access, world);
+    }
+
+    unsafe fn get_param<'w, 's>(
+        state: &'s mut Self::State,
+        system_meta: &SystemMeta,
+        world: UnsafeWorldCell<'w>,
+        change_tick: Tick,
+    ) -> Result<Self::Item<'w, 's>, SystemParamValidationError> {
+        // SAFETY: our caller upholds `get_param`'s contract for this param, whose access is
+        // exactly that of `Res<EventQueue<T>>` with the same state.
+        let queue = unsafe {
+            <Res<EventQueue<T>> as SystemParam>::get_param(state, system_meta, world, change_tick)
+        }?
+        .into_inner();
+        queue.mark_consumed();
+        Ok(EventReader { queue })
+    }
+}
+
+// SAFETY: `EventReader` only reads the queue resource (`mark_consumed` is an atomic flag).
+unsafe impl<T: Event> ReadOnlySystemParam for EventReader<'_, T> {}
+
+// SAFETY: `get_param` touches no world data, only the system's own state, so registering no
+// access is correct; the world is written only in `apply`, which holds `&mut World`.
+unsafe impl<T: Event> SystemParam for EventWriter<'_, T> {
+    type State = Vec<T>;
+    type Item<'w, 's> = EventWriter<'s, T>;
+
+    fn init_state(world: &mut World) -> Self::State {
+        ensure_queue::<T>(world);
+        Vec::new()
+    }
+
+    fn init_access(
+        _state: &Self::State,
+        _system_meta: &mut SystemMeta,
+        _system_access: &mut SystemAccess,
+        _world: &mut World,
+    ) {
+    }
+
+    fn apply(state: &mut Self::State, _system_meta: &SystemMeta, world: &mut World) {
+        if state.is_empty() {
+            return;
+        }
+        with_queue::<T, _>(world, |queue| queue.merge_written(state));
+    }
+
+    unsafe fn get_param<'w, 's>(
+        state: &'s mut Self::State,
+        _system_meta: &SystemMeta,
+        _world: UnsafeWorldCell<'w>,
+        _change_tick: Tick,
+    ) -> Result<Self::Item<'w, 's>, SystemParamValidationError> {
+        Ok(EventWriter { buffer: state })
+    }
+}
