@@ -118,6 +118,11 @@
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
 
+// So are the examples of the rules for deterministic games.
+#[cfg(doctest)]
+#[doc = include_str!("../../DETERMINISM.md")]
+struct DeterminismDoctests;
+
 mod app;
 mod carry;
 mod compute;

@@ -16,9 +16,12 @@ fn shipped(name: &str) -> GameScenario<Asteroids> {
     Scenario::load::<Asteroids>(&path).expect("the shipped scenario loads")
 }
 
+/// Sequential, the parallel executor offering every system to its workers on 1, 2, 4 and 8
+/// threads, and the adaptive one on 2.
 fn executors() -> Vec<ExecutorKind> {
     let mut kinds = vec![ExecutorKind::Sequential];
-    kinds.extend([1, 2, 4, 8].map(ExecutorKind::parallel));
+    kinds.extend([1, 2, 4, 8].map(ExecutorKind::forced_parallel));
+    kinds.push(ExecutorKind::parallel(2));
     kinds
 }
 

@@ -290,3 +290,106 @@ fn a_version_1_file_of_an_unchanged_game_still_verifies() {
     assert!(report.is_verified(), "{report}");
     assert_eq!(report.checkpoints_verified, 4);
 }
+
+/// A resource nothing in the simulation reads, as a logger or a debug overlay would add.
+#[derive(Resource, Default)]
+struct Overlay;
+
+/// `G` in an app with one more resource, inserted before the game is built.
+struct WithOverlay<G>(std::marker::PhantomData<G>);
+
+impl<G: Game> Game for WithOverlay<G> {
+    const NAME: &'static str = G::NAME;
+    type Config = G::Config;
+    type Input = G::Input;
+    fn build(config: &G::Config, app: &mut App) {
+        app.init_resource::<Overlay>();
+        G::build(config, app);
+    }
+    fn register_state(state: &mut StateHasher) {
+        G::register_state(state);
+    }
+}
+
+#[test]
+fn the_particle_game_replays_its_recording_in_an_app_with_one_more_resource() {
+    // Its random draws, despawns and sums go in entity order, never in storage order.
+    let mut scenario = golden();
+    scenario.truncate(1200);
+    let report = Replayer::<WithOverlay<Particles>>::new(&scenario)
+        .executor(ExecutorKind::parallel(2))
+        .run()
+        .unwrap();
+    assert!(report.is_verified(), "{report}");
+}
+
+/// A game that keeps an entity id in its state: the id of the marker it spawns at start.
+struct Marker;
+
+#[derive(Component, Clone, Debug)]
+struct Flag(u8);
+tickbus::impl_stable_hash!(Flag { 0 });
+
+#[derive(Resource, Clone, Debug)]
+struct Planted(Option<Entity>);
+tickbus::impl_stable_hash!(Planted { 0 });
+
+fn plant(mut commands: Commands, mut planted: ResMut<Planted>) {
+    if planted.0.is_none() {
+        planted.0 = Some(commands.spawn(Flag(1)).id());
+    }
+}
+
+impl Game for Marker {
+    const NAME: &'static str = "marker";
+    type Config = ();
+    type Input = u32;
+    fn build(_: &(), app: &mut App) {
+        app.insert_resource(Planted(None)).add_systems(plant);
+    }
+    fn register_state(state: &mut StateHasher) {
+        state.component::<Flag>().resource::<Planted>();
+    }
+}
+
+#[test]
+fn a_divergence_after_a_composition_change_names_the_change() {
+    let mut recorder = Recorder::<Marker>::builder(()).build().unwrap();
+    recorder.run_ticks(20).unwrap();
+    let scenario = recorder.scenario();
+    assert!(
+        Replayer::<Marker>::new(&scenario)
+            .run()
+            .unwrap()
+            .is_verified()
+    );
+    // One more resource takes an entity index: the planted id differs.
+    let report = Replayer::<WithOverlay<Marker>>::new(&scenario)
+        .run()
+        .unwrap();
+    assert!(report.divergence.is_some(), "{report}");
+    assert!(
+        report
+            .composition_changes
+            .iter()
+            .any(|c| c.starts_with("+ resource") && c.contains("Overlay")),
+        "{:?}",
+        report.composition_changes
+    );
+    let bisected = bisect::<WithOverlay<Marker>>(&scenario, ExecutorKind::Sequential)
+        .unwrap()
+        .expect("it diverges");
+    assert!(bisected.to_string().contains("likely cause"), "{bisected}");
+}
+
+#[test]
+fn a_version_from_the_future_is_refused_with_a_clear_error() {
+    let text = std::fs::read_to_string(fixture("tally.ron"))
+        .unwrap()
+        .replace("format_version: 1,", "format_version: 9,");
+    let error = Scenario::parse::<Tally>(&text, "future.ron").unwrap_err();
+    let message = error.to_string();
+    assert!(message.starts_with("future.ron:2:"), "{message}");
+    assert!(message.contains('9'), "{message}");
+    assert!(message.contains(&FORMAT_VERSION.to_string()), "{message}");
+}

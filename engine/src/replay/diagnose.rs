@@ -322,7 +322,8 @@ impl fmt::Display for DivergenceReport {
         match self.tick {
             Some(tick) => writeln!(
                 f,
-                "first divergent tick: {tick} (the tick that ends with tick count {tick}; checkpoints: good at {from}, bad at {})",
+                "first divergent tick: {} (the state after it, at tick count {tick}, differs; checkpoints: good at {from}, bad at {})",
+                tick.saturating_sub(1),
                 self.first_bad
             )?,
             None => writeln!(

@@ -22,11 +22,12 @@ use game_demo::{
     game::{Asteroids, AsteroidsConfig, Score},
     view::{self, Canvas, Status},
 };
-use tickbus::{ExecutorKind, RealClock, TickError, replay::Recorder};
+use tickbus::{ExecutorKind, RealClock, replay::Recorder};
 
 use super::{
     files::write_atomically,
     keyboard::{self, LoopKey},
+    rewind::{self, Rewind},
     screen::Screen,
     terminal::GameTerminal,
 };
@@ -59,6 +60,7 @@ pub fn play(options: PlayOptions) -> anyhow::Result<()> {
     let mut recorder = Recorder::<Asteroids>::builder(options.config.clone())
         .seed(options.seed)
         .executor(options.executor)
+        .snapshots(rewind::snapshot_policy())
         .build()
         .context("cannot build the game")?;
     let signalled = watch_signals()?;
@@ -72,6 +74,7 @@ pub fn play(options: PlayOptions) -> anyhow::Result<()> {
         terminal.reports_releases(),
     );
     let mut game = Loop::new(options.record.is_some(), options.bot.map(Bot::new));
+    game.rewind = Rewind::new(terminal.reports_releases());
     let result = game.run(&mut recorder, &keys, &signalled);
     stop.store(true, Ordering::Relaxed);
     let _ = keyboard.join();
@@ -143,6 +146,7 @@ struct Loop {
     recent_ticks: VecDeque<(Instant, u64)>,
     recording: bool,
     bot: Option<Bot>,
+    rewind: Rewind,
 }
 
 impl Loop {
@@ -154,6 +158,7 @@ impl Loop {
             recent_ticks: VecDeque::new(),
             recording,
             bot,
+            rewind: Rewind::new(false),
         }
     }
 
@@ -162,7 +167,7 @@ impl Loop {
         recorder: &mut Recorder<Asteroids>,
         keys: &mpsc::Receiver<LoopKey>,
         signalled: &AtomicBool,
-    ) -> Result<(), TickError> {
+    ) -> anyhow::Result<()> {
         let clock = RealClock::new();
         loop {
             let started = Instant::now();
@@ -174,6 +179,7 @@ impl Loop {
                     let _ = recorder.input().send(command);
                 }
             }
+            self.rewind.frame(recorder, Instant::now())?;
             let frame = recorder.frame(&clock)?;
             self.draw(recorder, frame.alpha as f32);
             std::thread::sleep(FRAME.saturating_sub(started.elapsed()));
@@ -197,6 +203,7 @@ impl Loop {
                 LoopKey::Faster => self.scale = (self.scale + 1).min(SCALES.len() - 1),
                 LoopKey::Slower => self.scale = self.scale.saturating_sub(1),
                 LoopKey::Resized => self.screen.invalidate(),
+                LoopKey::Rewind(held) => self.rewind.key(recorder, held, Instant::now()),
             }
             recorder.fixed_step_mut().set_time_scale(SCALES[self.scale]);
         }
@@ -209,6 +216,7 @@ impl Loop {
             ticks_per_second: self.ticks_per_second(engine.tick_count()),
             time_scale: SCALES[self.scale],
             recording: self.recording,
+            rewinding: self.rewind.is_active(),
             ..Status::of_engine(engine)
         };
         let (width, height) = crossterm::terminal::size().unwrap_or((80, 24));
