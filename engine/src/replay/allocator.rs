@@ -17,6 +17,18 @@
 //! generation its index has in the restoring world: [`EntityRemap`] shifts every stored
 //! [`Entity`] accordingly, and state hashes and physics order entities by index. The unit
 //! tests below pin this behaviour of bevy's allocator.
+//!
+//! Why this route: it uses only bevy's safe public API (`entity_allocator`, `alloc`, `free`,
+//! `free_many`, the allocator's `Debug` output), so it needs no `unsafe`. It does rely on how
+//! bevy_ecs 0.20 behaves (the buffer size, the `Debug` field names, stack order), which the
+//! workspace pins (`bevy_ecs = "0.20"`, 0.20.1 in the lock file). Every read is checked: a
+//! placeholder that does not come back, an id beyond the cursor or counts that do not add up
+//! give [`SnapshotError::AllocatorUnreadable`], never a wrong world, and the unit tests below
+//! fail on a bevy release that changes the behaviour. The alternatives are worse: reading
+//! bevy's private fields needs `unsafe` on a layout bevy does not promise, and spawning the
+//! restored entities at fresh ids (remapping every stored `Entity`) gives a restored world
+//! other ids than the uninterrupted run, so later spawns reuse other indices and physics and
+//! hashes (which order by index) part ways.
 
 use bevy_ecs::{
     component::Component,

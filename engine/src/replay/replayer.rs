@@ -137,7 +137,7 @@ pub struct ReplayReport {
     /// The first divergence from the recording, if any.
     pub divergence: Option<Divergence>,
     /// After a divergence: how this app differs from the one that recorded the scenario
-    /// (systems, registered state, resources; see [`Composition::changes_to`]). Empty when
+    /// (systems, registered state, resources; see [`Composition::changes_to`](super::Composition::changes_to)). Empty when
     /// they match or the scenario does not say (format version 1).
     pub composition_changes: Vec<String>,
     /// How the executor ran the systems (whether they really overlapped).
