@@ -261,6 +261,16 @@ impl Engine {
         self.tick
     }
 
+    /// Continues at tick `tick` as if the ticks before it had run (a restored snapshot): the
+    /// tick counter and [`SimTime`] are set, and the startup systems, which ran in the
+    /// captured run, will not run.
+    pub(crate) fn resume_at_tick(&mut self, tick: u64) {
+        self.tick = tick;
+        self.startup = None;
+        let last_tick = tick.saturating_sub(1);
+        self.world.resource_mut::<SimTime>().set_tick(last_tick);
+    }
+
     /// The fixed-step accumulator: pause, resume, step, time scale, alpha.
     pub fn fixed_step(&self) -> &FixedStep {
         &self.step

@@ -118,11 +118,18 @@
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
 
+// So are the examples of the rules for deterministic games.
+#[cfg(doctest)]
+#[doc = include_str!("../../DETERMINISM.md")]
+struct DeterminismDoctests;
+
 mod app;
+mod carry;
 mod compute;
 mod engine;
 mod error;
 mod ingest;
+pub mod math;
 mod queue;
 pub mod replay;
 pub mod schedule;
@@ -187,7 +194,7 @@ impl<T: Send + Sync + 'static> Event for T {}
 /// ```
 pub mod prelude {
     pub use crate::bevy_ecs;
-    pub use crate::physics::{Body, Collider, PhysicsPlugin, PhysicsSet};
+    pub use crate::physics::{Body, Collider, PhysicsPlugin, PhysicsSet, entity_order};
     pub use crate::replay::{SimRng, SimSeed};
     pub use crate::timer::{TimerAppExt, TimerFired, TimerHandle, Timers};
     pub use crate::{

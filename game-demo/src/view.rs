@@ -148,6 +148,8 @@ pub struct Status {
     pub paused: bool,
     /// True while a recording is being made.
     pub recording: bool,
+    /// True while the game is being rewound.
+    pub rewinding: bool,
 }
 
 impl Status {
@@ -451,6 +453,9 @@ fn draw_status_line(status: &Status, canvas: &mut Canvas) {
     if status.paused {
         engine.push_str("  PAUSED");
     }
+    if status.rewinding {
+        engine.push_str("  ◀◀ REWIND");
+    }
     if status.recording {
         engine.push_str("  ● REC");
     }
@@ -468,12 +473,13 @@ fn draw_status_line(status: &Status, canvas: &mut Canvas) {
 }
 
 /// The key legend of the status line, shortest first.
-const KEY_HELP: [&str; 5] = [
+const KEY_HELP: [&str; 6] = [
     "q quit",
     "p pause  q quit",
     "␣ fire  p pause  q quit",
     "←→↑ fly  ␣ fire  ↓ jump  p pause  q quit",
     "←→ turn  ↑ thrust  ␣ fire  ↓ jump  p pause  . step  +/- speed  q quit",
+    "←→ turn  ↑ thrust  ␣ fire  ↓ jump  r rewind  p pause  . step  +/- speed  q quit",
 ];
 /// `1 thread`, `2 threads`.
 fn counted(count: usize, noun: &str) -> String {

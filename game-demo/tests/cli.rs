@@ -1,5 +1,6 @@
 //! The command line as a user runs it: exit codes and messages of `record`, `replay` (good,
-//! diverging, malformed and missing files, shards, JSON, the default folder) and `plan`.
+//! diverging, malformed and missing files, shards, JSON, the default folder, `--seek` and
+//! `--dump`, `--bisect`) and `plan`.
 
 use std::{
     path::{Path, PathBuf},
@@ -31,19 +32,14 @@ fn code(output: &Output) -> i32 {
 
 /// Records a short bot game into `dir` and returns its path.
 fn recorded(dir: &Path, name: &str, checkpoint_every: &str) -> PathBuf {
-    let args = [
-        "record",
-        "--seed",
-        "4",
-        "--ticks",
-        "300",
-        "--bot",
-        "hunter",
-        "--checkpoint-every",
-        checkpoint_every,
-        "--out",
-        name,
-    ];
+    recorded_with(dir, name, &["--checkpoint-every", checkpoint_every])
+}
+
+/// Records 300 ticks of the hunter bot into `dir` with `extra` arguments; returns the path.
+fn recorded_with(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
+    let mut args = vec!["record", "--seed", "4", "--ticks", "300", "--bot", "hunter"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--out", name]);
     let output = run(&args, dir);
     assert_eq!(code(&output), 0, "{}", text(&output));
     dir.join(name)
@@ -54,6 +50,26 @@ fn folder_and_recording(dir: &Path) -> (PathBuf, PathBuf) {
     let folder = dir.join("set");
     std::fs::create_dir(&folder).unwrap();
     (folder, recorded(dir, "good.ron", "60"))
+}
+
+/// Changes the first turn the bot recorded in `file` into a shot; returns its tick.
+fn change_an_input(file: &Path) -> u64 {
+    let original = std::fs::read_to_string(file).unwrap();
+    let line = original
+        .lines()
+        .find(|line| line.contains("event: Down(Left)") || line.contains("event: Down(Right)"))
+        .expect("the bot turned");
+    let tick = line
+        .split("tick: ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|tick| tick.parse().ok())
+        .expect("a tick");
+    let changed = line
+        .replace("Down(Left)", "Down(Fire)")
+        .replace("Down(Right)", "Down(Fire)");
+    std::fs::write(file, original.replacen(line, &changed, 1)).unwrap();
+    tick
 }
 
 #[test]
@@ -82,21 +98,7 @@ fn a_recorded_game_replays_and_verifies_on_every_executor() {
 /// (so the ship steers differently from that tick on). Returns the file and that tick.
 fn diverging(dir: &Path) -> (PathBuf, u64) {
     let file = recorded(dir, "diverging.ron", "1");
-    let original = std::fs::read_to_string(&file).unwrap();
-    let line = original
-        .lines()
-        .find(|line| line.contains("event: Down(Left)") || line.contains("event: Down(Right)"))
-        .expect("the bot turned");
-    let tick: u64 = line
-        .split("tick: ")
-        .nth(1)
-        .and_then(|rest| rest.split(',').next())
-        .and_then(|tick| tick.parse().ok())
-        .expect("a tick");
-    let changed = line
-        .replace("Down(Left)", "Down(Fire)")
-        .replace("Down(Right)", "Down(Fire)");
-    std::fs::write(&file, original.replacen(line, &changed, 1)).unwrap();
+    let tick = change_an_input(&file);
     (file, tick)
 }
 
@@ -427,4 +429,117 @@ fn every_subcommand_has_help_and_bad_arguments_are_explained() {
         "{}",
         text(&output)
     );
+}
+
+#[test]
+fn seek_dump_prints_the_world_at_that_tick_as_ron() {
+    let dir = tempfile::tempdir().unwrap();
+    recorded(dir.path(), "game.ron", "60");
+    let output = run(
+        &["replay", "game.ron", "--seek", "130", "--dump"],
+        dir.path(),
+    );
+    assert_eq!(code(&output), 0, "{}", text(&output));
+    let dump = String::from_utf8(output.stdout).unwrap();
+    // Exactly the world a straight replay has there.
+    let scenario =
+        tickbus::replay::Scenario::load::<game_demo::game::Asteroids>(dir.path().join("game.ron"))
+            .unwrap();
+    let mut timeline = tickbus::replay::Timeline::<game_demo::game::Asteroids>::open(
+        &scenario,
+        tickbus::ExecutorKind::Sequential,
+    )
+    .unwrap();
+    for _ in 0..130 {
+        timeline.step().unwrap();
+    }
+    let expected = timeline.snapshot().unwrap().to_ron();
+    assert_eq!(dump.trim_end(), expected.trim_end());
+    assert!(dump.starts_with("(\n  tick: 130,"), "{dump}");
+    for part in [
+        "entities: [",
+        "components: {",
+        "\"Ship\"",
+        "resources: {",
+        "\"Score\"",
+    ] {
+        assert!(dump.contains(part), "{part} in {dump}");
+    }
+    // Another tick is another world.
+    let other = run(
+        &["replay", "game.ron", "--seek", "131", "--dump"],
+        dir.path(),
+    );
+    assert_ne!(String::from_utf8(other.stdout).unwrap(), dump);
+}
+
+#[test]
+fn seek_past_the_end_or_without_one_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    recorded(dir.path(), "game.ron", "60");
+    let output = run(
+        &["replay", "game.ron", "--seek", "301", "--dump"],
+        dir.path(),
+    );
+    assert_eq!(code(&output), 2);
+    assert!(
+        text(&output).contains("beyond the end"),
+        "{}",
+        text(&output)
+    );
+    let output = run(&["replay", "--seek", "3"], dir.path());
+    assert_eq!(code(&output), 2);
+    assert!(text(&output).contains("exactly one"), "{}", text(&output));
+    let output = run(&["replay", "game.ron", "--dump"], dir.path());
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "clap refuses --dump without --seek"
+    );
+}
+
+#[test]
+fn bisect_names_the_tick_type_entity_and_values_of_a_recording_with_values() {
+    let dir = tempfile::tempdir().unwrap();
+    recorded_with(
+        dir.path(),
+        "values.ron",
+        &["--checkpoint-every", "1", "--values"],
+    );
+    let output = run(&["replay", "values.ron", "--bisect"], dir.path());
+    assert_eq!(code(&output), 0, "{}", text(&output));
+    assert!(text(&output).contains("no divergence"));
+
+    let tick = change_an_input(&dir.path().join("values.ron"));
+    let output = run(&["replay", "values.ron", "--bisect"], dir.path());
+    let text = text(&output);
+    assert_eq!(code(&output), 1, "{text}");
+    assert!(text.contains("values.ron: DIVERGED"), "{text}");
+    // The changed input is collected by tick `tick`: the state after it differs.
+    let pinned = format!(
+        "first divergent tick: {tick} (the state after it, at tick count {}",
+        tick + 1
+    );
+    assert!(text.contains(&pinned), "{pinned}: {text}");
+    assert!(text.contains("Controls"), "the type: {text}");
+    assert!(
+        text.contains("resource Controls: expected Controls {"),
+        "the values: {text}"
+    );
+    // The ship turned in the recording and fired instead in the changed file.
+    assert!(text.contains("Ship of entity "), "the entity: {text}");
+}
+
+#[test]
+fn bisect_of_a_recording_with_only_hashes_says_how_to_get_more() {
+    let dir = tempfile::tempdir().unwrap();
+    recorded(dir.path(), "hashes.ron", "60");
+    let tick = change_an_input(&dir.path().join("hashes.ron"));
+    let output = run(&["replay", "hashes.ron", "--bisect"], dir.path());
+    let text = text(&output);
+    assert_eq!(code(&output), 1, "{text}");
+    let from = tick / 60 * 60;
+    let window = format!("diverged between tick {from} and checkpoint {}", from + 60);
+    assert!(text.contains(&window), "{window}: {text}");
+    assert!(text.contains("--checkpoint-every 1 --values"), "{text}");
 }

@@ -32,5 +32,7 @@ pub fn large_scenario(variant: u8, bytes: usize) -> GameScenario<Blob> {
         inputs: Vec::new(),
         checkpoints: Vec::new(),
         crash: None,
+        composition: None,
+        branched_from: None,
     }
 }

@@ -193,7 +193,7 @@ particle_game!(
     Variant::PanicOnBurstOver(FRAGILE_BURST_LIMIT)
 );
 
-/// The state the particle games hash.
+/// The state of the particle games: hashed, and carried by snapshots (the rules too).
 pub fn register_state(hasher: &mut StateHasher) {
     hasher
         .component::<Position>()
@@ -203,7 +203,8 @@ pub fn register_state(hasher: &mut StateHasher) {
         .component::<Lifetime>()
         .resource::<Wind>()
         .resource::<Census>()
-        .resource::<Energy>();
+        .resource::<Energy>()
+        .resource_unhashed::<Rules>("Rules");
 }
 
 /// Adds the particle game (in `variant`) to `app`.
@@ -309,7 +310,7 @@ fn spawn_particle(
 }
 
 fn random_direction(rng: &mut SimRng) -> Vec2 {
-    Vec2::from_angle(rng.range_f32(0.0, std::f32::consts::TAU))
+    tickbus::math::from_angle(rng.range_f32(0.0, std::f32::consts::TAU))
 }
 
 fn set_wind(inputs: EventReader<ParticleInput>, mut wind: ResMut<Wind>) {
@@ -343,7 +344,7 @@ fn accelerate(
 ) {
     let dt = time.dt().as_secs_f32();
     let acceleration = wind.0 + Vec2::new(0.0, -rules.0.gravity);
-    let keep = rules.0.drag.powf(dt);
+    let keep = tickbus::math::powf(rules.0.drag, dt);
     for mut velocity in &mut particles {
         velocity.0 = (velocity.0 + acceleration * dt) * keep;
     }
@@ -372,7 +373,7 @@ fn bounce(particles: BounceQuery, rules: Res<Rules>) {
 }
 
 /// `bounce` with the deliberate bug of [`ParticlesOffByOne`]: in tick `bug_tick` the
-/// particle with the smallest entity id gets one bounce too many.
+/// particle with the highest entity index gets one bounce too many.
 fn bounce_off_by_one(
     mut particles: BounceQuery,
     rules: Res<Rules>,
@@ -380,7 +381,11 @@ fn bounce_off_by_one(
     bug_tick: Res<BugTick>,
 ) {
     if time.tick() == bug_tick.0 {
-        let first = particles.iter().map(|(entity, ..)| entity).min();
+        // The newest particle (the oldest may expire in this very tick, hiding the bug).
+        let first = particles
+            .iter()
+            .map(|(entity, ..)| entity)
+            .max_by_key(|entity| entity_order(*entity));
         if let Some(mut bounces) = first.and_then(|e| particles.get_mut(e).ok()).map(|p| p.3) {
             bounces.0 += 1;
         }
@@ -403,7 +408,12 @@ fn bounce_walls(mut particles: BounceQuery, arena: f32) {
 }
 
 fn spin(mut particles: Query<&mut Spin>, mut rng: SimRng) {
-    for mut spin in &mut particles {
+    // Random draws follow the iteration: in entity order, never in storage order (which
+    // follows the app's composition and, after a restored snapshot, the restore).
+    let in_entity_order = particles
+        .iter_mut()
+        .sort_unstable_by_key::<Entity, _>(|entity| entity_order(*entity));
+    for mut spin in in_entity_order {
         spin.0 = (spin.0 + rng.range_f32(-0.1, 0.1)).rem_euclid(std::f32::consts::TAU);
     }
 }
@@ -419,7 +429,11 @@ fn expire(
     particles: Query<(Entity, &Lifetime)>,
     mut census: ResMut<Census>,
 ) {
-    for (entity, lifetime) in &particles {
+    // Despawn order decides which ids later spawns reuse: entity order.
+    let in_entity_order = particles
+        .iter()
+        .sort_unstable_by_key::<Entity, _>(|entity| entity_order(*entity));
+    for (entity, lifetime) in in_entity_order {
         if lifetime.age >= lifetime.max {
             commands.entity(entity).despawn();
             census.expired += 1;
@@ -436,7 +450,7 @@ fn measure_energy(
     mut energy: ResMut<Energy>,
 ) {
     let mut velocities: Vec<(Entity, Vec2)> = particles.iter().map(|(e, v)| (e, v.0)).collect();
-    velocities.sort_unstable_by_key(|(entity, _)| *entity);
+    velocities.sort_unstable_by_key(|(entity, _)| entity_order(*entity));
     let chunk_sums = pool.map_chunks(&velocities, ENERGY_CHUNK, |_, chunk| {
         chunk
             .iter()

@@ -95,6 +95,8 @@ proptest! {
             }],
             checkpoints: Vec::new(),
             crash: None,
+            composition: None,
+            branched_from: None,
         };
         let loaded = Scenario::parse::<Particles>(&scenario.to_ron().unwrap(), "floats").unwrap();
         let tickbus_tests::particles::ParticleInput::Wind(wind) = loaded.inputs[0].event else {

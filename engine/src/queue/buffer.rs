@@ -174,6 +174,13 @@ impl<T: Event> EventQueue<T> {
         self.pending.extend(events);
     }
 
+    /// Drops the readable and the pending events (restoring a snapshot that did not carry
+    /// this queue).
+    pub(crate) fn clear_events(&mut self) {
+        self.readable.clear();
+        self.pending.clear();
+    }
+
     /// Called by every reader system when it runs. Only flips a flag the first time, so
     /// parallel readers do not fight over the cache line.
     pub(crate) fn mark_consumed(&self) {
@@ -236,6 +243,20 @@ impl<T> SpareBuffer<T> {
             }
             Err(std::sync::TryLockError::WouldBlock) => {}
         }
+    }
+}
+
+/// Snapshots: the queue's events, copied and put back (the counters stay as they are).
+impl<T: Event + Clone> EventQueue<T> {
+    /// Copies of the readable and the pending events.
+    pub(crate) fn clone_contents(&self) -> (Vec<T>, Vec<T>) {
+        (self.readable.clone(), self.pending.clone())
+    }
+
+    /// Replaces the readable and the pending events.
+    pub(crate) fn restore_contents(&mut self, readable: Vec<T>, pending: Vec<T>) {
+        self.readable = readable;
+        self.pending = pending;
     }
 }
 

@@ -13,6 +13,12 @@ pub(crate) struct QueueEntry {
     pub(crate) name: &'static str,
     pub(crate) swap: fn(&mut World),
     pub(crate) finish: fn(&mut World) -> QueueTickStats,
+    /// Events held (readable and pending), for snapshots that cannot copy this queue.
+    pub(crate) held: fn(&World) -> usize,
+    /// The queue's resource type, so snapshots know which queues they carry.
+    pub(crate) type_id: fn() -> std::any::TypeId,
+    /// Drops every event (a restored snapshot that could not carry this queue).
+    pub(crate) clear: fn(&mut World),
 }
 
 impl QueueEntry {
@@ -21,6 +27,9 @@ impl QueueEntry {
             name: type_name::<T>(),
             swap: swap_queue::<T>,
             finish: finish_queue::<T>,
+            held: held_events::<T>,
+            type_id: std::any::TypeId::of::<EventQueue<T>>,
+            clear: clear_events::<T>,
         }
     }
 }
@@ -36,6 +45,18 @@ fn finish_queue<T: Event>(world: &mut World) -> QueueTickStats {
         .get_resource_mut::<EventQueue<T>>()
         .map(|mut queue| queue.bypass_change_detection().finish_tick())
         .unwrap_or_default()
+}
+
+fn clear_events<T: Event>(world: &mut World) {
+    if let Some(mut queue) = world.get_resource_mut::<EventQueue<T>>() {
+        queue.bypass_change_detection().clear_events();
+    }
+}
+
+fn held_events<T: Event>(world: &World) -> usize {
+    world
+        .get_resource::<EventQueue<T>>()
+        .map_or(0, |queue| queue.readable().len() + queue.pending().len())
 }
 
 /// The queues of a world, in registration order (`add_event` calls first, then the order in

@@ -72,7 +72,7 @@ pub enum ScenarioError {
     },
     /// The scenario was written in a format version this build cannot read.
     #[error(
-        "{}: format version {found} is not supported (this build reads version {supported})",
+        "{}: format version {found} is not supported (this build reads versions 1 to {supported})",
         located(.file, .position)
     )]
     UnsupportedVersion {
@@ -82,7 +82,7 @@ pub enum ScenarioError {
         position: Option<TextPosition>,
         /// The version in the file.
         found: u32,
-        /// The version this build reads.
+        /// The newest version this build reads (it reads every version from 1 on).
         supported: u32,
     },
     /// The scenario belongs to another game.

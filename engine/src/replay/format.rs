@@ -1,5 +1,11 @@
 //! The scenario format (version [`FORMAT_VERSION`]): serde types, the checks serde cannot
-//! make, and writing as pretty RON (reading is in `load.rs`). `scenarios/README.md` documents it field by field.
+//! make, and writing as pretty RON (reading, and the migration of version-1 files, is in
+//! `load.rs`). `scenarios/README.md` documents it field by field.
+//!
+//! Version 2 adds, all optional: the app's [`Composition`] (so a replay can name a changed
+//! app as the likely cause of a divergence), the tick a branch [`BranchPoint`] starts at,
+//! and per-value checkpoints ([`Checkpoint::values`], for a divergence report down to the
+//! entity and value). A version-1 file is a version-2 file without them.
 
 use std::{
     collections::{BTreeMap, btree_map::Entry},
@@ -17,8 +23,11 @@ use super::{
 };
 use crate::TickError;
 
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this build writes (and the newest it reads).
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest format version this build reads (migrated to [`FORMAT_VERSION`] on load).
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 
 /// Everything needed to reproduce a run. Fields are written in this order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -44,6 +53,78 @@ pub struct Scenario<C, I> {
     /// The panic that ended the run, if one did (it is then in the last tick).
     #[serde(default)]
     pub crash: Option<RecordedCrash>,
+    /// What the recording app was made of (version 2; `None` in migrated version-1 files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub composition: Option<Composition>,
+    /// Where this scenario branched off another one (version 2; `None` for a straight run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branched_from: Option<BranchPoint>,
+}
+
+/// What an app was made of when it recorded a scenario: its systems, the state it registered
+/// and the resources in its world. Query order can depend on all of them (bevy adds matched
+/// archetypes in hash-map order, and resources are entities), so a replay that diverges
+/// compares them with its own app and names what changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Composition {
+    /// The systems, in registration order.
+    pub systems: Vec<String>,
+    /// The registered state (`"component Body"`, `"resource Score"`, `"event NewGame"`).
+    pub state: Vec<String>,
+    /// The resource types in the world after the game was built, sorted.
+    pub resources: Vec<String>,
+}
+
+impl Composition {
+    /// What differs from `other` (the replaying app), one line per item: `+ x` is only in
+    /// `other`, `- x` only in `self`. Empty when they are made of the same parts.
+    pub fn changes_to(&self, other: &Composition) -> Vec<String> {
+        let mut changes = Vec::new();
+        for (what, mine, theirs) in [
+            ("system", &self.systems, &other.systems),
+            ("state", &self.state, &other.state),
+            ("resource", &self.resources, &other.resources),
+        ] {
+            changes.extend(
+                mine.iter()
+                    .filter(|x| !theirs.contains(x))
+                    .map(|x| format!("- {what} {x}")),
+            );
+            changes.extend(
+                theirs
+                    .iter()
+                    .filter(|x| !mine.contains(x))
+                    .map(|x| format!("+ {what} {x}")),
+            );
+        }
+        if changes.is_empty() && self.systems != other.systems {
+            changes.push("systems registered in another order".to_owned());
+        }
+        changes
+    }
+}
+
+/// The tick a branch scenario left its parent at: the ticks before it are the parent's (its
+/// inputs, so a replay of the branch passes through the same state).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BranchPoint {
+    /// The first tick of the branch (ticks `0..tick` are the parent's).
+    pub tick: u64,
+    /// The state hash at that tick, in the parent and in the branch.
+    pub hash: u64,
+}
+
+/// One value of a registered type at a checkpoint, for reports down to the value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordedValue {
+    /// The entity's index (components), `None` for resources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity: Option<u32>,
+    /// The value's `Debug` text.
+    pub value: String,
 }
 
 /// One recorded input: the tick that collected it and the event.
@@ -68,6 +149,11 @@ pub struct Checkpoint {
     /// is refused when reading).
     #[serde(deserialize_with = "unique_keys")]
     pub components: BTreeMap<String, u64>,
+    /// Every value of every hashed type (version 2, recorded with
+    /// [`RecorderBuilder::checkpoint_values`](super::RecorderBuilder::checkpoint_values)):
+    /// lets a diverging replay name the entity and the values that differ.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<BTreeMap<String, Vec<RecordedValue>>>,
 }
 
 impl Checkpoint {
@@ -77,6 +163,7 @@ impl Checkpoint {
             tick,
             hash: state.total,
             components: state.parts,
+            values: None,
         }
     }
 }
@@ -166,8 +253,30 @@ impl<C: Serialize, I: Serialize> Scenario<C, I> {
 }
 
 impl<C, I> Scenario<C, I> {
-    /// Checks that this is a scenario the game named `game` can run: this build's format
-    /// version, that game, and valid tick orders and ranges ([`validate`](Self::validate)).
+    /// Brings a scenario read in an older format version up to [`FORMAT_VERSION`]. Version
+    /// 1 lacks only optional fields, so the migration is the version number; the replay of a
+    /// migrated file verifies its recorded checkpoints as before.
+    pub fn migrate(&mut self) {
+        if self.format_version < FORMAT_VERSION {
+            self.format_version = FORMAT_VERSION;
+        }
+    }
+
+    /// The first `tick` ticks of this scenario (inputs before it, checkpoints up to it, no
+    /// crash after it): the part a branch from `tick` shares.
+    pub fn truncate(&mut self, tick: u64) {
+        if tick >= self.ticks {
+            return;
+        }
+        self.ticks = tick;
+        self.inputs.retain(|input| input.tick < tick);
+        self.checkpoints
+            .retain(|checkpoint| checkpoint.tick <= tick);
+        self.crash = None;
+    }
+
+    /// Checks that this is a scenario the game named `game` can run: a format version this
+    /// build reads, that game, and valid tick orders and ranges ([`validate`](Self::validate)).
     pub fn check(&self, game: &str, file: &str) -> Result<(), ScenarioError> {
         check_version(self.format_version, file)?;
         check_game(&self.game, game, file)?;
@@ -267,9 +376,9 @@ impl<C, I> Scenario<C, I> {
     }
 }
 
-/// Refuses a format version other than [`FORMAT_VERSION`].
+/// Refuses a format version outside [`OLDEST_FORMAT_VERSION`]..=[`FORMAT_VERSION`].
 pub(crate) fn check_version(found: u32, file: &str) -> Result<(), ScenarioError> {
-    if found == FORMAT_VERSION {
+    if (OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&found) {
         return Ok(());
     }
     Err(ScenarioError::UnsupportedVersion {

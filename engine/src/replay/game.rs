@@ -1,6 +1,8 @@
 //! What a recordable game is: a name, a configuration, an input type, how to build it and
 //! which state to hash.
 
+use std::fmt::Debug;
+
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{App, BuildError, Engine, Event, EventSender, ExecutorKind, SourceConfig};
@@ -21,8 +23,9 @@ pub trait Game: 'static {
     /// written for another game or version is refused at the line of the unknown field
     /// instead of being half-read.
     type Config: Serialize + DeserializeOwned + Clone + Send + Sync + 'static;
-    /// The recorded external input (an enum when there are several kinds).
-    type Input: Event + Clone + Serialize + DeserializeOwned;
+    /// The recorded external input (an enum when there are several kinds). `Debug` is for
+    /// snapshot reports and dumps.
+    type Input: Event + Clone + Debug + Serialize + DeserializeOwned;
 
     /// Adds the game's events, systems, resources and initial entities to `app`. The seed is
     /// already in the world as [`SimSeed`]; the scenario's tick rate is applied after this.
@@ -78,7 +81,7 @@ pub struct RunSetup {
 ///
 /// struct Echo;
 ///
-/// #[derive(Resource, Default)]
+/// #[derive(Resource, Default, Clone, Debug)]
 /// struct Sum(u64);
 /// tickbus::impl_stable_hash!(Sum { 0 });
 ///
@@ -111,6 +114,7 @@ pub fn build_game<G: Game>(
     setup: RunSetup,
 ) -> Result<(Engine, EventSender<G::Input>), BuildError> {
     let mut app = App::new();
+    prime_entity_allocator(app.world_mut());
     app.set_executor(setup.executor)
         .insert_resource(SimSeed(setup.seed));
     let input = app.add_source::<G::Input>(G::input_source());
@@ -120,11 +124,21 @@ pub fn build_game<G: Game>(
     Ok((app.build()?, input))
 }
 
-/// The state hasher of `G`: what [`Game::register_state`] registers (to hash a live run's
-/// state as checkpoints do).
+/// Frees one entity id before anything else happens, so that every game world has freed an
+/// id: bevy's allocator can only be rebuilt exactly (restoring a
+/// [`Snapshot`](super::Snapshot)) into a world whose buffer of freed ids is not empty, and
+/// a buffer once used is never empty again.
+fn prime_entity_allocator(world: &mut bevy_ecs::world::World) {
+    world.spawn_empty().despawn();
+}
+
+/// The state of `G`: what [`Game::register_state`] registers, and the input type (its
+/// events in flight are part of a snapshot). Hashes a live run's state as checkpoints do,
+/// and says what a [`Snapshot`](super::Snapshot) copies.
 pub fn state_hasher<G: Game>() -> StateHasher {
     let mut hasher = StateHasher::new();
     G::register_state(&mut hasher);
+    hasher.ensure_event::<G::Input>();
     hasher
 }
 
@@ -151,8 +165,18 @@ pub(crate) fn check_config<G: Game>(config: &G::Config, file: &str) -> Result<()
 /// Replaces the live channel of `G`'s recorded source by `inputs`, each delivered in the
 /// collect step of its tick.
 pub(crate) fn feed_inputs<G: Game>(engine: &mut Engine, inputs: &[TimedInput<G::Input>]) {
+    feed_inputs_from::<G>(engine, inputs, 0);
+}
+
+/// Like [`feed_inputs`], for a run that continues at tick `from` (a restored snapshot).
+pub(crate) fn feed_inputs_from<G: Game>(
+    engine: &mut Engine,
+    inputs: &[TimedInput<G::Input>],
+    from: u64,
+) {
+    let start = inputs.partition_point(|input| input.tick < from);
     // The feed outlives this borrow: it owns its copy of the inputs.
-    let owned: Vec<TimedInput<G::Input>> = inputs.to_vec();
+    let owned: Vec<TimedInput<G::Input>> = inputs[start..].to_vec();
     let mut pending = owned.into_iter().peekable();
     if let Some(source) = engine.source_mut::<G::Input>() {
         source.set_feed(Box::new(move |tick, events| {

@@ -1,15 +1,15 @@
-//! State hashing: a specified, fixed-seed hash over the components and resources a game
-//! registers, in a stable entity order, with one sub-hash per registered type.
+//! Stable hashing: a specified, fixed-seed hash of values, the building block of state
+//! hashes (the registration of what a state is lives in `state.rs`).
 //!
 //! The hash function is xxh3 (64 bits) seeded with [`HASH_SEED`], fed a byte encoding that
 //! depends only on the values: integers little-endian, floats by their bits (`-0.0` and
-//! `0.0` differ, as they may lead to different results), lengths before variable-length
-//! data. Nothing here depends on the process, the platform's pointer width or the thread
+//! `0.0` differ, as they may lead to different results; every NaN is one canonical NaN),
+//! lengths before variable-length data, entities by index. Nothing here depends on the process, the platform's pointer width or the thread
 //! count, so a hash recorded today verifies in another process tomorrow (same build).
 
-use std::{any::type_name, collections::BTreeMap, time::Duration};
+use std::{collections::BTreeMap, time::Duration};
 
-use bevy_ecs::{component::Component, entity::Entity, resource::Resource, world::World};
+use bevy_ecs::entity::Entity;
 use xxhash_rust::xxh3::Xxh3;
 
 /// The seed of every state hash ("tickbus!" in ASCII). Changing it changes every recorded
@@ -142,15 +142,30 @@ impl StableHash for char {
     }
 }
 
+/// Every NaN hashes as this one: NaN payloads and signs differ between platforms and
+/// compilers (and the sign of a NaN result is not specified), so they must not reach a hash.
+const CANONICAL_NAN_F32: u32 = 0x7fc0_0000;
+const CANONICAL_NAN_F64: u64 = 0x7ff8_0000_0000_0000;
+
 impl StableHash for f32 {
     fn stable_hash(&self, hasher: &mut StableHasher) {
-        self.to_bits().stable_hash(hasher);
+        let bits = if self.is_nan() {
+            CANONICAL_NAN_F32
+        } else {
+            self.to_bits()
+        };
+        bits.stable_hash(hasher);
     }
 }
 
 impl StableHash for f64 {
     fn stable_hash(&self, hasher: &mut StableHasher) {
-        self.to_bits().stable_hash(hasher);
+        let bits = if self.is_nan() {
+            CANONICAL_NAN_F64
+        } else {
+            self.to_bits()
+        };
+        bits.stable_hash(hasher);
     }
 }
 
@@ -255,9 +270,12 @@ impl StableHash for Duration {
     }
 }
 
+/// An entity hashes as its index. Its generation is left out: a restored
+/// [snapshot](super::Snapshot) keeps every index but may give it another generation (see
+/// the crate docs, "Deterministic simulation").
 impl StableHash for Entity {
     fn stable_hash(&self, hasher: &mut StableHasher) {
-        self.to_bits().stable_hash(hasher);
+        self.index_u32().stable_hash(hasher);
     }
 }
 
@@ -285,223 +303,9 @@ impl_for_glam!(
     glam::UVec3
 );
 
-/// The hash of a world's registered state: the combined hash and one sub-hash per registered
-/// type, by name (sorted, so the order never depends on registration).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct StateHash {
-    /// The hash of all sub-hashes (names included), in name order.
-    pub total: u64,
-    /// One hash per registered component or resource type.
-    pub parts: BTreeMap<String, u64>,
-}
-
-impl StateHash {
-    /// Names whose sub-hash differs between `self` and `other`, or that only one of them has.
-    pub fn differing_parts(&self, other: &BTreeMap<String, u64>) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .parts
-            .iter()
-            .filter(|(name, hash)| other.get(*name) != Some(*hash))
-            .map(|(name, _)| name.clone())
-            .collect();
-        names.extend(
-            other
-                .keys()
-                .filter(|name| !self.parts.contains_key(*name))
-                .cloned(),
-        );
-        names.sort();
-        names
-    }
-}
-
-type PartHash = Box<dyn Fn(&World) -> u64 + Send + Sync>;
-
-/// Which components and resources make up the simulation state, and how to hash them.
-///
-/// ```
-/// use tickbus::prelude::*;
-/// use tickbus::replay::StateHasher;
-///
-/// #[derive(Component)]
-/// struct Position(f32, f32);
-/// tickbus::impl_stable_hash!(Position { 0, 1 });
-///
-/// let mut world = World::new();
-/// world.spawn(Position(1.0, 2.0));
-/// let mut hasher = StateHasher::new();
-/// hasher.component::<Position>();
-/// let before = hasher.hash(&world);
-/// world.spawn(Position(3.0, 4.0));
-/// assert_ne!(hasher.hash(&world).parts["Position"], before.parts["Position"]);
-/// ```
-#[derive(Default)]
-pub struct StateHasher {
-    parts: Vec<(String, PartHash)>,
-}
-
-impl std::fmt::Debug for StateHasher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.names()).finish()
-    }
-}
-
-impl StateHasher {
-    /// A hasher with nothing registered.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Hashes every `T` in entity order (the values in that order; not the ids, which shift
-    /// when a resource is added). Named by the type's short name.
-    pub fn component<T: Component + StableHash>(&mut self) -> &mut Self {
-        self.component_with::<T>(|value, hasher| value.stable_hash(hasher))
-    }
-
-    /// Like [`component`](Self::component), hashing each `T` through `hash` (for types that
-    /// do not implement [`StableHash`], such as another crate's component).
-    pub fn component_with<T: Component>(
-        &mut self,
-        hash: impl Fn(&T, &mut StableHasher) + Send + Sync + 'static,
-    ) -> &mut Self {
-        let name = self.unique_name::<T>();
-        let part = move |world: &World| hash_components::<T>(world, &hash);
-        self.parts.push((name, Box::new(part)));
-        self
-    }
-
-    /// Hashes the resource `R` (a missing resource hashes differently from any value).
-    pub fn resource<R: Resource + StableHash>(&mut self) -> &mut Self {
-        let name = self.unique_name::<R>();
-        let part = |world: &World| stable_hash_of(&world.get_resource::<R>());
-        self.parts.push((name, Box::new(part)));
-        self
-    }
-
-    /// Like [`resource`](Self::resource), hashing `R` through `hash` (for types that do not
-    /// implement [`StableHash`], such as another crate's resource). A missing resource hashes
-    /// differently from any value.
-    pub fn resource_with<R: Resource>(
-        &mut self,
-        hash: impl Fn(&R, &mut StableHasher) + Send + Sync + 'static,
-    ) -> &mut Self {
-        let name = self.unique_name::<R>();
-        let part = move |world: &World| {
-            let mut hasher = StableHasher::new();
-            match world.get_resource::<R>() {
-                None => hasher.write(&0u8),
-                Some(value) => {
-                    hasher.write(&1u8);
-                    hash(value, &mut hasher);
-                }
-            }
-            hasher.finish()
-        };
-        self.parts.push((name, Box::new(part)));
-        self
-    }
-
-    /// The names of the registered types, in registration order.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.parts.iter().map(|(name, _)| name.as_str())
-    }
-
-    /// Hashes the registered state of `world`.
-    pub fn hash(&self, world: &World) -> StateHash {
-        let parts: BTreeMap<String, u64> = self
-            .parts
-            .iter()
-            .map(|(name, part)| (name.clone(), part(world)))
-            .collect();
-        StateHash {
-            total: stable_hash_of(&parts),
-            parts,
-        }
-    }
-
-    /// The type's short name (`Position`), or its full path when another registered type
-    /// already has that short name.
-    fn unique_name<T>(&self) -> String {
-        let full = type_name::<T>();
-        let short = short_type_name(full);
-        if self.names().any(|taken| taken == short) {
-            full.to_owned()
-        } else {
-            short
-        }
-    }
-}
-
-/// `a::b::Foo<c::Bar>` → `Foo<Bar>`: every path inside the name loses its module prefix.
-fn short_type_name(full: &str) -> String {
-    let mut short = String::with_capacity(full.len());
-    let mut segment_start = 0;
-    for (index, c) in full.char_indices() {
-        if matches!(c, '<' | '>' | ',' | '(' | ')' | '[' | ']' | ';' | '&' | ' ') {
-            short.push_str(last_path_segment(&full[segment_start..index]));
-            short.push(c);
-            segment_start = index + c.len_utf8();
-        }
-    }
-    short.push_str(last_path_segment(&full[segment_start..]));
-    short
-}
-
-fn last_path_segment(path: &str) -> &str {
-    path.rsplit("::").next().unwrap_or(path)
-}
-
-fn hash_components<T: Component>(world: &World, hash: &impl Fn(&T, &mut StableHasher)) -> u64 {
-    let mut hasher = StableHasher::new();
-    // Not registered yet: no entity has one, which hashes like an empty set.
-    let Some(state) = world.try_query::<(Entity, &T)>() else {
-        hasher.write_len(0);
-        return hasher.finish();
-    };
-    let mut entries: Vec<(Entity, &T)> = state.iter_manual(world).collect();
-    // Archetype iteration order depends on insertion history; entity ids do not.
-    entries.sort_unstable_by_key(|(entity, _)| *entity);
-    hasher.write_len(entries.len());
-    // The ids give the order but are not hashed: resources are entities in bevy_ecs 0.20, so
-    // adding one shifts every id without changing any component.
-    for (_, value) in entries {
-        hash(value, &mut hasher);
-    }
-    hasher.finish()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[derive(Component)]
-    struct Mass(f32);
-    impl_stable_hash!(Mass { 0 });
-
-    #[derive(Resource)]
-    struct Score(u32);
-    impl_stable_hash!(Score { 0 });
-
-    #[test]
-    fn resource_with_hashes_like_resource_and_sees_changes() {
-        let mut by_impl = StateHasher::new();
-        by_impl.resource::<Score>();
-        let mut by_closure = StateHasher::new();
-        by_closure.resource_with::<Score>(|score, hasher| hasher.write(&score.0));
-        let mut world = World::new();
-        assert_eq!(by_impl.hash(&world), by_closure.hash(&world), "missing");
-        world.insert_resource(Score(3));
-        let three = by_closure.hash(&world);
-        assert_eq!(by_impl.hash(&world), three);
-        world.insert_resource(Score(4));
-        assert_ne!(by_closure.hash(&world), three);
-    }
-
-    fn hasher() -> StateHasher {
-        let mut hasher = StateHasher::new();
-        hasher.component::<Mass>().resource::<Score>();
-        hasher
-    }
 
     #[test]
     fn the_encoding_is_specified() {
@@ -515,70 +319,39 @@ mod tests {
     }
 
     #[test]
+    fn every_nan_hashes_alike_on_every_platform() {
+        let quiet = f32::NAN;
+        let negative = -f32::NAN;
+        let payload = f32::from_bits(0x7fc0_1234);
+        let signalling = f32::from_bits(0x7f80_0001);
+        for nan in [negative, payload, signalling] {
+            assert_eq!(stable_hash_of(&nan), stable_hash_of(&quiet));
+        }
+        assert_eq!(
+            stable_hash_of(&f64::from_bits(0xfff8_0000_0000_0001)),
+            stable_hash_of(&f64::NAN)
+        );
+        assert_ne!(stable_hash_of(&f32::INFINITY), stable_hash_of(&quiet));
+    }
+
+    #[test]
+    fn entities_hash_by_index_only() {
+        let first = Entity::from_raw_u32(5).unwrap();
+        let later =
+            Entity::from_index_and_generation(first.index(), first.generation().after_versions(3));
+        assert_eq!(stable_hash_of(&first), stable_hash_of(&later));
+        assert_ne!(
+            stable_hash_of(&first),
+            stable_hash_of(&Entity::from_raw_u32(6).unwrap())
+        );
+    }
+
+    #[test]
     fn variable_length_values_are_prefixed() {
         assert_ne!(
             stable_hash_of(&("ab".to_owned(), "c".to_owned())),
             stable_hash_of(&("a".to_owned(), "bc".to_owned()))
         );
         assert_ne!(stable_hash_of(&None::<u8>), stable_hash_of(&Some(0u8)));
-    }
-
-    #[derive(Component)]
-    struct Marker;
-
-    #[test]
-    fn entity_order_not_insertion_history_decides() {
-        let mut plain = World::new();
-        plain.spawn(Mass(1.0));
-        plain.spawn(Mass(2.0));
-        let mut moved = World::new();
-        let first = moved.spawn(Mass(1.0)).id();
-        moved.spawn(Mass(2.0));
-        // A round trip through another archetype puts `first` last in its table.
-        moved.entity_mut(first).insert(Marker).remove::<Marker>();
-        assert_eq!(hasher().hash(&moved), hasher().hash(&plain));
-    }
-
-    #[test]
-    fn adding_a_resource_shifts_ids_but_not_component_hashes() {
-        let mut plain = World::new();
-        plain.spawn(Mass(1.0));
-        let mut shifted = World::new();
-        shifted.insert_resource(Score(0));
-        shifted.spawn(Mass(1.0));
-        let (plain, shifted) = (hasher().hash(&plain), hasher().hash(&shifted));
-        assert_eq!(plain.parts["Mass"], shifted.parts["Mass"]);
-        assert_ne!(plain.parts["Score"], shifted.parts["Score"]);
-    }
-
-    #[test]
-    fn each_type_has_its_own_sub_hash() {
-        let mut world = World::new();
-        world.spawn(Mass(1.0));
-        world.insert_resource(Score(1));
-        let before = hasher().hash(&world);
-        world.insert_resource(Score(2));
-        let after = hasher().hash(&world);
-        assert_eq!(after.parts["Mass"], before.parts["Mass"]);
-        assert_ne!(after.parts["Score"], before.parts["Score"]);
-        assert_ne!(after.total, before.total);
-        assert_eq!(
-            after.differing_parts(&before.parts),
-            vec!["Score".to_owned()]
-        );
-    }
-
-    #[test]
-    fn names_are_short_type_names() {
-        assert_eq!(short_type_name("a::b::Foo"), "Foo");
-        assert_eq!(short_type_name("a::Foo<b::Bar, u8>"), "Foo<Bar, u8>");
-        assert_eq!(hasher().names().collect::<Vec<_>>(), ["Mass", "Score"]);
-    }
-
-    #[test]
-    fn unregistered_components_hash_as_empty() {
-        let world = World::new();
-        let hash = hasher().hash(&world);
-        assert_eq!(hash.parts.len(), 2);
     }
 }

@@ -1,7 +1,7 @@
 //! Reading scenarios: a size-capped read that never blocks on a pipe or a device, UTF-8 (a
-//! byte-order mark is skipped), one RON parse that refuses another format version or game
-//! as soon as it reads them, then the checks serde cannot make, each error placed at the
-//! line and column of its value.
+//! byte-order mark is skipped), one RON parse that refuses an unknown (future) format
+//! version or another game as soon as it reads them, then the checks serde cannot make, each
+//! error placed at the line and column of its value, then the migration of older versions.
 
 use std::{
     cell::Cell,
@@ -217,13 +217,14 @@ pub(crate) fn parse_scenario<G: Game>(
         refusal: &refusal,
         types: PhantomData,
     };
-    let scenario = ron_options()
+    let mut scenario: GameScenario<G> = ron_options()
         .from_str_seed(text, seed)
         .map_err(|error| refusal.error_of(error, text))?;
     scenario
         .validate(file)
         .and_then(|()| check_config::<G>(&scenario.config, file))
         .map_err(|error| placed(error, text))?;
+    scenario.migrate();
     Ok(scenario)
 }
 
@@ -365,6 +366,8 @@ const FIELDS: &[&str] = &[
     "inputs",
     "checkpoints",
     "crash",
+    "composition",
+    "branched_from",
 ];
 
 #[derive(Deserialize)]
@@ -379,6 +382,8 @@ enum Field {
     Inputs,
     Checkpoints,
     Crash,
+    Composition,
+    BranchedFrom,
 }
 
 /// Deserializes a whole [`Scenario`], refusing another version or game on sight.
@@ -407,7 +412,7 @@ impl<'de, C: DeserializeOwned, I: DeserializeOwned> Visitor<'de> for ScenarioSee
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let (mut format_version, mut game, mut seed, mut tick_rate) = (None, None, None, None);
         let (mut ticks, mut config, mut inputs, mut checkpoints) = (None, None, None, None);
-        let mut crash = None;
+        let (mut crash, mut composition, mut branched_from) = (None, None, None);
         while let Some(field) = map.next_key::<Field>()? {
             match field {
                 Field::FormatVersion => self.refusal.version(&mut format_version, &mut map)?,
@@ -433,6 +438,12 @@ impl<'de, C: DeserializeOwned, I: DeserializeOwned> Visitor<'de> for ScenarioSee
                 Field::Crash => {
                     read_once(&mut crash, "crash", &mut map)?;
                 }
+                Field::Composition => {
+                    read_once(&mut composition, "composition", &mut map)?;
+                }
+                Field::BranchedFrom => {
+                    read_once(&mut branched_from, "branched_from", &mut map)?;
+                }
             }
         }
         Ok(Scenario {
@@ -445,6 +456,8 @@ impl<'de, C: DeserializeOwned, I: DeserializeOwned> Visitor<'de> for ScenarioSee
             inputs: required(inputs, "inputs")?,
             checkpoints: required(checkpoints, "checkpoints")?,
             crash: crash.flatten(),
+            composition: composition.flatten(),
+            branched_from: branched_from.flatten(),
         })
     }
 }

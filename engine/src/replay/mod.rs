@@ -21,7 +21,7 @@
 //! /// A counter that adds every input and a random step each tick.
 //! struct Counter;
 //!
-//! #[derive(Resource, Default)]
+//! #[derive(Resource, Default, Clone, Debug)]
 //! struct Total(u64);
 //! tickbus::impl_stable_hash!(Total { 0 });
 //!
@@ -53,6 +53,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod allocator;
+mod composition;
+mod diagnose;
 mod error;
 mod format;
 mod game;
@@ -64,12 +67,26 @@ mod recorder;
 mod replayer;
 mod rng;
 mod save;
+mod snapshot;
+mod snapshots;
+mod state;
+mod timeline;
 
+pub use diagnose::{
+    DivergenceReport, Pinned, RestoreCheck, RestoreMismatch, bisect, bisect_against, verify_restore,
+};
 pub use error::{FormatError, MAX_TICK_RATE, ScenarioError, TextPosition};
-pub use format::{Checkpoint, FORMAT_VERSION, RecordedCrash, Scenario, TimedInput};
+pub use format::{
+    BranchPoint, Checkpoint, Composition, FORMAT_VERSION, OLDEST_FORMAT_VERSION, RecordedCrash,
+    RecordedValue, Scenario, TimedInput,
+};
 pub use game::{ConfigRefusal, Game, GameScenario, RunSetup, build_game, state_hasher};
-pub use hash::{HASH_SEED, StableHash, StableHasher, StateHash, StateHasher, stable_hash_of};
+pub use hash::{HASH_SEED, StableHash, StableHasher, stable_hash_of};
 pub use load::{DEFAULT_MAX_SCENARIO_BYTES, LoadOptions, ScenarioInfo};
 pub use recorder::{DEFAULT_CHECKPOINT_EVERY, Recorder, RecorderBuilder};
 pub use replayer::{Divergence, ReplayError, ReplayReport, Replayer};
 pub use rng::{SimRng, SimSeed, stream_for};
+pub use snapshot::{Snapshot, SnapshotError, Uncaptured, ValueDiff};
+pub use snapshots::{DEFAULT_SNAPSHOT_BUDGET, DEFAULT_SNAPSHOT_EVERY, SnapshotPolicy, Snapshots};
+pub use state::{PartKind, PartValue, StateHash, StateHasher};
+pub use timeline::{TimeTravelError, Timeline};

@@ -1,4 +1,4 @@
-//! The physics components and resources as simulation state: [`StableHash`] for each, so a
+//! The engine's physics components and resources, and timer handles, as simulation state: [`StableHash`] for each, so a
 //! game registers them like its own (`hasher.component::<Body>()`), which the orphan rule
 //! would not let it implement.
 
@@ -34,6 +34,12 @@ impl StableHash for Collider {
 impl StableHash for Contacts {
     fn stable_hash(&self, hasher: &mut StableHasher) {
         self.iter().as_slice().stable_hash(hasher);
+    }
+}
+
+impl StableHash for crate::timer::TimerHandle {
+    fn stable_hash(&self, hasher: &mut StableHasher) {
+        (self.slot(), self.tick(), self.index()).stable_hash(hasher);
     }
 }
 

@@ -1,26 +1,29 @@
 //! Recording a run: the inputs as they are collected, checkpoints every K ticks, the crash
 //! that ended it.
 
-use std::sync::mpsc;
+use std::{collections::BTreeMap, sync::mpsc};
 
 use crate::{
     BuildError, Clock, Engine, EventSender, ExecutorKind, FixedStep, FrameReport, TickError,
 };
 
 use super::{
-    Checkpoint, FORMAT_VERSION, Game, GameScenario, RecordedCrash, ReplayError, RunSetup, Scenario,
-    StateHasher, TimedInput,
-    game::{build_game, check_playable, feed_inputs, state_hasher},
+    Checkpoint, FORMAT_VERSION, Game, GameScenario, RecordedCrash, RecordedValue, ReplayError,
+    RunSetup, Scenario, SnapshotPolicy, Snapshots, StateHasher, TimeTravelError, TimedInput,
+    composition::composition_of,
+    game::{build_game, check_playable, feed_inputs, feed_inputs_from, state_hasher},
 };
 
 /// The default checkpoint interval of a recording, in ticks.
 pub const DEFAULT_CHECKPOINT_EVERY: u64 = 60;
 
-/// Sets up a [`Recorder`]: seed, tick rate, checkpoint interval, executor.
+/// Sets up a [`Recorder`]: seed, tick rate, checkpoint interval, executor, snapshots.
 pub struct RecorderBuilder<G: Game> {
     config: G::Config,
     setup: RunSetup,
     checkpoint_every: u64,
+    checkpoint_values: bool,
+    snapshots: Option<SnapshotPolicy>,
 }
 
 impl<G: Game> std::fmt::Debug for RecorderBuilder<G> {
@@ -60,28 +63,32 @@ impl<G: Game> RecorderBuilder<G> {
         self
     }
 
+    /// Stores every value of every hashed type at each checkpoint (as `Debug` text), so that
+    /// a replay that diverges names the entity and the values that differ, not only the
+    /// type. Files grow with the state; combine with a sparse checkpoint interval.
+    pub fn checkpoint_values(mut self, on: bool) -> Self {
+        self.checkpoint_values = on;
+        self
+    }
+
+    /// Keeps snapshots by `policy`, so that [`Recorder::rewind_to`] and
+    /// [`Recorder::step_back`] can go back (live rewind, then a branch).
+    pub fn snapshots(mut self, policy: SnapshotPolicy) -> Self {
+        self.snapshots = Some(policy);
+        self
+    }
+
     /// Builds the game and starts recording (the checkpoint of tick 0 is taken here).
     pub fn build(self) -> Result<Recorder<G>, BuildError> {
-        let (mut engine, input) = build_game::<G>(&self.config, self.setup)?;
-        let (tap_tx, taps) = mpsc::channel();
-        if let Some(source) = engine.source_mut::<G::Input>() {
-            source.set_tap(Box::new(move |tick, events: &[G::Input]| {
-                if !events.is_empty() {
-                    // The receiver lives as long as the recorder, which owns the engine.
-                    let _ = tap_tx.send((tick, events.to_vec()));
-                }
-            }));
-        }
-        let mut recorder = Recorder {
-            scenario: self.empty_scenario(),
-            engine,
-            input,
-            hasher: state_hasher::<G>(),
-            taps,
-            checkpoint_every: self.checkpoint_every,
-            crash: None,
-        };
+        let (engine, input) = build_game::<G>(&self.config, self.setup)?;
+        let mut scenario = self.empty_scenario();
+        scenario.composition = Some(composition_of(&engine, &state_hasher::<G>()));
+        let snapshots = self.snapshots.map(Snapshots::new);
+        let mut recorder = Recorder::assemble(scenario, engine, input, snapshots, self.setup);
+        recorder.checkpoint_every = self.checkpoint_every;
+        recorder.checkpoint_values = self.checkpoint_values;
         recorder.checkpoint();
+        recorder.keep_snapshot();
         Ok(recorder)
     }
 
@@ -96,6 +103,8 @@ impl<G: Game> RecorderBuilder<G> {
             inputs: Vec::new(),
             checkpoints: Vec::new(),
             crash: None,
+            composition: None,
+            branched_from: None,
         }
     }
 }
@@ -115,7 +124,10 @@ pub struct Recorder<G: Game> {
     taps: mpsc::Receiver<(u64, Vec<G::Input>)>,
     scenario: GameScenario<G>,
     checkpoint_every: u64,
+    checkpoint_values: bool,
     crash: Option<TickError>,
+    snapshots: Option<Snapshots>,
+    setup: RunSetup,
 }
 
 impl<G: Game> std::fmt::Debug for Recorder<G> {
@@ -140,7 +152,66 @@ impl<G: Game> Recorder<G> {
                 executor: ExecutorKind::default(),
             },
             checkpoint_every: DEFAULT_CHECKPOINT_EVERY,
+            checkpoint_values: false,
+            snapshots: None,
         }
+    }
+
+    /// A recorder of `engine` (built by [`build_game`]) that continues `scenario` (its ticks
+    /// so far), without a checkpoint of its own yet.
+    fn assemble(
+        scenario: GameScenario<G>,
+        mut engine: Engine,
+        input: EventSender<G::Input>,
+        snapshots: Option<Snapshots>,
+        setup: RunSetup,
+    ) -> Self {
+        let (tap_tx, taps) = mpsc::channel();
+        if let Some(source) = engine.source_mut::<G::Input>() {
+            source.clear_feed();
+            source.set_tap(Box::new(move |tick, events: &[G::Input]| {
+                if !events.is_empty() {
+                    // The receiver lives as long as the recorder, which owns the engine.
+                    let _ = tap_tx.send((tick, events.to_vec()));
+                }
+            }));
+        }
+        Recorder {
+            scenario,
+            engine,
+            input,
+            hasher: state_hasher::<G>(),
+            taps,
+            checkpoint_every: DEFAULT_CHECKPOINT_EVERY,
+            checkpoint_values: false,
+            crash: None,
+            snapshots,
+            setup,
+        }
+    }
+
+    /// Continues a replayed scenario live (a [`Timeline`](super::Timeline) branch): `prefix`
+    /// holds its ticks so far, `engine` is at its end.
+    pub(crate) fn resume(
+        prefix: GameScenario<G>,
+        engine: Engine,
+        input: EventSender<G::Input>,
+        snapshots: Snapshots,
+        setup: RunSetup,
+    ) -> Self {
+        let mut recorder = Self::assemble(prefix, engine, input, Some(snapshots), setup);
+        let every = recorder
+            .scenario
+            .checkpoints
+            .windows(2)
+            .map(|w| w[1].tick - w[0].tick)
+            .min();
+        recorder.checkpoint_every = every.unwrap_or(DEFAULT_CHECKPOINT_EVERY).max(1);
+        let tick = recorder.engine.tick_count();
+        if recorder.scenario.checkpoints.last().map(|c| c.tick) != Some(tick) {
+            recorder.checkpoint();
+        }
+        recorder
     }
 
     /// A sender for live inputs (cloneable, usable from any thread).
@@ -168,10 +239,12 @@ impl<G: Game> Recorder<G> {
         self.take_inputs();
         self.scenario.ticks = self.engine.tick_count();
         match result {
-            Ok(()) if self.scenario.ticks.is_multiple_of(self.checkpoint_every) => {
-                self.checkpoint()
+            Ok(()) => {
+                if self.scenario.ticks.is_multiple_of(self.checkpoint_every) {
+                    self.checkpoint();
+                }
+                self.keep_snapshot();
             }
-            Ok(()) => {}
             Err(error) => {
                 self.scenario.crash = Some(RecordedCrash::from(&error));
                 self.crash = Some(error.clone());
@@ -196,6 +269,54 @@ impl<G: Game> Recorder<G> {
             self.tick()?;
         }
         Ok(self.engine.frame_report(plan))
+    }
+
+    /// Goes back to tick `tick` of this recording (from the nearest snapshot, re-running the
+    /// recorded inputs up to it) and forgets everything after it: the recording continues
+    /// from there with whatever is sent next, so it becomes a branch. Needs
+    /// [`RecorderBuilder::snapshots`].
+    pub fn rewind_to(&mut self, tick: u64) -> Result<(), TimeTravelError> {
+        let Some(snapshots) = &self.snapshots else {
+            return Err(TimeTravelError::NotRewindable);
+        };
+        let Some(snapshot) = snapshots.at_or_before(tick) else {
+            let error = super::SnapshotError::NoneBefore { tick };
+            return Err(TimeTravelError::Snapshot(error));
+        };
+        snapshot.restore(&mut self.engine, &self.hasher)?;
+        let from = self.engine.tick_count();
+        feed_inputs_from::<G>(&mut self.engine, &self.scenario.inputs, from);
+        let replayed = self.engine.run_ticks(tick - from);
+        // Inputs collected while re-running are in the recording already.
+        self.taps.try_iter().for_each(drop);
+        if let Some(source) = self.engine.source_mut::<G::Input>() {
+            source.clear_feed();
+        }
+        replayed?;
+        self.scenario.truncate(tick);
+        self.crash = None;
+        if let Some(snapshots) = &mut self.snapshots {
+            snapshots.forget_after(tick);
+        }
+        Ok(())
+    }
+
+    /// Goes back one tick (see [`rewind_to`](Self::rewind_to)).
+    pub fn step_back(&mut self) -> Result<(), TimeTravelError> {
+        match self.engine.tick_count().checked_sub(1) {
+            Some(tick) => self.rewind_to(tick),
+            None => Err(TimeTravelError::AtStart),
+        }
+    }
+
+    /// The snapshots kept for rewinding, if enabled.
+    pub fn snapshots(&self) -> Option<&Snapshots> {
+        self.snapshots.as_ref()
+    }
+
+    /// The run's setup (seed, tick rate, executor).
+    pub fn setup(&self) -> RunSetup {
+        self.setup
     }
 
     /// The fixed-step accumulator of real-time recording: pause, resume, step, time scale.
@@ -253,6 +374,45 @@ impl<G: Game> Recorder<G> {
     fn checkpoint(&mut self) {
         let state = self.hasher.hash(self.engine.world());
         let tick = self.engine.tick_count();
-        self.scenario.checkpoints.push(Checkpoint::new(tick, state));
+        let mut checkpoint = Checkpoint::new(tick, state);
+        if self.checkpoint_values {
+            checkpoint.values = self.values().ok();
+        }
+        self.scenario.checkpoints.push(checkpoint);
     }
+
+    /// Every value of every hashed type, for a checkpoint with values.
+    fn values(&mut self) -> Result<BTreeMap<String, Vec<RecordedValue>>, super::SnapshotError> {
+        let snapshot = super::Snapshot::capture(&mut self.engine, &self.hasher)?;
+        Ok(recorded_values(&snapshot, &self.hasher))
+    }
+
+    fn keep_snapshot(&mut self) {
+        if let Some(snapshots) = &mut self.snapshots {
+            // A recording goes on without its snapshots; rewinding then reports none.
+            let _ = snapshots.capture_if_due(&mut self.engine, &self.hasher);
+        }
+    }
+}
+
+/// The values of every hashed type of `snapshot`, as a checkpoint stores them.
+pub(crate) fn recorded_values(
+    snapshot: &super::Snapshot,
+    state: &StateHasher,
+) -> BTreeMap<String, Vec<RecordedValue>> {
+    let hashed = state.hash_names();
+    snapshot
+        .parts()
+        .filter(|(name, _)| hashed.contains(name))
+        .map(|(name, _)| {
+            let values = snapshot
+                .values(name)
+                .into_iter()
+                .map(|value| RecordedValue {
+                    entity: value.entity.map(|e| e.index_u32()),
+                    value: value.debug,
+                });
+            (name.to_owned(), values.collect())
+        })
+        .collect()
 }

@@ -11,6 +11,7 @@ use crate::{BuildError, Engine, ExecutorKind, ExecutorTotals, TickError};
 
 use super::{
     Checkpoint, Game, GameScenario, RecordedCrash, RunSetup, ScenarioError, StateHasher,
+    composition::composition_of,
     game::{build_game, check_playable, feed_inputs, state_hasher},
 };
 
@@ -24,6 +25,12 @@ pub enum ReplayError {
     /// The game's engine could not be built.
     #[error("cannot build the game: {0}")]
     Build(#[from] BuildError),
+    /// A snapshot of the replay could not be taken or restored.
+    #[error(transparent)]
+    Snapshot(#[from] super::SnapshotError),
+    /// Going to a tick of the replay failed (a system failed on the way).
+    #[error(transparent)]
+    TimeTravel(super::TimeTravelError),
 }
 
 /// Where a replay first stopped being the recorded run.
@@ -129,6 +136,10 @@ pub struct ReplayReport {
     pub crash: Option<TickError>,
     /// The first divergence from the recording, if any.
     pub divergence: Option<Divergence>,
+    /// After a divergence: how this app differs from the one that recorded the scenario
+    /// (systems, registered state, resources; see [`Composition::changes_to`](super::Composition::changes_to)). Empty when
+    /// they match or the scenario does not say (format version 1).
+    pub composition_changes: Vec<String>,
     /// How the executor ran the systems (whether they really overlapped).
     pub executor: ExecutorTotals,
 }
@@ -169,9 +180,19 @@ impl fmt::Display for ReplayReport {
             write!(f, "; recorded crash reproduced: {crash}")?;
         }
         match &self.divergence {
-            Some(divergence) => write!(f, "; DIVERGED: {divergence}"),
-            None => Ok(()),
+            Some(divergence) => write!(f, "; DIVERGED: {divergence}")?,
+            None => return Ok(()),
         }
+        if !self.composition_changes.is_empty() {
+            write!(
+                f,
+                "; likely cause: the app differs from the one that recorded ({}) — query order \
+                 can follow the app's composition, so order-sensitive systems should iterate in \
+                 entity order",
+                self.composition_changes.join(", ")
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -181,7 +202,7 @@ impl fmt::Display for ReplayReport {
 /// # use tickbus::prelude::*;
 /// # use tickbus::replay::*;
 /// # struct Counter;
-/// # #[derive(Resource, Default)] struct Total(u64);
+/// # #[derive(Resource, Default, Clone, Debug)] struct Total(u64);
 /// # tickbus::impl_stable_hash!(Total { 0 });
 /// # fn add(inputs: EventReader<u64>, mut total: ResMut<Total>) { total.0 += inputs.iter().sum::<u64>(); }
 /// # impl Game for Counter {
@@ -256,6 +277,12 @@ impl<'a, G: Game> Replayer<'a, G> {
         run.report.executor = run.engine.executor_totals();
         let mut report = run.report;
         check_crash(&mut report, scenario.crash.as_ref());
+        if report.divergence.is_some()
+            && let Some(recorded) = &scenario.composition
+        {
+            let now = composition_of(&run.engine, &run.hasher);
+            report.composition_changes = recorded.changes_to(&now);
+        }
         Ok(report)
     }
 
@@ -269,6 +296,7 @@ impl<'a, G: Game> Replayer<'a, G> {
             hashes: Vec::new(),
             crash: None,
             divergence: None,
+            composition_changes: Vec::new(),
             executor: ExecutorTotals::default(),
         }
     }

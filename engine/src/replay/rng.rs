@@ -1,15 +1,21 @@
-//! The seeded RNG: one independent, deterministic stream per system.
+//! The seeded RNG: one independent, deterministic stream per system and tick.
 //!
-//! Every system that takes a [`SimRng`] gets its own PCG-32 generator, seeded from the
-//! simulation seed ([`SimSeed`]) and the system's name. A system's numbers therefore depend
-//! only on the seed, its name and how many numbers it drew before: adding, removing or
-//! reordering other systems never shifts them, and neither does the thread count.
+//! Every system that takes a [`SimRng`] gets a PCG-32 generator seeded from the simulation
+//! seed ([`SimSeed`]), the system's name and the tick, started afresh in every run of the
+//! system. A system's numbers therefore depend only on the seed, its name, the tick and how
+//! many numbers it drew before in this tick: adding, removing or reordering other systems
+//! never shifts them, neither does the thread count, nor a tick in which the system was
+//! skipped — and there is no generator state to save: a restored
+//! [`Snapshot`](super::Snapshot) draws the same numbers as the run it was taken from.
 
 use bevy_ecs::{
+    change_detection::Tick,
     resource::Resource,
-    system::{Local, Res, SystemName, SystemParam},
+    system::{Local, Res, SystemChangeTick, SystemName, SystemParam},
 };
 use std::convert::Infallible;
+
+use crate::SimTime;
 
 use rand_core::{Rng, TryRng};
 use rand_pcg::Pcg32;
@@ -23,8 +29,9 @@ pub struct SimSeed(pub u64);
 /// A system's own deterministic random number generator.
 ///
 /// The stream is keyed by the system's full name (module path included, so it needs
-/// bevy_ecs's `debug` feature, which tickbus enables) and seeded the first time the system
-/// runs. Two systems with the same name (two closures in one function) get equal streams.
+/// bevy_ecs's `debug` feature, which tickbus enables) and the tick, and started afresh every
+/// time the system runs ([`stream_for`]). Two systems with the same name (two closures in one
+/// function) get equal streams.
 ///
 /// The helpers ([`unit_f32`](Self::unit_f32), [`range_f32`](Self::range_f32),
 /// [`below`](Self::below)) are specified here, so recorded scenarios keep replaying when the
@@ -58,8 +65,26 @@ pub struct SimSeed(pub u64);
 #[derive(SystemParam)]
 pub struct SimRng<'w, 's> {
     seed: Option<Res<'w, SimSeed>>,
+    time: Option<Res<'w, SimTime>>,
     name: SystemName,
-    state: Local<'s, Option<Pcg32>>,
+    run: SystemChangeTick,
+    state: Local<'s, Option<RunStream>>,
+}
+
+/// The generator of one run of a system: which run (the simulation tick and bevy's tick of
+/// the run, new for every run) and the generator.
+pub struct RunStream {
+    tick: u64,
+    run: Tick,
+    generator: Pcg32,
+}
+
+impl std::fmt::Debug for RunStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunStream")
+            .field("tick", &self.tick)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for SimRng<'_, '_> {
@@ -67,17 +92,37 @@ impl std::fmt::Debug for SimRng<'_, '_> {
         f.debug_struct("SimRng")
             .field("system", &self.name.as_str())
             .field("seed", &self.seed.as_deref())
-            .field("started", &self.state.is_some())
+            .field("tick", &self.tick())
             .finish()
     }
 }
 
 impl SimRng<'_, '_> {
-    /// The system's generator, seeded on first use.
+    /// The tick whose stream this is.
+    fn tick(&self) -> u64 {
+        self.time.as_deref().map_or(0, SimTime::tick)
+    }
+
+    /// This run's generator, seeded on first use in the run.
     pub fn generator(&mut self) -> &mut Pcg32 {
-        let seed = self.seed.as_deref().map_or(0, |seed| seed.0);
-        let name = self.name.as_str();
-        self.state.get_or_insert_with(|| stream_for(seed, name))
+        let (tick, run) = (self.tick(), self.run.this_run());
+        let current = self
+            .state
+            .as_ref()
+            .is_some_and(|stream| stream.tick == tick && stream.run == run);
+        if !current {
+            let seed = self.seed.as_deref().map_or(0, |seed| seed.0);
+            let generator = stream_for(seed, self.name.as_str(), tick);
+            *self.state = Some(RunStream {
+                tick,
+                run,
+                generator,
+            });
+        }
+        match &mut *self.state {
+            Some(stream) => &mut stream.generator,
+            None => unreachable!("the stream was just set"),
+        }
     }
 
     /// A uniform `f32` in `[0, 1)`: the top 24 bits of a `u32`, exactly representable.
@@ -133,10 +178,12 @@ impl TryRng for SimRng<'_, '_> {
     }
 }
 
-/// The generator of the system `name` under `seed`: the state from (seed, name), the PCG
-/// stream (increment) from the name alone, so streams of different systems never coincide.
-pub fn stream_for(seed: u64, name: &str) -> Pcg32 {
-    let state = xxh3_64_with_seed(name.as_bytes(), seed);
+/// The generator of the system `name` in tick `tick` under `seed`: the state from (seed,
+/// name, tick), the PCG stream (increment) from the name alone, so streams of different
+/// systems never coincide.
+pub fn stream_for(seed: u64, name: &str, tick: u64) -> Pcg32 {
+    let key = xxh3_64_with_seed(name.as_bytes(), seed);
+    let state = xxh3_64_with_seed(&tick.to_le_bytes(), key);
     let stream = xxh3_64_with_seed(name.as_bytes(), super::HASH_SEED);
     Pcg32::new(state, stream)
 }
@@ -146,13 +193,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn streams_depend_on_seed_and_name_only() {
-        let draw = |seed, name| {
-            let mut rng = stream_for(seed, name);
+    fn streams_depend_on_seed_name_and_tick_only() {
+        let draw = |seed, name, tick| {
+            let mut rng = stream_for(seed, name, tick);
             [rng.next_u32(), rng.next_u32()]
         };
-        assert_eq!(draw(1, "game::spawn"), draw(1, "game::spawn"));
-        assert_ne!(draw(1, "game::spawn"), draw(2, "game::spawn"));
-        assert_ne!(draw(1, "game::spawn"), draw(1, "game::wind"));
+        assert_eq!(draw(1, "game::spawn", 4), draw(1, "game::spawn", 4));
+        assert_ne!(draw(1, "game::spawn", 4), draw(2, "game::spawn", 4));
+        assert_ne!(draw(1, "game::spawn", 4), draw(1, "game::wind", 4));
+        assert_ne!(draw(1, "game::spawn", 4), draw(1, "game::spawn", 5));
     }
 }

@@ -32,6 +32,8 @@ pub enum LoopKey {
     Slower,
     /// The terminal changed size.
     Resized,
+    /// `r` held (true, also its repeats) or let go (false): see `rewind`.
+    Rewind(bool),
 }
 
 /// Where a key goes.
@@ -60,6 +62,9 @@ pub fn action_for(key: &KeyEvent, reports_releases: bool) -> Option<Action> {
             (_, false) => Some(Action::Game(Command::Tap(control))),
         };
     }
+    if matches!(key.code, KeyCode::Char('r' | 'R')) {
+        return super::rewind::key_action(key.kind);
+    }
     if key.kind == KeyEventKind::Release {
         return None;
     }
@@ -79,7 +84,7 @@ fn control_for(code: KeyCode) -> Option<Control> {
 fn other_key(code: KeyCode) -> Option<Action> {
     Some(match code {
         KeyCode::Down | KeyCode::Char('s' | 'S') => Action::Game(Command::Hyperspace),
-        KeyCode::Enter | KeyCode::Char('r' | 'R') => Action::Game(Command::Restart),
+        KeyCode::Enter => Action::Game(Command::Restart),
         KeyCode::Char('q' | 'Q') | KeyCode::Esc => Action::Loop(LoopKey::Quit),
         KeyCode::Char('p' | 'P') => Action::Loop(LoopKey::Pause),
         KeyCode::Char('.') => Action::Loop(LoopKey::Step),

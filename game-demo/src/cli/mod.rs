@@ -2,8 +2,10 @@
 
 mod keyboard;
 mod play;
+mod rewind;
 mod screen;
 mod terminal;
+mod travel;
 
 use std::{
     io::IsTerminal,
@@ -129,6 +131,10 @@ struct RecordArgs {
     /// Take a checkpoint (state hash) every this many ticks.
     #[arg(long, value_name = "TICKS", default_value_t = DEFAULT_CHECKPOINT_EVERY)]
     checkpoint_every: u64,
+    /// Store every registered value at each checkpoint, not only hashes, so that a replay
+    /// that diverges names the entities and values from the file alone (`replay --bisect`).
+    #[arg(long)]
+    values: bool,
     #[command(flatten)]
     executor: ExecutorArgs,
 }
@@ -148,6 +154,18 @@ struct ReplayArgs {
     /// Refuse scenarios of more ticks than this (a replay cannot be stopped half-way).
     #[arg(long, value_name = "TICKS", default_value_t = DEFAULT_MAX_TICKS)]
     max_ticks: u64,
+    /// Open one file at this tick (ticks run: 0 is the start) and print its state hash, or
+    /// with --dump the world there.
+    #[arg(long, value_name = "TICK", conflicts_with_all = ["json", "shard", "bisect"])]
+    seek: Option<u64>,
+    /// With --seek: print the world at that tick as RON (every entity with its components,
+    /// every resource and event queue).
+    #[arg(long, requires = "seek")]
+    dump: bool,
+    /// Replay one file and, if it diverges, print where: the first divergent tick, the type,
+    /// the entity and the expected and found values.
+    #[arg(long, conflicts_with_all = ["json", "shard"])]
+    bisect: bool,
     #[command(flatten)]
     executor: ExecutorArgs,
 }
@@ -192,6 +210,9 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             json: false,
             shard: None,
             max_ticks: DEFAULT_MAX_TICKS,
+            seek: None,
+            dump: false,
+            bisect: false,
             executor: ExecutorArgs {
                 threads: None,
                 sequential: false,
@@ -223,6 +244,7 @@ fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
     let mut recorder = Recorder::<Asteroids>::builder(args.preset.config())
         .seed(args.seed)
         .checkpoint_every(args.checkpoint_every)
+        .checkpoint_values(args.values)
         .executor(args.executor.executor())
         .build()
         .context("cannot build the game")?;
@@ -267,6 +289,9 @@ fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
 /// Replays the files and prints one line (or JSON object) per file, then a summary line.
 /// The exit code is the worst outcome: 2 unreadable, 1 diverged, 0 all verified.
 fn replay(args: ReplayArgs) -> ExitCode {
+    if args.seek.is_some() || args.bisect {
+        return travel(&args);
+    }
     let (paths, other_games) = if args.files.is_empty() {
         (vec![scenarios_dir()], OtherGames::Skip)
     } else {
@@ -315,6 +340,24 @@ fn announce_long_replay(file: &Path, ticks: u64, tick_rate: u32) {
             file.display()
         );
     }
+}
+
+/// `--seek` and `--bisect`, on exactly one file. Exit code 2 when it cannot be read or
+/// reach the tick, 1 when it diverges.
+fn travel(args: &ReplayArgs) -> ExitCode {
+    let [file] = args.files.as_slice() else {
+        eprintln!("error: --seek and --bisect take exactly one scenario file");
+        return ExitCode::from(2);
+    };
+    let executor = args.executor.executor();
+    let result = match args.seek {
+        Some(tick) => travel::seek(file, tick, args.dump, executor).map(|()| ExitCode::SUCCESS),
+        None => travel::bisect_file(file, executor),
+    };
+    result.unwrap_or_else(|error| {
+        eprintln!("error: {error:#}");
+        ExitCode::from(2)
+    })
 }
 
 fn print_report(report: &FileReport, json: bool) {

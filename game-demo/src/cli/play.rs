@@ -30,6 +30,7 @@ use tickbus::{
 
 use super::{
     keyboard::{self, LoopKey},
+    rewind::{self, Rewind},
     screen::Screen,
     terminal::GameTerminal,
 };
@@ -66,6 +67,7 @@ pub fn play(options: PlayOptions) -> anyhow::Result<()> {
     let mut recorder = Recorder::<Asteroids>::builder(options.config.clone())
         .seed(options.seed)
         .executor(options.executor)
+        .snapshots(rewind::snapshot_policy())
         .build()
         .context("cannot build the game")?;
     let signalled = watch_signals()?;
@@ -79,6 +81,7 @@ pub fn play(options: PlayOptions) -> anyhow::Result<()> {
         terminal.reports_releases(),
     );
     let mut game = Loop::new(options.record.is_some(), options.bot.map(Bot::new));
+    game.rewind = Rewind::new(terminal.reports_releases());
     let result = game.run(&mut recorder, &keys, &signalled);
     stop.store(true, Ordering::Relaxed);
     keyboard::finish(keyboard, KEYBOARD_GRACE);
@@ -237,6 +240,7 @@ struct Loop {
     recent_ticks: VecDeque<(Instant, u64)>,
     recording: bool,
     bot: Option<Bot>,
+    rewind: Rewind,
 }
 
 impl Loop {
@@ -248,6 +252,7 @@ impl Loop {
             recent_ticks: VecDeque::new(),
             recording,
             bot,
+            rewind: Rewind::new(false),
         }
     }
 
@@ -256,7 +261,7 @@ impl Loop {
         recorder: &mut Recorder<Asteroids>,
         keys: &mpsc::Receiver<LoopKey>,
         signalled: &AtomicBool,
-    ) -> Result<(), TickError> {
+    ) -> anyhow::Result<()> {
         let clock = RealClock::new();
         loop {
             let started = Instant::now();
@@ -268,6 +273,7 @@ impl Loop {
                     let _ = recorder.input().send(command);
                 }
             }
+            self.rewind.frame(recorder, Instant::now())?;
             let frame = recorder.frame(&clock)?;
             if self.draw(recorder, frame.alpha as f32).is_err() {
                 return Ok(()); // the terminal went away: nobody is playing
@@ -293,6 +299,7 @@ impl Loop {
                 LoopKey::Faster => self.scale = (self.scale + 1).min(SCALES.len() - 1),
                 LoopKey::Slower => self.scale = self.scale.saturating_sub(1),
                 LoopKey::Resized => self.screen.invalidate(),
+                LoopKey::Rewind(held) => self.rewind.key(recorder, held, Instant::now()),
             }
             recorder.fixed_step_mut().set_time_scale(SCALES[self.scale]);
         }
@@ -306,6 +313,7 @@ impl Loop {
             ticks_per_second: self.ticks_per_second(engine.tick_count()),
             time_scale: SCALES[self.scale],
             recording: self.recording,
+            rewinding: self.rewind.is_active(),
             ..Status::of_engine(engine)
         };
         let (width, height) = crossterm::terminal::size().unwrap_or((80, 24));

@@ -45,7 +45,7 @@ impl Ship {
 
 /// The unit vector of a heading (0 = up the screen, clockwise positive, y grows downwards).
 pub fn heading_vector(heading: f32) -> Vec2 {
-    Vec2::new(heading.sin(), -heading.cos())
+    Vec2::new(tickbus::math::sin(heading), -tickbus::math::cos(heading))
 }
 
 /// The three sizes of rock; each splits into two of the next smaller size.
@@ -125,6 +125,7 @@ tickbus::impl_stable_hash!(Rock {
 /// A bullet, fired by the ship.
 #[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Bullet;
+tickbus::impl_stable_hash!(Bullet {});
 
 /// What a power-up gives the ship when it flies through it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -163,6 +164,7 @@ tickbus::impl_stable_hash!(PowerUp { 0 });
 /// A spark of an explosion (drawn only; it has no collider).
 #[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Debris;
+tickbus::impl_stable_hash!(Debris {});
 
 /// Ticks left before the entity disappears (bullets, debris, power-ups).
 #[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,6 +175,7 @@ tickbus::impl_stable_hash!(Lifetime { 0 });
 /// it is despawned by a restart).
 #[derive(Component, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct InArena;
+tickbus::impl_stable_hash!(InArena {});
 
 /// The position at the start of the last tick, for drawing between ticks with the
 /// interpolation alpha. Not part of the state hash (it is the previous tick's `Body`).

@@ -1,7 +1,11 @@
 //! The game's own events and timer payloads: what one system tells others. Every event
 //! written in tick N is readable by every reader in tick N + 1.
 
-use tickbus::{physics::Vec2, prelude::*};
+use tickbus::{
+    bevy_ecs::entity::{EntityMapper, MapEntities},
+    physics::Vec2,
+    prelude::*,
+};
 
 use super::{PowerKind, RockSize, resources::Message};
 
@@ -40,6 +44,13 @@ pub struct ShipHit {
     pub ship: Entity,
     /// The rock it hit (destroyed with it).
     pub rock: Entity,
+}
+
+impl MapEntities for ShipHit {
+    fn map_entities<E: EntityMapper>(&mut self, mapper: &mut E) {
+        self.ship = mapper.get_mapped(self.ship);
+        self.rock = mapper.get_mapped(self.rock);
+    }
 }
 
 /// The ship was destroyed: it explodes.

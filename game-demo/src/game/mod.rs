@@ -162,30 +162,36 @@ fn add_rules_systems(app: &mut App) {
     );
 }
 
-/// The state a replay compares: every component and resource that shapes later ticks.
-pub fn register_state(hasher: &mut StateHasher) {
-    hasher
-        .component_with::<Body>(|body, hasher| {
-            hasher.write(&body.position);
-            hasher.write(&body.velocity);
-        })
-        .component_with::<Collider>(|collider, hasher| match *collider {
-            Collider::Circle { radius } => hasher.write(&(0u8, radius)),
-            Collider::Box { half_extents } => hasher.write(&(1u8, half_extents)),
-        })
-        .component::<Ship>()
-        .component::<Rock>()
-        .component_with::<Bullet>(|_, _| {})
-        .component_with::<Debris>(|_, _| {})
-        .component::<PowerUp>()
-        .component::<Lifetime>()
-        .resource::<Controls>()
-        .resource::<Score>()
-        .resource::<Lives>()
-        .resource::<Level>()
-        .resource::<Phase>()
-        .resource::<Games>()
-        .resource::<ActivePowers>()
-        .resource::<Wave>()
-        .resource::<Banner>();
+/// The simulation state: every component and resource that shapes later ticks (hashed and
+/// carried by snapshots), what is kept only for drawing or configuration (carried, not
+/// hashed), and the game's events (carried while in flight). Each has a fixed name, so
+/// recordings do not depend on how the compiler spells type names.
+pub fn register_state(state: &mut StateHasher) {
+    state
+        .component_named::<Body>("Body")
+        .component_named::<Collider>("Collider")
+        .component_named::<Ship>("Ship")
+        .component_named::<Rock>("Rock")
+        .component_named::<Bullet>("Bullet")
+        .component_named::<Debris>("Debris")
+        .component_named::<PowerUp>("PowerUp")
+        .component_named::<Lifetime>("Lifetime")
+        .component_named::<InArena>("InArena")
+        .component_unhashed::<Previous>("Previous")
+        .resource_named::<Controls>("Controls")
+        .resource_named::<Score>("Score")
+        .resource_named::<Lives>("Lives")
+        .resource_named::<Level>("Level")
+        .resource_named::<Phase>("Phase")
+        .resource_named::<Games>("Games")
+        .resource_named::<ActivePowers>("ActivePowers")
+        .resource_named::<Wave>("Wave")
+        .resource_named::<Banner>("Banner")
+        .resource_unhashed::<Rules>("Rules")
+        .event::<NewGame>()
+        .event::<RockDestroyed>()
+        .event_mapped::<ShipHit>()
+        .event::<ShipDestroyed>()
+        .event::<PowerUpTaken>()
+        .event::<Announce>();
 }

@@ -154,9 +154,7 @@ impl StableHash for Wave {
 }
 
 fn hash_handle(handle: Option<TimerHandle>, hasher: &mut StableHasher) {
-    handle
-        .map(|handle| (handle.slot(), handle.serial()))
-        .stable_hash(hasher);
+    handle.stable_hash(hasher);
 }
 
 /// A message across the arena ("LEVEL 3"), shown until a tick.

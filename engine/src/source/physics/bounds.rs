@@ -13,7 +13,7 @@ use crate::EventWriter;
 
 /// The entities whose collider crossed the bounds in the last step, sorted by
 /// [`entity_order`].
-#[derive(Resource, Default, Debug)]
+#[derive(Resource, Default, Debug, Clone)]
 pub struct OutOfBounds {
     current: Vec<Entity>,
 }
@@ -31,6 +31,12 @@ impl OutOfBounds {
     /// Entities crossing the bounds in the last step, sorted by [`entity_order`].
     pub fn entities(&self) -> &[Entity] {
         &self.current
+    }
+
+    /// The entities, mutably (restoring a snapshot remaps them; indices, and so the order,
+    /// stay).
+    pub(crate) fn entities_mut(&mut self) -> &mut [Entity] {
+        &mut self.current
     }
 }
 

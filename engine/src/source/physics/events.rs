@@ -58,7 +58,7 @@ pub struct LeftBounds {
 }
 
 /// The contacts of the last physics step, sorted by [`Contact::pair_order`].
-#[derive(Resource, Default, Debug)]
+#[derive(Resource, Default, Debug, Clone)]
 pub struct Contacts {
     current: Vec<Contact>,
 }
@@ -86,6 +86,11 @@ impl Contacts {
         let key = (x.min(y), x.max(y));
         let found = self.current.binary_search_by_key(&key, Contact::pair_order);
         found.ok().map(|index| &self.current[index])
+    }
+
+    /// Every contact, mutably (restoring a snapshot remaps their entities).
+    pub(crate) fn contacts_mut(&mut self) -> &mut [Contact] {
+        &mut self.current
     }
 
     /// Replaces the contacts with this step's and reports what started and ended, each in

@@ -6,11 +6,15 @@ use bevy_ecs::{
 };
 use glam::Vec2;
 
+use super::Contact;
 use super::{
     Aabb, BroadphasePairs, ContactEnded, ContactStarted, Contacts, LeftBounds, OutOfBounds,
     broadphase::broadphase, check_bounds, integrate, narrowphase, resolve,
 };
-use crate::{App, Plugin};
+use crate::{
+    App, Plugin,
+    carry::{CarriedEntities, Carrier, EntityRemap, carry, no_entities},
+};
 
 /// The set every physics system is in: order game systems with `.after(PhysicsSet)` to see
 /// this tick's positions, or configure it (`app.configure_sets(PhysicsSet.run_if(..))`).
@@ -82,6 +86,7 @@ impl Plugin for PhysicsPlugin {
                     .chain()
                     .in_set(PhysicsSet),
             );
+        carry_physics_state(app);
         if self.config.resolve {
             app.add_systems(
                 resolve
@@ -90,5 +95,62 @@ impl Plugin for PhysicsPlugin {
                     .after(check_bounds),
             );
         }
+    }
+}
+
+/// What the physics step keeps from one tick to the next, for snapshots: its configuration
+/// (systems may change it), the contacts and bodies out of bounds of the last step (the next
+/// step compares against them), and the events in flight. The broadphase's pairs are
+/// recomputed before every use, so they are not carried.
+fn carry_physics_state(app: &mut App) {
+    let world = app.world_mut();
+    carry(world, Carrier::resource::<PhysicsConfig>("PhysicsConfig"));
+    carry(world, Carrier::resource::<Contacts>("Contacts"));
+    carry(world, Carrier::resource::<OutOfBounds>("OutOfBounds"));
+    carry(world, Carrier::queue::<ContactStarted>("ContactStarted"));
+    carry(world, Carrier::queue::<ContactEnded>("ContactEnded"));
+    carry(world, Carrier::queue::<LeftBounds>("LeftBounds"));
+}
+
+no_entities!(PhysicsConfig);
+
+impl CarriedEntities for Contact {
+    fn remap_entities(&mut self, remap: &mut EntityRemap) {
+        self.a = remap.map(self.a);
+        self.b = remap.map(self.b);
+    }
+}
+
+impl CarriedEntities for Contacts {
+    fn remap_entities(&mut self, remap: &mut EntityRemap) {
+        for contact in self.contacts_mut() {
+            contact.remap_entities(remap);
+        }
+    }
+}
+
+impl CarriedEntities for OutOfBounds {
+    fn remap_entities(&mut self, remap: &mut EntityRemap) {
+        for entity in self.entities_mut() {
+            *entity = remap.map(*entity);
+        }
+    }
+}
+
+impl CarriedEntities for ContactStarted {
+    fn remap_entities(&mut self, remap: &mut EntityRemap) {
+        self.0.remap_entities(remap);
+    }
+}
+
+impl CarriedEntities for ContactEnded {
+    fn remap_entities(&mut self, remap: &mut EntityRemap) {
+        self.0.remap_entities(remap);
+    }
+}
+
+impl CarriedEntities for LeftBounds {
+    fn remap_entities(&mut self, remap: &mut EntityRemap) {
+        self.entity = remap.map(self.entity);
     }
 }

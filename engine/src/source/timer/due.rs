@@ -18,6 +18,7 @@ pub(crate) type DueEntry = (u64, u64, TimerHandle);
 /// Invariants: every entry with `due < cursor + NEAR` is in the ring, in the bucket of
 /// `max(due, cursor)`; every other entry is in the heap. `cursor` is a u128 so that tick
 /// `u64::MAX` can be passed.
+#[derive(Clone)]
 pub(crate) struct DueQueue {
     cursor: u128,
     near: Vec<Vec<DueEntry>>,
@@ -104,7 +105,7 @@ mod tests {
     use super::*;
 
     fn entry(due: u64, order: u64) -> DueEntry {
-        (due, order, TimerHandle::new(1, order))
+        (due, order, TimerHandle::new(1, order, 0))
     }
 
     fn due_orders(queue: &mut DueQueue, tick: u64) -> Vec<(u64, u64)> {

@@ -19,6 +19,12 @@
 //! cancelling only forgets the timer and its entry is skipped when it comes due, so a tick in
 //! which no timer is due costs a bucket look and a heap peek, whatever is pending.
 //!
+//! Pending timers, and the requests and firings in flight, are part of every
+//! [snapshot](crate::replay::Snapshot) (the game need not register them). Entities inside a
+//! payload are restored as they were captured: a payload should name entities through
+//! component data rather than hold [`Entity`](bevy_ecs::entity::Entity) values across a
+//! restore.
+//!
 //! Timers count ticks, not wall time: while the [`FixedStep`](crate::FixedStep) is paused no
 //! tick runs and no timer gets closer; each single step moves every timer one tick on.
 
@@ -33,7 +39,12 @@ pub use param::{TimerSlot, Timers};
 pub use spec::{TimerCommand, TimerFired, TimerHandle, TimerPayload, ticks_for};
 pub use wheel::TimerWheel;
 
-use crate::{App, EventQueue, SourceTickStats, ingest::Collect, queue::registry::ensure_queue};
+use crate::{
+    App, EventQueue, SourceTickStats,
+    carry::{CarriedEntities, Carrier, EntityRemap, carry},
+    ingest::Collect,
+    queue::registry::ensure_queue,
+};
 
 /// Adds timers to an [`App`].
 pub trait TimerAppExt {
@@ -51,8 +62,26 @@ impl TimerAppExt for App {
         self.init_resource::<TimerWheel<P>>();
         self.add_event::<TimerFired<P>>();
         ensure_queue::<TimerCommand<P>>(self.world_mut());
+        let world = self.world_mut();
+        carry(world, Carrier::resource::<TimerWheel<P>>("TimerWheel"));
+        carry(world, Carrier::queue::<TimerFired<P>>("TimerFired"));
+        carry(world, Carrier::queue::<TimerCommand<P>>("TimerCommand"));
         self.add_timer_collector(Box::new(TimerCollector::<P>::new()))
     }
+}
+
+// Payloads are the game's own values: entities inside them are not remapped on restore
+// (the timers module documents this).
+impl<P: TimerPayload> CarriedEntities for TimerWheel<P> {
+    fn remap_entities(&mut self, _remap: &mut EntityRemap) {}
+}
+
+impl<P: TimerPayload> CarriedEntities for TimerFired<P> {
+    fn remap_entities(&mut self, _remap: &mut EntityRemap) {}
+}
+
+impl<P: TimerPayload> CarriedEntities for TimerCommand<P> {
+    fn remap_entities(&mut self, _remap: &mut EntityRemap) {}
 }
 
 /// Applies the requests of the previous tick and fires the due timers of payload type `P`.

@@ -3,8 +3,10 @@
 use std::time::Duration;
 
 use bevy_ecs::{
+    change_detection::Tick,
     prelude::{Local, Res},
     resource::Resource,
+    system::SystemChangeTick,
     system::SystemParam,
     world::{FromWorld, World},
 };
@@ -22,16 +24,17 @@ struct TimerSlots {
     last: u32,
 }
 
-/// The per-system state of a [`Timers`] parameter: its slot, its handle counter, and where
-/// this tick's requests sit in its buffer.
+/// The per-system state of a [`Timers`] parameter: its slot and where this tick's requests
+/// sit in its buffer. Nothing here outlives a tick (handles are numbered per tick), so a
+/// restored snapshot needs none of it.
 #[derive(Debug)]
 pub struct TimerSlot {
     slot: u32,
-    next_serial: u64,
     tick: Option<u64>,
-    /// Serial of the first timer scheduled during `tick`.
-    first_serial: u64,
-    /// Buffer index of each timer scheduled during `tick`, by `serial - first_serial`.
+    /// bevy's tick of the system run the bookkeeping belongs to: a tick run again (after a
+    /// snapshot was restored) is a new run with fresh numbers.
+    run: Option<Tick>,
+    /// Buffer index of each timer scheduled during `tick`, by its handle's index.
     positions: Vec<usize>,
     /// Older timers cancelled during `tick`.
     cancelled: Vec<TimerHandle>,
@@ -43,9 +46,8 @@ impl FromWorld for TimerSlot {
         slots.last = slots.last.saturating_add(1);
         Self {
             slot: slots.last,
-            next_serial: 0,
             tick: None,
-            first_serial: 0,
+            run: None,
             positions: Vec::new(),
             cancelled: Vec::new(),
         }
@@ -53,11 +55,11 @@ impl FromWorld for TimerSlot {
 }
 
 impl TimerSlot {
-    /// Forgets the previous tick's bookkeeping (its buffer was applied since).
-    fn start_tick(&mut self, tick: u64) {
-        if self.tick != Some(tick) {
+    /// Forgets the previous run's bookkeeping (its buffer was applied since).
+    fn start_tick(&mut self, tick: u64, run: Tick) {
+        if self.tick != Some(tick) || self.run != Some(run) {
             self.tick = Some(tick);
-            self.first_serial = self.next_serial;
+            self.run = Some(run);
             self.positions.clear();
             self.cancelled.clear();
         }
@@ -65,10 +67,10 @@ impl TimerSlot {
 
     /// Buffer index of a timer this system scheduled during the current tick.
     fn position_of(&self, handle: TimerHandle) -> Option<usize> {
-        if handle.slot() != self.slot || handle.serial() < self.first_serial {
+        if handle.slot() != self.slot || Some(handle.tick()) != self.tick {
             return None;
         }
-        let offset = usize::try_from(handle.serial() - self.first_serial).ok()?;
+        let offset = usize::try_from(handle.index()).ok()?;
         self.positions.get(offset).copied()
     }
 }
@@ -140,6 +142,7 @@ pub struct Timers<'w, 's, P: TimerPayload> {
     state: Local<'s, TimerSlot>,
     wheel: Res<'w, TimerWheel<P>>,
     time: Res<'w, SimTime>,
+    run: SystemChangeTick,
 }
 
 impl<P: TimerPayload> std::fmt::Debug for Timers<'_, '_, P> {
@@ -178,9 +181,11 @@ impl<P: TimerPayload> Timers<'_, '_, P> {
     /// `period` ticks (at least 1) if `period` is `Some`.
     pub fn schedule(&mut self, delay: u64, period: Option<u64>, payload: P) -> TimerHandle {
         let now = self.time.tick();
-        self.state.start_tick(now);
-        let handle = TimerHandle::new(self.state.slot, self.state.next_serial);
-        self.state.next_serial += 1;
+        self.state.start_tick(now, self.run.this_run());
+        // Saturating: a system scheduling more than u32::MAX timers in one tick shares the
+        // last number, so later ones replace each other instead of wrapping onto old ones.
+        let index = u32::try_from(self.state.positions.len()).unwrap_or(u32::MAX);
+        let handle = TimerHandle::new(self.state.slot, now, index);
         self.state.positions.push(self.requests.len());
         self.requests.send(TimerCommand::Schedule {
             handle,
@@ -194,7 +199,7 @@ impl<P: TimerPayload> Timers<'_, '_, P> {
     /// Cancels a timer (see the type's docs for when it takes effect). Unknown handles and
     /// timers that already fired their last time are ignored.
     pub fn cancel(&mut self, handle: TimerHandle) {
-        self.state.start_tick(self.time.tick());
+        self.state.start_tick(self.time.tick(), self.run.this_run());
         if let Some(position) = self.state.position_of(handle) {
             // Created during this tick by this system: the request is simply withdrawn.
             self.requests.buffer[position] = TimerCommand::Cancel(handle);
@@ -210,7 +215,7 @@ impl<P: TimerPayload> Timers<'_, '_, P> {
     /// shows from the next tick on.
     pub fn remaining_ticks(&self, handle: TimerHandle) -> Option<u64> {
         let now = self.time.tick();
-        if self.state.tick == Some(now) {
+        if self.state.tick == Some(now) && self.state.run == Some(self.run.this_run()) {
             if let Some(position) = self.state.position_of(handle) {
                 return match &self.requests.buffer[position] {
                     TimerCommand::Schedule { due, .. } => Some(due.saturating_sub(now)),

@@ -9,18 +9,21 @@ impl<P: Clone + Send + Sync + 'static> TimerPayload for P {}
 
 /// Names one timer, to cancel it or ask how long it has left.
 ///
-/// Handles are made of the scheduling system's slot (assigned in system registration order
-/// when the engine is built) and a counter private to that system, so they are the same in
-/// every run, whatever the thread count. A handle is never reused.
+/// A handle is made of the scheduling system's slot (assigned in system registration order
+/// when the engine is built), the tick the timer was scheduled in and its number among the
+/// timers that system scheduled in that tick. So handles are the same in every run, whatever
+/// the thread count, and they stay unique after a [snapshot](crate::replay::Snapshot) is
+/// restored (nothing about them lives in a system's private state). A handle is never reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TimerHandle {
     slot: u32,
-    serial: u64,
+    tick: u64,
+    index: u32,
 }
 
 impl TimerHandle {
-    pub(crate) fn new(slot: u32, serial: u64) -> Self {
-        Self { slot, serial }
+    pub(crate) fn new(slot: u32, tick: u64, index: u32) -> Self {
+        Self { slot, tick, index }
     }
 
     /// The slot of the system that scheduled the timer (1 for the first system using
@@ -29,9 +32,14 @@ impl TimerHandle {
         self.slot
     }
 
-    /// The timer's number among those its system scheduled (from 0).
-    pub fn serial(&self) -> u64 {
-        self.serial
+    /// The tick in which the timer was scheduled.
+    pub fn tick(&self) -> u64 {
+        self.tick
+    }
+
+    /// The timer's number among those its system scheduled in that tick (from 0).
+    pub fn index(&self) -> u32 {
+        self.index
     }
 }
 

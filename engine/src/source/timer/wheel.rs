@@ -61,7 +61,7 @@ struct Pending<P> {
 ///
 /// Invariant: every pending timer has exactly one queue entry equal to its
 /// `(due, order, handle)`; other entries are stale and skipped when they come due.
-#[derive(Resource)]
+#[derive(Resource, Clone)]
 pub struct TimerWheel<P: TimerPayload> {
     pending: HandleMap<Pending<P>>,
     queue: DueQueue,
@@ -213,7 +213,7 @@ mod tests {
 
     fn schedule(handle: u64, due: u64, period: Option<u64>) -> TimerCommand<u64> {
         TimerCommand::Schedule {
-            handle: TimerHandle::new(1, handle),
+            handle: TimerHandle::new(1, handle, 0),
             due,
             period,
             payload: handle,
@@ -252,7 +252,7 @@ mod tests {
         let ticks_with: Vec<usize> = (0..9).filter(|&t| !fired[t].is_empty()).collect();
         assert_eq!(ticks_with, vec![2, 5, 8]);
         assert!(fired.iter().all(|f| f.is_empty() || f == &vec![7, 8]));
-        assert_eq!(wheel.next_due(TimerHandle::new(1, 7)), Some(11));
+        assert_eq!(wheel.next_due(TimerHandle::new(1, 7, 0)), Some(11));
     }
 
     #[test]
@@ -263,7 +263,7 @@ mod tests {
             .collect();
         wheel.apply(&many);
         let cancels: Vec<_> = (0..4990)
-            .map(|i| TimerCommand::Cancel(TimerHandle::new(1, i)))
+            .map(|i| TimerCommand::Cancel(TimerHandle::new(1, i, 0)))
             .collect();
         wheel.apply(&cancels);
         assert_eq!(wheel.len(), 10);

@@ -65,7 +65,8 @@ pub fn steer_ship(
         ship.thrusting = controls.is_held(Control::Thrust);
         let thrust = if ship.thrusting { THRUST } else { 0.0 };
         let velocity = body.velocity + ship.facing() * (thrust * dt);
-        body.velocity = (velocity * DRAG_PER_SECOND.powf(dt)).clamp_length_max(MAX_SPEED);
+        body.velocity =
+            (velocity * tickbus::math::powf(DRAG_PER_SECOND, dt)).clamp_length_max(MAX_SPEED);
         if controls.hyperspace {
             let (width, height) = rules.0.arena;
             body.position = random_point_away(&mut rng, Vec2::new(width, height), None, 0.0);

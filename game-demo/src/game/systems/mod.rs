@@ -11,7 +11,7 @@ use tickbus::{physics::Vec2, prelude::*, replay::SimRng};
 
 /// A uniformly random direction.
 fn random_direction(rng: &mut SimRng) -> Vec2 {
-    Vec2::from_angle(rng.range_f32(0.0, std::f32::consts::TAU))
+    tickbus::math::from_angle(rng.range_f32(0.0, std::f32::consts::TAU))
 }
 
 /// A random point of the arena at least `clearance` from `avoid` (pushed out along the

@@ -1,0 +1,397 @@
+//! Time travel across crates: snapshot round trips for every registered type, restore and
+//! continue on every executor, the verify mode catching state kept in a `Local`, the bisect
+//! naming tick, entity and values of an injected fault, and version-1 files loading.
+
+use std::path::PathBuf;
+
+use proptest::prelude::*;
+use tickbus::{
+    ExecutorKind,
+    prelude::*,
+    replay::{
+        FORMAT_VERSION, Game, GameScenario, Pinned, Recorder, Replayer, RunSetup, Scenario,
+        Snapshot, StateHasher, bisect, bisect_against, build_game, state_hasher, verify_restore,
+    },
+};
+use tickbus_tests::{
+    particles::{OFF_BY_ONE_TICK, ParticleInput, Particles, ParticlesConfig, ParticlesOffByOne},
+    scenario_support::{GoldenParticles, executors, scenarios_dir},
+};
+
+fn golden() -> GameScenario<Particles> {
+    let path = scenarios_dir().join(GoldenParticles::FILE);
+    Scenario::load::<Particles>(&path).expect("the golden scenario loads")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/v1")
+        .join(name)
+}
+
+#[test]
+fn restoring_and_running_on_equals_the_uninterrupted_run_on_every_executor() {
+    // The first 1,200 ticks (spawns, expiries, bursts; the suite stays quick in debug builds).
+    let mut scenario = golden();
+    scenario.truncate(1200);
+    for executor in executors() {
+        let check = verify_restore::<Particles>(&scenario, executor, 150).unwrap();
+        assert!(check.is_ok(), "{executor:?}: {check}");
+        assert_eq!(check.ticks_compared, scenario.ticks, "{executor:?}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Every registered type of the particle game survives a snapshot: after running on
+    /// (spawning, despawning, changing everything) and restoring, the world holds exactly the
+    /// captured values, and running on gives the same hashes as the first time.
+    #[test]
+    fn a_snapshot_round_trips_every_registered_type(
+        seed in any::<u64>(),
+        before in 1u64..150,
+        after in 1u64..150,
+        bursts in prop::collection::vec((0u64..300, 1u32..40), 0..6),
+    ) {
+        let config = ParticlesConfig { emit_every: 3, ..ParticlesConfig::default() };
+        let setup = RunSetup { seed, tick_rate: 60, executor: ExecutorKind::Sequential };
+        let (mut engine, input) = build_game::<Particles>(&config, setup).unwrap();
+        let state = state_hasher::<Particles>();
+        let send = |engine: &Engine, count: u32| {
+            let burst = ParticleInput::Burst { at: glam::Vec2::new(1.0, 2.0), count };
+            input.send(burst).unwrap();
+            engine.tick_count()
+        };
+        let run = |engine: &mut Engine, ticks: u64| {
+            for _ in 0..ticks {
+                for (at, count) in &bursts {
+                    if *at == engine.tick_count() {
+                        send(engine, *count);
+                    }
+                }
+                engine.tick().unwrap();
+            }
+        };
+        run(&mut engine, before);
+        let snapshot = Snapshot::capture(&mut engine, &state).unwrap();
+        prop_assert!(snapshot.uncaptured().is_empty(), "{:?}", snapshot.uncaptured());
+        let captured = state.hash(engine.world());
+        run(&mut engine, after);
+        let straight = state.hash(engine.world());
+        snapshot.restore(&mut engine, &state).unwrap();
+        prop_assert_eq!(engine.tick_count(), snapshot.tick());
+        prop_assert_eq!(state.hash(engine.world()), captured);
+        let again = Snapshot::capture(&mut engine, &state).unwrap();
+        prop_assert!(snapshot.diff(&again).is_empty(), "{:?}", snapshot.diff(&again));
+        run(&mut engine, after);
+        prop_assert_eq!(state.hash(engine.world()), straight);
+    }
+}
+
+/// A game that keeps its simulation state in a system's `Local`.
+struct LocalCounter;
+
+#[derive(Resource, Default, Clone, Debug)]
+struct Total(u64);
+tickbus::impl_stable_hash!(Total { 0 });
+
+fn add_in_a_local(inputs: EventReader<u32>, mut seen: Local<u64>, mut total: ResMut<Total>) {
+    *seen += 1 + inputs.iter().map(|&x| u64::from(x)).sum::<u64>();
+    total.0 += *seen;
+}
+
+impl Game for LocalCounter {
+    const NAME: &'static str = "local-counter";
+    type Config = ();
+    type Input = u32;
+    fn build(_: &(), app: &mut App) {
+        app.init_resource::<Total>().add_systems(add_in_a_local);
+    }
+    fn register_state(state: &mut StateHasher) {
+        state.resource::<Total>();
+    }
+}
+
+#[test]
+fn a_game_with_state_in_a_local_is_caught_by_the_verify_mode() {
+    let mut recorder = Recorder::<LocalCounter>::builder(()).build().unwrap();
+    recorder.input().send(3).unwrap();
+    recorder.run_ticks(200).unwrap();
+    let scenario = recorder.scenario();
+    // The game replays (the same code runs from tick 0) ...
+    assert!(
+        Replayer::<LocalCounter>::new(&scenario)
+            .run()
+            .unwrap()
+            .is_verified()
+    );
+    // ... but a snapshot cannot hold its state.
+    let check = verify_restore::<LocalCounter>(&scenario, ExecutorKind::Sequential, 50).unwrap();
+    let mismatch = check.mismatch.clone().expect("the Local is caught");
+    assert_eq!(mismatch.parts, ["Total"]);
+    assert_eq!(mismatch.snapshot_tick, 0);
+    assert_eq!(mismatch.tick, 1, "the first tick after the restore");
+    let text = check.to_string();
+    assert!(text.contains("Local"), "{text}");
+    assert!(text.contains("after tick 1 in Total"), "{text}");
+    assert_eq!(mismatch.values.len(), 1);
+    let value = &mismatch.values[0];
+    assert_eq!(value.expected.as_deref(), Some("Total(4)"), "3 sent plus 1");
+    assert_ne!(value.found, value.expected);
+}
+
+#[test]
+fn the_bisect_names_the_tick_entity_and_values_of_an_injected_fault() {
+    let scenario = golden();
+    let report = bisect_against::<ParticlesOffByOne, Particles>(
+        &scenario,
+        ExecutorKind::parallel(2),
+        ExecutorKind::Sequential,
+    )
+    .unwrap()
+    .expect("the faulty build diverges");
+    assert_eq!(report.last_good, Some(OFF_BY_ONE_TICK));
+    assert_eq!(
+        report.first_bad,
+        OFF_BY_ONE_TICK + GoldenParticles::CHECKPOINT_EVERY
+    );
+    // The fault is in tick 500: the state after it (tick count 501) differs.
+    assert_eq!(report.tick, Some(OFF_BY_ONE_TICK + 1));
+    assert_eq!(report.parts, ["Bounces"]);
+    assert!(matches!(report.pinned, Pinned::Reference(_)));
+    assert_eq!(report.values.len(), 1, "{report}");
+    let value = &report.values[0];
+    let entity = value.entity.expect("a component of one entity");
+    // The fault hits the particle with the highest index alive when `bounce` runs in that
+    // tick (emitted earlier in the same tick, so look after it).
+    let mut timeline =
+        tickbus::replay::Timeline::<Particles>::open(&scenario, ExecutorKind::Sequential).unwrap();
+    timeline.seek(OFF_BY_ONE_TICK + 1).unwrap();
+    let snapshot = timeline.snapshot().unwrap();
+    let newest = snapshot
+        .values("Bounces")
+        .last()
+        .cloned()
+        .expect("particles");
+    assert_eq!(
+        newest.entity.map(|e| e.index_u32()),
+        Some(entity.index_u32())
+    );
+    let expected: u32 = parse_bounces(value.expected.as_deref().unwrap());
+    let found: u32 = parse_bounces(value.found.as_deref().unwrap());
+    assert_eq!(found, expected + 1, "{report}");
+    assert!(
+        report
+            .to_string()
+            .contains(&format!("Bounces of entity {}", entity.index_u32()))
+    );
+}
+
+fn parse_bounces(text: &str) -> u32 {
+    text.trim_start_matches("Bounces(")
+        .trim_end_matches(')')
+        .parse()
+        .unwrap_or_else(|_| panic!("not a Bounces value: {text}"))
+}
+
+#[test]
+fn a_recording_with_values_names_entity_and_values_from_the_checkpoints_alone() {
+    let inputs = tickbus_tests::scenario_support::random_inputs(7, 700, 40);
+    let mut recorder = Recorder::<Particles>::builder(ParticlesConfig::default())
+        .seed(GoldenParticles::SEED)
+        .checkpoint_every(100)
+        .checkpoint_values(true)
+        .executor(ExecutorKind::Sequential)
+        .build()
+        .unwrap();
+    for tick in 0..700 {
+        for input in inputs.iter().filter(|input| input.tick == tick) {
+            recorder.input().send(input.event).unwrap();
+        }
+        recorder.tick().unwrap();
+    }
+    let scenario = recorder.scenario();
+    assert!(scenario.checkpoints.iter().all(|c| c.values.is_some()));
+    let text = scenario.to_ron().unwrap();
+    let scenario = Scenario::parse::<ParticlesOffByOne>(&text, "values.ron").unwrap();
+    let report = bisect::<ParticlesOffByOne>(&scenario, ExecutorKind::Sequential)
+        .unwrap()
+        .expect("it diverges");
+    assert_eq!(report.first_bad, 600);
+    assert_eq!(report.parts, ["Bounces"]);
+    assert_eq!(report.values.len(), 1, "{report}");
+    assert!(report.values[0].entity.is_some());
+    // Both builds of this one binary agree from the last good checkpoint: the report says
+    // where the difference must be and how to pin it.
+    assert_eq!(report.tick, None, "{report}");
+    assert!(
+        report
+            .advice
+            .as_deref()
+            .unwrap_or("")
+            .contains("checkpoint_every(1)")
+    );
+}
+
+#[test]
+fn version_1_files_load_and_are_migrated() {
+    let particles = Scenario::load::<Particles>(fixture("particles.ron")).unwrap();
+    assert_eq!(particles.format_version, FORMAT_VERSION);
+    assert_eq!(particles.ticks, 3000);
+    assert_eq!(
+        (
+            particles.composition.as_ref(),
+            particles.branched_from.as_ref()
+        ),
+        (None, None)
+    );
+    let text = std::fs::read_to_string(fixture("particles.ron")).unwrap();
+    assert!(
+        text.contains("format_version: 1,"),
+        "the fixture is a version-1 file"
+    );
+    // Random streams changed since, so it diverges, and the report cannot blame the app's
+    // composition: a version-1 file does not record it.
+    let report = Replayer::<Particles>::new(&particles).run().unwrap();
+    assert!(report.divergence.is_some());
+    assert!(report.composition_changes.is_empty());
+    // Written back, it is a version-2 file.
+    assert!(particles.to_ron().unwrap().contains("format_version: 2,"));
+}
+
+/// A game whose state and hashing did not change since format version 1.
+struct Tally;
+
+#[derive(Resource, Default, Clone, Debug)]
+struct Sum(u64);
+tickbus::impl_stable_hash!(Sum { 0 });
+
+fn tally(inputs: EventReader<u32>, mut sum: ResMut<Sum>) {
+    sum.0 += inputs.iter().map(|&x| u64::from(x)).sum::<u64>();
+}
+
+impl Game for Tally {
+    const NAME: &'static str = "tally";
+    type Config = ();
+    type Input = u32;
+    fn build(_: &(), app: &mut App) {
+        app.init_resource::<Sum>().add_systems(tally);
+    }
+    fn register_state(state: &mut StateHasher) {
+        state.resource::<Sum>();
+    }
+}
+
+#[test]
+fn a_version_1_file_of_an_unchanged_game_still_verifies() {
+    let scenario = Scenario::load::<Tally>(fixture("tally.ron")).unwrap();
+    let text = std::fs::read_to_string(fixture("tally.ron")).unwrap();
+    assert!(text.contains("format_version: 1,"));
+    let report = Replayer::<Tally>::new(&scenario).run().unwrap();
+    assert!(report.is_verified(), "{report}");
+    assert_eq!(report.checkpoints_verified, 4);
+}
+
+/// A resource nothing in the simulation reads, as a logger or a debug overlay would add.
+#[derive(Resource, Default)]
+struct Overlay;
+
+/// `G` in an app with one more resource, inserted before the game is built.
+struct WithOverlay<G>(std::marker::PhantomData<G>);
+
+impl<G: Game> Game for WithOverlay<G> {
+    const NAME: &'static str = G::NAME;
+    type Config = G::Config;
+    type Input = G::Input;
+    fn build(config: &G::Config, app: &mut App) {
+        app.init_resource::<Overlay>();
+        G::build(config, app);
+    }
+    fn register_state(state: &mut StateHasher) {
+        G::register_state(state);
+    }
+}
+
+#[test]
+fn the_particle_game_replays_its_recording_in_an_app_with_one_more_resource() {
+    // Its random draws, despawns and sums go in entity order, never in storage order.
+    let mut scenario = golden();
+    scenario.truncate(1200);
+    let report = Replayer::<WithOverlay<Particles>>::new(&scenario)
+        .executor(ExecutorKind::parallel(2))
+        .run()
+        .unwrap();
+    assert!(report.is_verified(), "{report}");
+}
+
+/// A game that keeps an entity id in its state: the id of the marker it spawns at start.
+struct Marker;
+
+#[derive(Component, Clone, Debug)]
+struct Flag(u8);
+tickbus::impl_stable_hash!(Flag { 0 });
+
+#[derive(Resource, Clone, Debug)]
+struct Planted(Option<Entity>);
+tickbus::impl_stable_hash!(Planted { 0 });
+
+fn plant(mut commands: Commands, mut planted: ResMut<Planted>) {
+    if planted.0.is_none() {
+        planted.0 = Some(commands.spawn(Flag(1)).id());
+    }
+}
+
+impl Game for Marker {
+    const NAME: &'static str = "marker";
+    type Config = ();
+    type Input = u32;
+    fn build(_: &(), app: &mut App) {
+        app.insert_resource(Planted(None)).add_systems(plant);
+    }
+    fn register_state(state: &mut StateHasher) {
+        state.component::<Flag>().resource::<Planted>();
+    }
+}
+
+#[test]
+fn a_divergence_after_a_composition_change_names_the_change() {
+    let mut recorder = Recorder::<Marker>::builder(()).build().unwrap();
+    recorder.run_ticks(20).unwrap();
+    let scenario = recorder.scenario();
+    assert!(
+        Replayer::<Marker>::new(&scenario)
+            .run()
+            .unwrap()
+            .is_verified()
+    );
+    // One more resource takes an entity index: the planted id differs.
+    let report = Replayer::<WithOverlay<Marker>>::new(&scenario)
+        .run()
+        .unwrap();
+    assert!(report.divergence.is_some(), "{report}");
+    assert!(
+        report
+            .composition_changes
+            .iter()
+            .any(|c| c.starts_with("+ resource") && c.contains("Overlay")),
+        "{:?}",
+        report.composition_changes
+    );
+    let bisected = bisect::<WithOverlay<Marker>>(&scenario, ExecutorKind::Sequential)
+        .unwrap()
+        .expect("it diverges");
+    assert!(bisected.to_string().contains("likely cause"), "{bisected}");
+}
+
+#[test]
+fn a_version_from_the_future_is_refused_with_a_clear_error() {
+    let text = std::fs::read_to_string(fixture("tally.ron"))
+        .unwrap()
+        .replace("format_version: 1,", "format_version: 9,");
+    let error = Scenario::parse::<Tally>(&text, "future.ron").unwrap_err();
+    let message = error.to_string();
+    assert!(message.starts_with("future.ron:2:"), "{message}");
+    assert!(message.contains('9'), "{message}");
+    assert!(message.contains(&FORMAT_VERSION.to_string()), "{message}");
+}
