@@ -2,6 +2,7 @@
 
 pub mod alloc_count;
 pub mod blob;
+pub mod build_scale;
 pub mod overlap;
 pub mod particles;
 pub mod scenario_support;
