@@ -54,6 +54,15 @@ pub enum BuildError {
         /// A system in both.
         system: String,
     },
+    /// bevy refused to initialize a system, for example because two of its own parameters
+    /// conflict (`Query<&mut A>` twice, `ResMut<R>` beside `Res<R>`).
+    #[error("system {system} cannot be initialized: {message}")]
+    InvalidSystem {
+        /// The system's name.
+        system: String,
+        /// bevy's explanation.
+        message: String,
+    },
     /// A set contains itself through `configure_sets(A.in_set(B))` chains.
     #[error("the system sets contain each other in a cycle: {detail}")]
     SetCycle {

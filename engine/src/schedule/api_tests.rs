@@ -434,6 +434,48 @@ fn ordering_against_a_function_that_names_several_systems_is_refused() {
 }
 
 #[test]
+fn a_system_with_conflicting_parameters_is_a_build_error_not_a_panic() {
+    #[derive(Component)]
+    struct Position;
+    fn clashing(_first: Query<&mut Position>, _second: Query<&mut Position>) {}
+    let mut app = App::new();
+    app.add_systems((a, clashing));
+    match app.build() {
+        Err(BuildError::InvalidSystem { system, message }) => {
+            assert_eq!(system, "clashing");
+            assert!(message.contains("Position"), "{message}");
+        }
+        other => panic!("expected InvalidSystem, got {:?}", other.err()),
+    }
+}
+
+#[test]
+fn a_reader_of_events_nobody_writes_reads_nothing_and_two_sources_of_one_type_both_deliver() {
+    #[derive(Debug, Clone, Copy)]
+    struct Unwritten;
+    fn read_nothing(unwritten: EventReader<Unwritten>, mut log: ResMut<Log>) {
+        if !unwritten.is_empty() {
+            log.0.push("read");
+        }
+    }
+    let mut app = app_on(ExecutorKind::Sequential);
+    let first = app.add_source::<Note>(SourceConfig::unbounded());
+    let second = app.add_source::<Note>(SourceConfig::unbounded());
+    app.init_resource::<Heard>()
+        .add_systems((read_nothing, hear));
+    let mut engine = app.build().unwrap();
+    second.send(Note(2)).unwrap();
+    first.send(Note(1)).unwrap();
+    engine.run_ticks(2).unwrap();
+    assert!(logged(&engine).is_empty());
+    assert_eq!(
+        heard(&engine),
+        [(0, 1), (0, 2)],
+        "sources in registration order"
+    );
+}
+
+#[test]
 fn sets_containing_each_other_are_refused() {
     let mut app = App::new();
     app.configure_sets((
