@@ -19,6 +19,50 @@ pub enum BuildError {
         /// The missing system, as bevy names it.
         target: String,
     },
+    /// An `after` / `before` order names a function whose type is shared by several systems
+    /// (closures returned by one function, say), so it is unclear which one is meant (bevy
+    /// refuses this too). Order against a named set instead.
+    #[error(
+        "{system} is ordered against {target}, but {count} systems have that type; order \
+         against a named set instead"
+    )]
+    AmbiguousOrderTarget {
+        /// The node with the order (`system name` or `set Name`).
+        system: String,
+        /// The system type, as bevy names it.
+        target: String,
+        /// How many systems have that type.
+        count: usize,
+    },
+    /// A system or set is ordered against a set that contains it, for example
+    /// `a.in_set(S).after(S)`: the order cannot hold (bevy refuses this too).
+    #[error("{node} is ordered against {set}, which contains it")]
+    OrderedAgainstOwnSet {
+        /// The contained node (`system name` or `set Name`).
+        node: String,
+        /// The set containing it.
+        set: String,
+    },
+    /// Two sets are ordered one before the other but share a system, which cannot run
+    /// before itself (bevy refuses this too).
+    #[error("{before} is ordered before {after}, but {system} is in both")]
+    OrderedSetsOverlap {
+        /// The node ordered first.
+        before: String,
+        /// The node ordered second.
+        after: String,
+        /// A system in both.
+        system: String,
+    },
+    /// bevy refused to initialize a system, for example because two of its own parameters
+    /// conflict (`Query<&mut A>` twice, `ResMut<R>` beside `Res<R>`).
+    #[error("system {system} cannot be initialized: {message}")]
+    InvalidSystem {
+        /// The system's name.
+        system: String,
+        /// bevy's explanation.
+        message: String,
+    },
     /// A set contains itself through `configure_sets(A.in_set(B))` chains.
     #[error("the system sets contain each other in a cycle: {detail}")]
     SetCycle {

@@ -17,9 +17,12 @@
 //!    that spawns entities runs alone among the `Commands` users (declare it with
 //!    `.in_set(`[`Spawners`]`)` where nothing else orders it), so entity ids never depend on
 //!    thread timing. A failing system does not stop the others.
-//! 4. **Apply.** Deferred work is applied in registration order: bevy `Commands`, then each
-//!    system's private [`EventWriter`] buffer appended to its queue (before each exclusive
-//!    system too, for the systems before it).
+//! 4. **Apply.** Deferred work is applied system by system in registration order (before
+//!    each exclusive system too, for the systems before it). Within one system, each
+//!    parameter's buffer is applied in the order of its signature: its bevy `Commands` queue
+//!    and its private [`EventWriter`] buffer (appended to the event's queue) in whichever
+//!    order they are declared, so `fn a(out: EventWriter<E>, commands: Commands)` appends
+//!    its own events before the events its commands send.
 //! 5. **Account.** Counters ([`TickStats`]), tick + 1.
 //!
 //! So everything a system reads in tick N was produced before tick N began, every event is

@@ -15,6 +15,7 @@ pub struct Counting;
 
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+static PEAK_LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
 static COUNTING: AtomicBool = AtomicBool::new(false);
 
 /// Allocations (and reallocations) on any thread while `f` runs.
@@ -31,6 +32,21 @@ pub fn live_bytes() -> isize {
     LIVE_BYTES.load(Ordering::SeqCst)
 }
 
+/// The most [`live_bytes`] there were since the last [`reset_peak`].
+pub fn peak_live_bytes() -> isize {
+    PEAK_LIVE_BYTES.load(Ordering::SeqCst)
+}
+
+/// Starts a new peak at the current live bytes.
+pub fn reset_peak() {
+    PEAK_LIVE_BYTES.store(live_bytes(), Ordering::SeqCst);
+}
+
+fn grow_live_bytes(bytes: isize) {
+    let live = LIVE_BYTES.fetch_add(bytes, Ordering::Relaxed) + bytes;
+    PEAK_LIVE_BYTES.fetch_max(live, Ordering::Relaxed);
+}
+
 fn count_allocation() {
     if COUNTING.load(Ordering::Relaxed) {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
@@ -42,7 +58,7 @@ fn count_allocation() {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count_allocation();
-        LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        grow_live_bytes(layout.size() as isize);
         // SAFETY: the caller's contract is passed on as is.
         unsafe { System.alloc(layout) }
     }
@@ -55,10 +71,7 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         count_allocation();
-        LIVE_BYTES.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
+        grow_live_bytes(new_size as isize - layout.size() as isize);
         // SAFETY: the caller's contract is passed on as is.
         unsafe { System.realloc(ptr, layout, new_size) }
     }

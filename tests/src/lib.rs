@@ -2,6 +2,7 @@
 
 pub mod alloc_count;
 pub mod blob;
+pub mod build_scale;
 pub mod input_log;
 pub mod overlap;
 pub mod particles;
@@ -14,4 +15,15 @@ pub fn fresh_temp_dir(name: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("a temporary directory");
     dir
+}
+
+/// Resident memory of this process in KiB, from `/proc/self/status` (Linux; 0 elsewhere).
+pub fn resident_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
 }

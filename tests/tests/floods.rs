@@ -3,6 +3,11 @@
 //! unbounded source for thousands of ticks. Every event arrives exactly once and in its
 //! producer's order; no tick collects more than the budget (the work of a tick is bounded);
 //! the backlog counters add up; a bounded source never holds more than its capacity.
+//!
+//! The engine never outruns the producers: before each tick it waits until the channel
+//! holds ten budgets' worth (or the whole capacity of the bounded source), so every tick of
+//! the flood faces a backlog of many budgets and is checked to take exactly its budget, and
+//! a backlog of several ticks is left to drain once the producers are done.
 
 use std::{
     sync::{
@@ -10,6 +15,7 @@ use std::{
         atomic::{AtomicBool, Ordering},
     },
     thread,
+    time::{Duration, Instant},
 };
 
 use tickbus::{BatchStop, SourceTickStats, TrySendError, prelude::*};
@@ -101,9 +107,11 @@ fn flood(config: SourceConfig, capacity: Option<usize>) {
     };
 
     let total = u64::from(PRODUCERS) * u64::from(PER_PRODUCER);
+    let flood_level = capacity.unwrap_or(usize::MAX).min(10 * BUDGET);
     let mut ticks: Vec<SourceTickStats> = Vec::new();
     let mut drained_after_producers = None;
     while ticks.last().map_or(0, |stats| stats.total) < total {
+        wait_for_flood(&sender, &producing, flood_level);
         let done = !producing.load(Ordering::Acquire);
         let stats = engine.tick().unwrap().sources[0];
         if done && drained_after_producers.is_none() {
@@ -111,10 +119,11 @@ fn flood(config: SourceConfig, capacity: Option<usize>) {
         }
         check_tick(&stats, ticks.last(), capacity);
         ticks.push(stats);
-        assert!(ticks.len() < 10_000_000, "the producers stalled");
     }
     watcher.join().unwrap();
-    check_drain_after_producers(&ticks[drained_after_producers.unwrap_or(ticks.len())..]);
+    let drain_start = drained_after_producers.expect("the producers finish before the drain");
+    check_flood(&ticks[..drain_start], flood_level, capacity);
+    check_drain_after_producers(&ticks[drain_start..], flood_level);
 
     let received = &engine.world().resource::<Received>().0;
     check_exactly_once_in_order(received);
@@ -125,6 +134,41 @@ fn flood(config: SourceConfig, capacity: Option<usize>) {
     );
     let stats = engine.tick().unwrap().sources[0];
     assert_eq!((stats.collected, stats.backlog), (0, 0));
+}
+
+/// Waits until `flood_level` events are waiting in the channel, or every producer is done.
+/// The producers send as fast as they can meanwhile; a minute without reaching the level is
+/// a stall.
+fn wait_for_flood(sender: &EventSender<Sent>, producing: &AtomicBool, flood_level: usize) {
+    let started = Instant::now();
+    while sender.len() < flood_level && producing.load(Ordering::Acquire) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the producers stalled"
+        );
+        thread::yield_now();
+    }
+}
+
+/// While the producers ran, every tick faced the flood: it collected exactly its budget and
+/// left a backlog of many budgets behind. A bounded source held the producers back (all but
+/// one capacity's worth was sent while the engine ticked); unbounded producers may finish
+/// before the first tick, leaving the whole flood to the drain.
+fn check_flood(ticks: &[SourceTickStats], flood_level: usize, capacity: Option<usize>) {
+    let total = usize::from(PRODUCERS) * PER_PRODUCER as usize;
+    let held_back = total.saturating_sub(capacity.unwrap_or(total)) / BUDGET;
+    assert!(
+        ticks.len() + 1 >= held_back,
+        "{} ticks while producing, {held_back} expected",
+        ticks.len()
+    );
+    for stats in ticks {
+        assert_eq!(stats.collected, BUDGET, "the budget is hit: {stats:?}");
+        assert!(
+            stats.backlog >= flood_level - BUDGET,
+            "a backlog of many budgets waits: {stats:?}"
+        );
+    }
 }
 
 /// Per tick: at most the budget, the running total adds up, the backlog fits the capacity.
@@ -142,8 +186,19 @@ fn check_tick(stats: &SourceTickStats, previous: Option<&SourceTickStats>, cap: 
 }
 
 /// Once every producer is done, the backlog shrinks by exactly what each tick collects, and
-/// each tick collects its full budget while anything is waiting.
-fn check_drain_after_producers(ticks: &[SourceTickStats]) {
+/// each tick collects its full budget while anything is waiting. The window starts with most
+/// of a flood still waiting, so it spans several ticks.
+fn check_drain_after_producers(ticks: &[SourceTickStats], flood_level: usize) {
+    let first = ticks.first().expect("ticks after the producers are done");
+    assert!(
+        first.backlog >= flood_level - 2 * BUDGET,
+        "a backlog is left to drain: {first:?}"
+    );
+    assert!(
+        ticks.len() > first.backlog / BUDGET,
+        "{} ticks",
+        ticks.len()
+    );
     for pair in ticks.windows(2) {
         let (before, now) = (pair[0], pair[1]);
         assert_eq!(now.backlog, before.backlog - now.collected, "{pair:?}");

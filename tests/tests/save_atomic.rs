@@ -225,3 +225,79 @@ fn a_save_keeps_the_permissions_of_the_file_it_replaces() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_file_name_of_244_bytes_saves_and_leaves_no_temporary_file() {
+    let dir = temp_dir("long-name");
+    let name = format!("{}.ron", "x".repeat(240));
+    let path = dir.join(&name);
+    std::fs::write(&path, "old").expect("a valid name");
+    large_scenario(1, 16)
+        .save(&path)
+        .expect("the temporary name fits too");
+    assert_eq!(
+        Scenario::load::<Blob>(&path).unwrap(),
+        large_scenario(1, 16)
+    );
+    assert_eq!(names_in(&dir), [name]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn a_save_through_symbolic_links_replaces_the_file_they_lead_to() {
+    let dir = temp_dir("symlink");
+    std::fs::create_dir(dir.join("real")).unwrap();
+    let target = dir.join("real/run.ron");
+    large_scenario(0, 16).save(&target).unwrap();
+    // link -> hop -> real/run.ron, both relative.
+    std::os::unix::fs::symlink("real/run.ron", dir.join("hop.ron")).unwrap();
+    std::os::unix::fs::symlink("hop.ron", dir.join("link.ron")).unwrap();
+    large_scenario(1, 16).save(dir.join("link.ron")).unwrap();
+    for link in ["link.ron", "hop.ron"] {
+        let kind = std::fs::symlink_metadata(dir.join(link))
+            .unwrap()
+            .file_type();
+        assert!(kind.is_symlink(), "{link} is still a link");
+    }
+    assert_eq!(
+        Scenario::load::<Blob>(&target).unwrap(),
+        large_scenario(1, 16)
+    );
+    assert_eq!(
+        names_in(&dir.join("real")),
+        ["run.ron"],
+        "no temporary file"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn a_read_only_file_is_refused_and_kept() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("read-only");
+    let path = dir.join("run.ron");
+    large_scenario(0, 16).save(&path).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let error = large_scenario(1, 16).save(&path).unwrap_err();
+    match &error {
+        ScenarioError::Write { source, .. } => {
+            assert_eq!(
+                source.kind(),
+                std::io::ErrorKind::PermissionDenied,
+                "{error}"
+            );
+        }
+        other => panic!("expected a write error, got {other}"),
+    }
+    assert!(error.to_string().contains("read-only"), "{error}");
+    assert_eq!(
+        Scenario::load::<Blob>(&path).unwrap(),
+        large_scenario(0, 16),
+        "the old file is kept"
+    );
+    assert_eq!(names_in(&dir), ["run.ron"], "no temporary file");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -293,6 +293,24 @@ fn a_file_over_the_limit_is_refused_before_it_is_read() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+#[test]
+fn text_in_memory_over_the_limit_is_refused_before_it_is_parsed() {
+    let scenario = small_scenario();
+    let text = scenario.to_ron().unwrap();
+    let length = text.len() as u64;
+    let tight = LoadOptions::new().max_bytes(length - 1);
+    let error = tight.parse::<Particles>(&text, FILE).unwrap_err();
+    assert!(
+        matches!(error, ScenarioError::TooLarge { limit, .. } if limit == length - 1),
+        "{error}"
+    );
+    let error = tight.parse_info(&text, FILE).unwrap_err();
+    assert!(matches!(error, ScenarioError::TooLarge { .. }), "{error}");
+    let exact = LoadOptions::new().max_bytes(length);
+    assert_eq!(exact.parse::<Particles>(&text, FILE).unwrap(), scenario);
+    assert_eq!(exact.parse_info(&text, FILE).unwrap().game, "particles");
+}
+
 fn assert_not_a_file(path: &Path) {
     let owned = path.to_owned();
     let error = load_within_bounded_time(move || Scenario::load::<Particles>(owned).unwrap_err());

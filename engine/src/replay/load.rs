@@ -111,6 +111,28 @@ impl LoadOptions {
         parse_scenario::<G>(decode(&bytes, origin)?, origin)
     }
 
+    /// Parses and checks a scenario of the game `G` from text already in memory, refusing
+    /// text longer than the limit with [`ScenarioError::TooLarge`] before parsing it (parsing
+    /// can take several times the text's length, see [`Scenario::parse`]).
+    pub fn parse<G: Game>(&self, text: &str, file: &str) -> Result<GameScenario<G>, ScenarioError> {
+        self.check_length(text, file)?;
+        parse_scenario::<G>(text, file)
+    }
+
+    /// Reads the version and game of a scenario of any game from text already in memory,
+    /// refusing text longer than the limit (see [`LoadOptions::parse`]).
+    pub fn parse_info(&self, text: &str, file: &str) -> Result<ScenarioInfo, ScenarioError> {
+        self.check_length(text, file)?;
+        ScenarioInfo::parse(text, file)
+    }
+
+    fn check_length(&self, text: &str, file: &str) -> Result<(), ScenarioError> {
+        match u64::try_from(text.len()) {
+            Ok(length) if length <= self.max_bytes => Ok(()),
+            _ => Err(too_large(file, self.max_bytes)),
+        }
+    }
+
     /// Reads the version and game of a scenario file of any game.
     pub fn load_info(&self, path: impl AsRef<Path>) -> Result<ScenarioInfo, ScenarioError> {
         let path = path.as_ref();
@@ -239,6 +261,11 @@ fn placed(error: ScenarioError, text: &str) -> ScenarioError {
 impl<C: DeserializeOwned, I: DeserializeOwned> Scenario<C, I> {
     /// Parses and checks a scenario of the game `G`; `file` names the text in errors. A
     /// leading byte-order mark is skipped.
+    ///
+    /// No size limit applies: the text is already in memory. Parsing it can take several
+    /// times its length (up to about ten times for a checkpoint of many tiny component
+    /// entries; see RELIABILITY.md), so text from an untrusted source is better parsed with
+    /// [`LoadOptions::parse`], which refuses text over its limit first.
     pub fn parse<G: Game<Config = C, Input = I>>(
         text: &str,
         file: &str,
@@ -266,7 +293,8 @@ pub struct ScenarioInfo {
 }
 
 impl ScenarioInfo {
-    /// Reads the version and game of a scenario (any game), refusing unknown versions.
+    /// Reads the version and game of a scenario (any game), refusing unknown versions. No
+    /// size limit applies (see [`Scenario::parse`]; [`LoadOptions::parse_info`] has one).
     pub fn parse(text: &str, file: &str) -> Result<Self, ScenarioError> {
         let refusal = Refusal::new(file, None);
         let seed = InfoSeed { refusal: &refusal };

@@ -267,6 +267,30 @@ fn an_exclusive_system_with_an_event_writer_is_merged_in_registration_order() {
 }
 
 #[test]
+fn deferred_work_is_applied_system_by_system_each_in_the_order_of_its_parameters() {
+    fn writer_then_commands(mut out: EventWriter<Note>, mut commands: Commands) {
+        out.send(Note(1));
+        commands.queue(|world: &mut World| world.send_event(Note(2)));
+    }
+    fn commands_then_writer(mut commands: Commands, mut out: EventWriter<Note>) {
+        commands.queue(|world: &mut World| world.send_event(Note(3)));
+        out.send(Note(4));
+    }
+
+    for executor in executors() {
+        let mut app = app_on(executor);
+        app.init_resource::<Heard>().add_systems((
+            writer_then_commands,
+            commands_then_writer,
+            hear,
+        ));
+        let mut engine = app.build().unwrap();
+        engine.run_ticks(2).unwrap();
+        assert_eq!(heard(&engine), [(1, 1), (1, 2), (1, 3), (1, 4)]);
+    }
+}
+
+#[test]
 fn events_sent_between_ticks_are_read_in_the_next_tick_even_of_a_new_type() {
     #[derive(Debug, Clone, Copy, PartialEq)]
     struct Unseen(u8);
@@ -324,6 +348,156 @@ fn ordering_against_an_empty_set_is_fine() {
     let mut app = App::new();
     app.add_systems(a.after(Phase::Early));
     assert!(app.build().is_ok());
+}
+
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Stage {
+    First,
+    Empty,
+    Last,
+}
+
+/// Registered last-stage first, so only the order through the empty stage puts "first" first.
+fn first_and_last_stage(app: &mut App) {
+    app.add_systems(log("last").in_set(Stage::Last))
+        .add_systems(log("first").in_set(Stage::First));
+}
+
+#[test]
+fn an_order_passes_through_an_empty_set_as_in_bevy() {
+    for executor in executors() {
+        let mut app = app_on(executor);
+        app.configure_sets((Stage::First, Stage::Empty, Stage::Last).chain());
+        first_and_last_stage(&mut app);
+        let mut engine = app.build().unwrap();
+        engine.run_ticks(1).unwrap();
+        assert_eq!(logged(&engine), ["first", "last"]);
+        let text = engine.schedule_plan().to_string();
+        assert!(
+            text.contains("explicit: set First before set Last"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn an_order_passes_through_a_set_whose_only_member_is_an_empty_set() {
+    #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    struct Inner;
+    #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    struct AlsoEmpty;
+    let mut app = app_on(ExecutorKind::Sequential);
+    app.configure_sets(Inner.in_set(Stage::Empty))
+        .configure_sets((Stage::First, Stage::Empty, AlsoEmpty, Stage::Last).chain());
+    first_and_last_stage(&mut app);
+    let mut engine = app.build().unwrap();
+    engine.run_ticks(1).unwrap();
+    assert_eq!(logged(&engine), ["first", "last"]);
+}
+
+#[test]
+fn ordering_a_system_against_its_own_set_is_refused() {
+    let mut app = App::new();
+    app.add_systems(a.in_set(Phase::Early).after(Phase::Early));
+    match app.build() {
+        Err(BuildError::OrderedAgainstOwnSet { node, set }) => {
+            assert_eq!((node.as_str(), set.as_str()), ("system a", "set Early"));
+        }
+        other => panic!("expected OrderedAgainstOwnSet, got {:?}", other.err()),
+    }
+}
+
+#[test]
+fn ordering_a_set_against_a_set_containing_it_through_an_empty_set_is_refused() {
+    let mut app = App::new();
+    app.configure_sets(Phase::Early.in_set(Phase::Late))
+        .configure_sets((Phase::Early, Stage::Empty, Phase::Late).chain())
+        .add_systems(a.in_set(Phase::Early));
+    match app.build() {
+        Err(BuildError::OrderedAgainstOwnSet { node, set }) => {
+            assert_eq!((node.as_str(), set.as_str()), ("set Early", "set Late"));
+        }
+        other => panic!("expected OrderedAgainstOwnSet, got {:?}", other.err()),
+    }
+}
+
+#[test]
+fn ordered_sets_that_share_a_system_are_refused() {
+    let mut app = App::new();
+    app.configure_sets((Phase::Early, Phase::Late).chain())
+        .add_systems((
+            a.in_set(Phase::Early),
+            b.in_set(Phase::Early).in_set(Phase::Late),
+        ));
+    match app.build() {
+        Err(BuildError::OrderedSetsOverlap {
+            before,
+            after,
+            system,
+        }) => {
+            assert_eq!(
+                [before, after, system],
+                ["set Early", "set Late", "system b"]
+            );
+        }
+        other => panic!("expected OrderedSetsOverlap, got {:?}", other.err()),
+    }
+}
+
+#[test]
+fn ordering_against_a_function_that_names_several_systems_is_refused() {
+    // `log` returns the same closure type every time, so `.after(log("a"))` could mean any
+    // of the three systems.
+    let mut app = app_on(ExecutorKind::Sequential);
+    app.add_systems((log("a"), log("b").after(log("a")), log("z")));
+    match app.build() {
+        Err(BuildError::AmbiguousOrderTarget { count, target, .. }) => {
+            assert_eq!(count, 3, "{target}");
+        }
+        other => panic!("expected AmbiguousOrderTarget, got {:?}", other.err()),
+    }
+}
+
+#[test]
+fn a_system_with_conflicting_parameters_is_a_build_error_not_a_panic() {
+    #[derive(Component)]
+    struct Position;
+    fn clashing(_first: Query<&mut Position>, _second: Query<&mut Position>) {}
+    let mut app = App::new();
+    app.add_systems((a, clashing));
+    match app.build() {
+        Err(BuildError::InvalidSystem { system, message }) => {
+            assert_eq!(system, "clashing");
+            assert!(message.contains("Position"), "{message}");
+        }
+        other => panic!("expected InvalidSystem, got {:?}", other.err()),
+    }
+}
+
+#[test]
+fn a_reader_of_events_nobody_writes_reads_nothing_and_two_sources_of_one_type_both_deliver() {
+    #[derive(Debug, Clone, Copy)]
+    struct Unwritten;
+    fn read_nothing(unwritten: EventReader<Unwritten>, mut log: ResMut<Log>) {
+        if !unwritten.is_empty() {
+            log.0.push("read");
+        }
+    }
+    let mut app = app_on(ExecutorKind::Sequential);
+    let first = app.add_source::<Note>(SourceConfig::unbounded());
+    let second = app.add_source::<Note>(SourceConfig::unbounded());
+    app.init_resource::<Heard>()
+        .add_systems((read_nothing, hear));
+    let mut engine = app.build().unwrap();
+    second.send(Note(2)).unwrap();
+    first.send(Note(1)).unwrap();
+    engine.run_ticks(2).unwrap();
+    assert!(logged(&engine).is_empty());
+    assert_eq!(
+        heard(&engine),
+        [(0, 1), (0, 2)],
+        "sources in registration order"
+    );
 }
 
 #[test]

@@ -17,6 +17,10 @@ impl BitSet {
         self.words[bit / 64] |= 1 << (bit % 64);
     }
 
+    pub(crate) fn remove(&mut self, bit: usize) {
+        self.words[bit / 64] &= !(1 << (bit % 64));
+    }
+
     pub(crate) fn contains(&self, bit: usize) -> bool {
         self.words
             .get(bit / 64)
@@ -32,6 +36,35 @@ impl BitSet {
     pub(crate) fn words(&self) -> &[u64] {
         &self.words
     }
+
+    /// The set bits, in ascending order.
+    pub(crate) fn ones(&self) -> impl Iterator<Item = usize> + '_ {
+        self.words.iter().enumerate().flat_map(|(index, &word)| {
+            let mut rest = word;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let bit = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    index * 64 + bit
+                })
+            })
+        })
+    }
+}
+
+/// `rows[to] |= rows[from]` for two rows of one table.
+pub(crate) fn union_rows(rows: &mut [BitSet], to: usize, from: usize) {
+    if to == from {
+        return;
+    }
+    let (to_row, from_row) = if to < from {
+        let (low, high) = rows.split_at_mut(from);
+        (&mut low[to], &high[0])
+    } else {
+        let (low, high) = rows.split_at_mut(to);
+        (&mut high[0], &low[from])
+    };
+    to_row.union_with(from_row);
 }
 
 #[cfg(test)]
@@ -49,5 +82,21 @@ mod tests {
         assert!(a.contains(64) && a.contains(129) && !a.contains(1));
         assert!(!a.contains(5000), "out of range is simply absent");
         assert!(a.contains(0));
+        assert_eq!(a.ones().collect::<Vec<_>>(), [0, 64, 129]);
+        a.remove(64);
+        assert_eq!(a.ones().collect::<Vec<_>>(), [0, 129]);
+    }
+
+    #[test]
+    fn union_of_rows_in_either_direction() {
+        let mut rows = vec![BitSet::with_len(70); 3];
+        rows[0].insert(1);
+        rows[2].insert(69);
+        super::union_rows(&mut rows, 2, 0);
+        super::union_rows(&mut rows, 0, 2);
+        super::union_rows(&mut rows, 1, 1);
+        assert_eq!(rows[0].ones().collect::<Vec<_>>(), [1, 69]);
+        assert_eq!(rows[2].ones().collect::<Vec<_>>(), [1, 69]);
+        assert_eq!(rows[1].ones().count(), 0);
     }
 }

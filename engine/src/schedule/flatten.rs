@@ -9,7 +9,7 @@
 //! becomes an order between every system of the first and every system of the second.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{Mutex, PoisonError},
 };
 
@@ -157,11 +157,9 @@ impl SystemsConfig {
     /// Takes the systems, conditions and orders out of the bevy graph.
     pub(crate) fn flatten(mut self) -> Result<FlatSchedule, BuildError> {
         let graph = self.schedule.graph_mut();
-        check_hierarchy(graph)?;
+        let hierarchy_order = sorted_hierarchy(graph)?;
         let keys: Vec<SystemKey> = graph.systems.iter().map(|(key, ..)| key).collect();
-        let index: HashMap<SystemKey, usize> =
-            keys.iter().enumerate().map(|(i, &k)| (k, i)).collect();
-        let members = Members::new(graph, &index);
+        let members = Members::new(graph, &keys, &hierarchy_order);
         let orders = orders(graph, &members)?;
         let (gates, gates_of) = gates(graph, &members, keys.len());
         let spawners = spawners(graph, &members);
@@ -183,38 +181,54 @@ impl SystemsConfig {
     }
 }
 
-/// A set that contains itself (through other sets) is refused, as bevy refuses it.
-fn check_hierarchy(graph: &ScheduleGraph) -> Result<(), BuildError> {
+/// A set that contains itself (through other sets) is refused, as bevy refuses it. Returns
+/// the hierarchy in topological order (every set before its members).
+fn sorted_hierarchy(graph: &ScheduleGraph) -> Result<Vec<NodeId>, BuildError> {
     graph
         .hierarchy()
         .graph()
         .toposort(Vec::new())
-        .map(|_| ())
         .map_err(|error| BuildError::SetCycle {
             detail: format!("{error:?}"),
         })
 }
 
 /// The systems of every node: a system is its own member; a set has the systems of its
-/// subtree in the hierarchy.
+/// subtree in the hierarchy (sorted registration indices).
 struct Members {
     of: HashMap<NodeId, Vec<usize>>,
+    /// The systems' keys, by registration index.
+    systems: Vec<SystemKey>,
 }
 
 impl Members {
-    fn new(graph: &ScheduleGraph, index: &HashMap<SystemKey, usize>) -> Self {
-        let mut of = HashMap::new();
-        for node in graph.hierarchy().nodes() {
-            let mut systems = Vec::new();
-            collect_members(graph, node, index, &mut systems);
-            systems.sort_unstable();
-            systems.dedup();
-            of.insert(node, systems);
+    /// Bottom-up over the hierarchy (members before the sets containing them), so every set
+    /// merges the finished lists of its direct members once: linear in the hierarchy's edges
+    /// times the members passed up, however many paths lead from a set to a system.
+    fn new(graph: &ScheduleGraph, systems: &[SystemKey], hierarchy_order: &[NodeId]) -> Self {
+        let mut of: HashMap<NodeId, Vec<usize>> = systems
+            .iter()
+            .enumerate()
+            .map(|(i, &key)| (NodeId::System(key), vec![i]))
+            .collect();
+        for &node in hierarchy_order.iter().rev() {
+            if node.is_system() {
+                continue;
+            }
+            let mut subtree: Vec<usize> = graph
+                .hierarchy()
+                .neighbors_directed(node, Direction::Outgoing)
+                .flat_map(|child| of.get(&child).map_or(&[][..], Vec::as_slice))
+                .copied()
+                .collect();
+            subtree.sort_unstable();
+            subtree.dedup();
+            of.insert(node, subtree);
         }
-        for (&key, &i) in index {
-            of.insert(NodeId::System(key), vec![i]);
+        Self {
+            of,
+            systems: systems.to_vec(),
         }
-        Self { of }
     }
 
     fn of(&self, node: NodeId) -> &[usize] {
@@ -222,43 +236,48 @@ impl Members {
     }
 }
 
-fn collect_members(
-    graph: &ScheduleGraph,
-    node: NodeId,
-    index: &HashMap<SystemKey, usize>,
-    out: &mut Vec<usize>,
-) {
-    match node {
-        NodeId::System(key) => out.extend(index.get(&key)),
-        NodeId::Set(_) => {
-            for child in graph
-                .hierarchy()
-                .neighbors_directed(node, Direction::Outgoing)
-            {
-                collect_members(graph, child, index, out);
+/// True when `set` contains `node`, directly or through other sets.
+fn contains(graph: &ScheduleGraph, set: NodeId, node: NodeId) -> bool {
+    let mut seen = HashSet::new();
+    let mut stack = vec![node];
+    while let Some(current) = stack.pop() {
+        for parent in graph
+            .hierarchy()
+            .neighbors_directed(current, Direction::Incoming)
+        {
+            if parent == set {
+                return true;
+            }
+            if seen.insert(parent) {
+                stack.push(parent);
             }
         }
     }
+    false
 }
 
-/// Every dependency edge as orders between systems, sorted and without repeats. An order
-/// against a system that was never added is an error (it is almost always a mistake); an
-/// order against an empty named set is not (as in bevy, a set may be empty in some builds).
+/// Every dependency edge as orders between systems, sorted and without repeats.
+///
+/// An order against an empty set passes through it, as in bevy: with `(A, B, C).chain()`
+/// and nothing in B, A's systems still run before C's (through any number of empty sets).
+/// Refused, as bevy refuses them: an order against a system that was never added (it is
+/// almost always a mistake; an empty named set is fine, a set may be empty in some builds),
+/// against a function whose type names several systems, between a node and a set containing
+/// it, and between two sets that share a system.
 fn orders(graph: &ScheduleGraph, members: &Members) -> Result<Vec<FlatOrder>, BuildError> {
-    let mut orders = Vec::new();
     for (before, after) in graph.dependency().all_edges() {
-        let (firsts, thens) = (members.of(before), members.of(after));
-        check_target(graph, before, firsts, after)?;
-        check_target(graph, after, thens, before)?;
-        for &first in firsts {
-            for &then in thens.iter().filter(|&&then| then != first) {
-                orders.push(FlatOrder {
-                    first,
-                    then,
-                    configured_before: node_name(graph, before),
-                    configured_after: node_name(graph, after),
-                });
-            }
+        check_target(graph, before, members.of(before), after)?;
+        check_target(graph, after, members.of(after), before)?;
+        check_not_nested(graph, before, after)?;
+    }
+    let mut orders = Vec::new();
+    for before in graph.dependency().nodes() {
+        let firsts = members.of(before);
+        if firsts.is_empty() {
+            continue;
+        }
+        for after in successors_through_empty(graph, members, before) {
+            push_orders(graph, members, before, after, &mut orders)?;
         }
     }
     orders.sort_by_key(|order| (order.then, order.first));
@@ -266,6 +285,78 @@ fn orders(graph: &ScheduleGraph, members: &Members) -> Result<Vec<FlatOrder>, Bu
     Ok(orders)
 }
 
+/// The nodes with systems that `node` is ordered before: its direct successors, and the
+/// successors of every empty set it is ordered before (transitively), in a fixed order.
+fn successors_through_empty(graph: &ScheduleGraph, members: &Members, node: NodeId) -> Vec<NodeId> {
+    let mut found = Vec::new();
+    let mut seen = HashSet::new();
+    let mut stack = vec![node];
+    while let Some(current) = stack.pop() {
+        for next in graph
+            .dependency()
+            .neighbors_directed(current, Direction::Outgoing)
+        {
+            if !seen.insert(next) {
+                continue;
+            }
+            if members.of(next).is_empty() {
+                stack.push(next);
+            } else {
+                found.push(next);
+            }
+        }
+    }
+    found
+}
+
+/// Every system of `before` before every system of `after`. A system in both is refused.
+fn push_orders(
+    graph: &ScheduleGraph,
+    members: &Members,
+    before: NodeId,
+    after: NodeId,
+    orders: &mut Vec<FlatOrder>,
+) -> Result<(), BuildError> {
+    let (firsts, thens) = (members.of(before), members.of(after));
+    if let Some(&shared) = firsts.iter().find(|i| thens.binary_search(i).is_ok()) {
+        check_not_nested(graph, before, after)?;
+        return Err(BuildError::OrderedSetsOverlap {
+            before: node_name(graph, before),
+            after: node_name(graph, after),
+            system: node_name(graph, NodeId::System(members.systems[shared])),
+        });
+    }
+    let (configured_before, configured_after) = (node_name(graph, before), node_name(graph, after));
+    for &first in firsts {
+        for &then in thens {
+            orders.push(FlatOrder {
+                first,
+                then,
+                configured_before: configured_before.clone(),
+                configured_after: configured_after.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// An order between a node and a set containing it cannot hold (bevy: cross dependency).
+fn check_not_nested(graph: &ScheduleGraph, a: NodeId, b: NodeId) -> Result<(), BuildError> {
+    let (set, node) = if contains(graph, a, b) {
+        (a, b)
+    } else if contains(graph, b, a) {
+        (b, a)
+    } else {
+        return Ok(());
+    };
+    Err(BuildError::OrderedAgainstOwnSet {
+        node: node_name(graph, node),
+        set: node_name(graph, set),
+    })
+}
+
+/// An order against a system type (`.after(function)`) must name exactly one system: none is
+/// a system that was never added, several are ambiguous (bevy: `SystemTypeSetAmbiguity`).
 fn check_target(
     graph: &ScheduleGraph,
     target: NodeId,
@@ -276,13 +367,21 @@ fn check_target(
         .as_set()
         .and_then(|key| graph.system_sets.get(key))
         .is_some_and(|set| set.system_type().is_some());
-    if is_system_type && systems.is_empty() {
-        return Err(BuildError::UnknownOrderTarget {
+    if !is_system_type {
+        return Ok(());
+    }
+    match systems.len() {
+        0 => Err(BuildError::UnknownOrderTarget {
             system: node_name(graph, other),
             target: node_name(graph, target),
-        });
+        }),
+        1 => Ok(()),
+        count => Err(BuildError::AmbiguousOrderTarget {
+            system: node_name(graph, other),
+            target: node_name(graph, target),
+            count,
+        }),
     }
-    Ok(())
 }
 
 /// A node as messages and the plan show it: `system name` or `set Name`.

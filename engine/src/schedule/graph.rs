@@ -3,7 +3,13 @@
 
 use bevy_ecs::{query::AccessConflicts, system::SystemAccess, world::World};
 
-use super::{bitset::BitSet, flatten::FlatOrder, node::SystemNode};
+use std::collections::HashMap;
+
+use super::{
+    bitset::{BitSet, union_rows},
+    flatten::FlatOrder,
+    node::SystemNode,
+};
 use crate::BuildError;
 
 /// Why one system runs before another.
@@ -56,8 +62,6 @@ pub struct Edge {
     pub to: usize,
     /// Why.
     pub reason: EdgeReason,
-    /// True when an earlier path already ordered the pair; the edge is shown, not executed.
-    pub implied: bool,
 }
 
 /// Non-exclusive systems that may overlap, between two exclusive ones.
@@ -94,6 +98,8 @@ pub(crate) enum Step {
 pub(crate) struct Graph {
     /// A topological order, registration order among unordered systems.
     pub(crate) order: Vec<usize>,
+    /// The explicit orders, then the conflict edges that no path already implied (pairs
+    /// ordered by another path get none, so the list stays linear in the real orderings).
     pub(crate) edges: Vec<Edge>,
     /// `reach[a]` holds every system that runs after `a` in every tick.
     pub(crate) reach: Vec<BitSet>,
@@ -118,13 +124,14 @@ impl Graph {
             topological_order(nodes.len(), &edges).map_err(|cycle| BuildError::Cycle {
                 systems: cycle.iter().map(|&i| nodes[i].name.clone()).collect(),
             })?;
-        let mut reach = closure(nodes.len(), &edges, &explicit_order);
-        let conflicts = add_conflict_edges(nodes, world, &mut edges, &mut reach);
-        let direct: Vec<Edge> = edges.iter().filter(|e| !e.implied).cloned().collect();
-        let order = topological_order(nodes.len(), &direct)
+        let mut ancestry = Ancestry::new(nodes.len(), &edges, &explicit_order);
+        let conflicts = conflict_rows(nodes);
+        add_conflict_edges(nodes, world, &conflicts, &mut ancestry, &mut edges);
+        let order = topological_order(nodes.len(), &edges)
             .expect("conflict edges only follow existing reachability, so they close no cycle");
-        let (mut steps, apply_last) = steps(nodes, &order, &direct);
-        let may_spawn = mark_spawners(nodes, &reach, &mut steps);
+        let reach = closure(&ancestry.successors, &order);
+        let (mut steps, apply_last) = steps(nodes, &order, &ancestry.successors);
+        let may_spawn = mark_spawners(nodes, &reach, &ancestry.before, &mut steps);
         Ok(Self {
             order,
             edges,
@@ -136,9 +143,29 @@ impl Graph {
         })
     }
 
-    /// True when neither system is ordered before the other, so they may overlap.
-    pub(crate) fn may_overlap(&self, a: usize, b: usize) -> bool {
-        a != b && !ordered(&self.reach, a, b)
+    /// The pairs `(a, b)`, `a < b`, that no path orders: they may overlap. Each row is read
+    /// a word at a time; only pairs `a` does not reach look at `b`'s row.
+    pub(crate) fn overlapping_pairs(&self) -> Vec<(usize, usize)> {
+        let mut pairs = Vec::new();
+        for (a, row) in self.reach.iter().enumerate() {
+            for (word, &after) in row.words().iter().enumerate() {
+                let mut unreached = !after;
+                if word == a / 64 {
+                    // `a` itself and the systems before it in this word.
+                    unreached &= !(u64::MAX >> (63 - a % 64));
+                } else if word < a / 64 {
+                    continue;
+                }
+                while unreached != 0 {
+                    let b = word * 64 + unreached.trailing_zeros() as usize;
+                    unreached &= unreached - 1;
+                    if b < self.reach.len() && !self.reach[b].contains(a) {
+                        pairs.push((a, b));
+                    }
+                }
+            }
+        }
+        pairs
     }
 }
 
@@ -150,7 +177,6 @@ fn explicit(order: &FlatOrder) -> Edge {
             before: order.configured_before.clone(),
             after: order.configured_after.clone(),
         },
-        implied: false,
     }
 }
 
@@ -185,13 +211,12 @@ fn topological_order(len: usize, edges: &[Edge]) -> Result<Vec<usize>, Vec<usize
     }
 }
 
-/// Deduplicated successor lists.
+/// Successor lists. The edges name each pair once: explicit orders are deduplicated when
+/// flattened, and a conflict edge is added only between systems not yet ordered.
 fn successor_lists(len: usize, edges: &[Edge]) -> Vec<Vec<usize>> {
     let mut successors = vec![Vec::new(); len];
     for edge in edges {
-        if !successors[edge.from].contains(&edge.to) {
-            successors[edge.from].push(edge.to);
-        }
+        successors[edge.from].push(edge.to);
     }
     successors
 }
@@ -221,67 +246,225 @@ fn find_cycle(successors: &[Vec<usize>], remaining: &[usize]) -> Vec<usize> {
     }
 }
 
-/// Transitive closure of an acyclic edge list, given a topological order of it.
-fn closure(len: usize, edges: &[Edge], order: &[usize]) -> Vec<BitSet> {
-    let successors = successor_lists(len, edges);
-    let mut reach = vec![BitSet::with_len(len); len];
+/// Transitive closure: `reach[a]` holds everything after `a`, given successor lists and a
+/// topological order of them. Row by row, each successor's finished row merged once.
+fn closure(successors: &[Vec<usize>], order: &[usize]) -> Vec<BitSet> {
+    let mut reach = vec![BitSet::with_len(successors.len()); successors.len()];
     for &node in order.iter().rev() {
         for &next in &successors[node] {
-            let next_reach = reach[next].clone();
-            reach[node].union_with(&next_reach);
+            union_rows(&mut reach, node, next);
             reach[node].insert(next);
         }
     }
     reach
 }
 
-/// Adds an edge between every pair of conflicting systems that no path orders yet, the
-/// earlier registered one first. Pairs already ordered get an implied edge for the plan.
-/// Returns the access-conflict rows (what the run-time access guard checks).
+/// The orders so far, kept so that "is `a` already before `b`?" is one bit of `b`'s row
+/// while conflict edges are added: successor lists and, per system, everything before it.
+struct Ancestry {
+    successors: Vec<Vec<usize>>,
+    /// `before[b]` holds every system that runs before `b` (closed under the edges so far).
+    before: Vec<BitSet>,
+}
+
+impl Ancestry {
+    fn new(len: usize, edges: &[Edge], order: &[usize]) -> Self {
+        let successors = successor_lists(len, edges);
+        let mut before = vec![BitSet::with_len(len); len];
+        for &node in order {
+            for &next in &successors[node] {
+                union_rows(&mut before, next, node);
+                before[next].insert(node);
+            }
+        }
+        Self { successors, before }
+    }
+
+    /// True when `a` runs before `b` through the edges so far.
+    fn is_before(&self, a: usize, b: usize) -> bool {
+        self.before[b].contains(a)
+    }
+
+    /// Records `from → to`: `to` and everything after it gain `from` and what runs before
+    /// it. A node that already has `from` has the rest too (rows are closed), and so has
+    /// everything after it: the walk stops there.
+    fn add_edge(&mut self, from: usize, to: usize) {
+        self.successors[from].push(to);
+        let mut gained = self.before[from].clone();
+        gained.insert(from);
+        let mut stack = vec![to];
+        while let Some(node) = stack.pop() {
+            if self.before[node].contains(from) {
+                continue;
+            }
+            self.before[node].union_with(&gained);
+            stack.extend(&self.successors[node]);
+        }
+    }
+}
+
+/// `conflicts[a]` holds every system whose data access conflicts with `a`'s (what the
+/// run-time access guard checks). Systems with equal access conflict with a third alike, so
+/// the access of each pair of classes of equal access is compared once: 10,000 copies of one
+/// system cost one comparison, not fifty million.
+fn conflict_rows(nodes: &[SystemNode]) -> Vec<BitSet> {
+    let len = nodes.len();
+    let classes = access_classes(nodes);
+    let members: Vec<BitSet> = classes.iter().map(|class| bits(len, class)).collect();
+    let mut rows = vec![BitSet::with_len(len); len];
+    for (i, class) in classes.iter().enumerate() {
+        for (j, other) in classes.iter().enumerate().skip(i) {
+            if access_conflicts(&nodes[class[0]], &nodes[other[0]]) {
+                mark_class_pair(&mut rows, class, &members[j]);
+                mark_class_pair(&mut rows, other, &members[i]);
+            }
+        }
+    }
+    for (index, row) in rows.iter_mut().enumerate() {
+        row.remove(index);
+    }
+    rows
+}
+
+/// Every row of `class` gains `other`'s members: bit by bit for a small class, word by word
+/// for a large one.
+fn mark_class_pair(rows: &mut [BitSet], class: &[usize], other: &BitSet) {
+    let words = other.words().len();
+    let small: Option<Vec<usize>> = {
+        let mut ones = other.ones();
+        let head: Vec<usize> = ones.by_ref().take(words).collect();
+        ones.next().is_none().then_some(head)
+    };
+    for &a in class {
+        match &small {
+            Some(ones) => ones.iter().for_each(|&b| rows[a].insert(b)),
+            None => rows[a].union_with(other),
+        }
+    }
+}
+
+fn bits(len: usize, members: &[usize]) -> BitSet {
+    let mut set = BitSet::with_len(len);
+    members.iter().for_each(|&i| set.insert(i));
+    set
+}
+
+/// Systems with equal access (their own, their conditions' and their sets' conditions'),
+/// grouped in registration order. Looked up by a hash of the access's debug text and
+/// confirmed by comparing the access itself (the hash only narrows the search).
+fn access_classes(nodes: &[SystemNode]) -> Vec<Vec<usize>> {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut classes: Vec<Vec<usize>> = Vec::new();
+    let mut by_hash: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (index, node) in nodes.iter().enumerate() {
+        let mut hasher = DefaultHasher::new();
+        format!("{:?}", node.access).hash(&mut hasher);
+        node.is_exclusive.hash(&mut hasher);
+        let candidates = by_hash.entry(hasher.finish()).or_default();
+        let same = candidates.iter().copied().find(|&class| {
+            let first = &nodes[classes[class][0]];
+            first.is_exclusive == node.is_exclusive && first.access == node.access
+        });
+        match same {
+            Some(class) => classes[class].push(index),
+            None => {
+                candidates.push(classes.len());
+                classes.push(vec![index]);
+            }
+        }
+    }
+    classes
+}
+
+/// True when `a` and `b` may not run at the same time because of their data access.
+fn access_conflicts(a: &SystemNode, b: &SystemNode) -> bool {
+    a.is_exclusive
+        || b.is_exclusive
+        || a.access
+            .iter()
+            .any(|x| b.access.iter().any(|y| !x.get_conflicts(y).is_empty()))
+}
+
+/// The systems that must be ordered against `later` (conflicting access, or spawn order).
+fn must_order(
+    nodes: &[SystemNode],
+    conflicts: &[BitSet],
+    spawn: &SpawnRows,
+    later: usize,
+) -> BitSet {
+    let mut row = conflicts[later].clone();
+    if nodes[later].declared_spawner {
+        row.union_with(&spawn.deferred);
+    }
+    if uses_deferred(&nodes[later]) {
+        row.union_with(&spawn.declared);
+    }
+    row.remove(later);
+    row
+}
+
+/// Declared spawners, and every system that could allocate entity ids (see
+/// [`EdgeReason::SpawnOrder`]).
+struct SpawnRows {
+    declared: BitSet,
+    deferred: BitSet,
+}
+
+impl SpawnRows {
+    fn new(nodes: &[SystemNode]) -> Self {
+        let select = |keep: fn(&SystemNode) -> bool| {
+            let chosen: Vec<usize> = (0..nodes.len()).filter(|&i| keep(&nodes[i])).collect();
+            bits(nodes.len(), &chosen)
+        };
+        Self {
+            declared: select(|node| node.declared_spawner),
+            deferred: select(uses_deferred),
+        }
+    }
+}
+
+/// Adds an edge, the earlier registered system first, between every pair that must not
+/// overlap (see [`must_order`]) and that no path orders yet. Pairs are taken as before: later
+/// systems in registration order, for each the earlier ones from the nearest back, so the
+/// edges depend on the registration order only. Pairs already ordered cost a bit test each,
+/// a word of 64 at a time.
 fn add_conflict_edges(
     nodes: &[SystemNode],
     world: &World,
+    conflicts: &[BitSet],
+    ancestry: &mut Ancestry,
     edges: &mut Vec<Edge>,
-    reach: &mut [BitSet],
-) -> Vec<BitSet> {
-    let mut conflicts = vec![BitSet::with_len(nodes.len()); nodes.len()];
+) {
+    let spawn = SpawnRows::new(nodes);
     for later in 0..nodes.len() {
-        for earlier in (0..later).rev() {
-            let Some(reason) = conflict_reason(&nodes[earlier], &nodes[later], world) else {
-                continue;
-            };
-            if reason != EdgeReason::SpawnOrder {
-                conflicts[earlier].insert(later);
-                conflicts[later].insert(earlier);
-            }
-            let (from, to, implied) = if reach[later].contains(earlier) {
-                (later, earlier, true)
+        let must = must_order(nodes, conflicts, &spawn, later);
+        for word in (0..later.div_ceil(64)).rev() {
+            let below_later = if word == later / 64 {
+                (1u64 << (later % 64)) - 1
             } else {
-                (earlier, later, reach[earlier].contains(later))
+                u64::MAX
             };
-            if !implied {
-                add_reachability(reach, from, to);
+            let mut pending = must.words()[word] & below_later;
+            loop {
+                pending &= !ancestry.before[later].words()[word];
+                if pending == 0 {
+                    break;
+                }
+                let bit = 63 - pending.leading_zeros() as usize;
+                pending &= !(1u64 << bit);
+                let earlier = word * 64 + bit;
+                if ancestry.is_before(later, earlier) {
+                    continue;
+                }
+                let reason = conflict_reason(&nodes[earlier], &nodes[later], world)
+                    .expect("pairs that must be ordered have a reason");
+                ancestry.add_edge(earlier, later);
+                edges.push(Edge {
+                    from: earlier,
+                    to: later,
+                    reason,
+                });
             }
-            edges.push(Edge {
-                from,
-                to,
-                reason,
-                implied,
-            });
-        }
-    }
-    conflicts
-}
-
-/// Records `from → to`: everything that reaches `from` (and `from` itself) now reaches `to`
-/// and everything after it.
-fn add_reachability(reach: &mut [BitSet], from: usize, to: usize) {
-    let mut gained = reach[to].clone();
-    gained.insert(to);
-    let reaches_from: Vec<bool> = reach.iter().map(|row| row.contains(from)).collect();
-    for (node, row) in reach.iter_mut().enumerate() {
-        if node == from || reaches_from[node] {
-            row.union_with(&gained);
         }
     }
 }
@@ -307,11 +490,6 @@ fn conflict_reason(a: &SystemNode, b: &SystemNode, world: &World) -> Option<Edge
     spawn_order.then_some(EdgeReason::SpawnOrder)
 }
 
-/// True when `a` and `b` are ordered one way or the other.
-fn ordered(reach: &[BitSet], a: usize, b: usize) -> bool {
-    reach[a].contains(b) || reach[b].contains(a)
-}
-
 /// Could allocate entity ids while running: has deferred buffers (`Commands`), or says so.
 fn uses_deferred(node: &SystemNode) -> bool {
     node.has_deferred || node.declared_spawner
@@ -321,7 +499,12 @@ fn uses_deferred(node: &SystemNode) -> bool {
 /// deferred buffers that are ordered against every other such system of their step anyway
 /// (nothing could allocate at the same time). Marks the steps where some system with
 /// deferred buffers may not.
-fn mark_spawners(nodes: &[SystemNode], reach: &[BitSet], steps: &mut [Step]) -> Vec<bool> {
+fn mark_spawners(
+    nodes: &[SystemNode],
+    reach: &[BitSet],
+    before: &[BitSet],
+    steps: &mut [Step],
+) -> Vec<bool> {
     let mut may_spawn: Vec<bool> = nodes.iter().map(|n| n.declared_spawner).collect();
     for step in steps {
         let Step::Shared(step) = step else { continue };
@@ -331,8 +514,18 @@ fn mark_spawners(nodes: &[SystemNode], reach: &[BitSet], steps: &mut [Step]) -> 
             .copied()
             .filter(|&i| uses_deferred(&nodes[i]))
             .collect();
+        let others = bits(nodes.len(), &deferred);
         for &a in &deferred {
-            if deferred.iter().all(|&b| a == b || ordered(reach, a, b)) {
+            let ordered_against_all = others
+                .words()
+                .iter()
+                .zip(reach[a].words().iter().zip(before[a].words()))
+                .enumerate()
+                .all(|(word, (&other, (&after, &earlier)))| {
+                    let own = if word == a / 64 { 1u64 << (a % 64) } else { 0 };
+                    other & !(after | earlier | own) == 0
+                });
+            if ordered_against_all {
                 may_spawn[a] = true;
             }
         }
@@ -365,8 +558,11 @@ fn collect_conflict_names(
 /// Splits the run order at exclusive systems; within a shared step, counts predecessors.
 /// Also says whose deferred work is applied where: before each exclusive system, everything
 /// that ran since the previous one; at the end of the tick, the rest.
-fn steps(nodes: &[SystemNode], order: &[usize], edges: &[Edge]) -> (Vec<Step>, Vec<usize>) {
-    let successors = successor_lists(nodes.len(), edges);
+fn steps(
+    nodes: &[SystemNode],
+    order: &[usize],
+    successors: &[Vec<usize>],
+) -> (Vec<Step>, Vec<usize>) {
     let mut steps = Vec::new();
     let mut current: Vec<usize> = Vec::new();
     let mut unapplied: Vec<usize> = Vec::new();
@@ -375,7 +571,7 @@ fn steps(nodes: &[SystemNode], order: &[usize], edges: &[Edge]) -> (Vec<Step>, V
             if !current.is_empty() {
                 steps.push(Step::Shared(shared_step(
                     std::mem::take(&mut current),
-                    &successors,
+                    successors,
                 )));
             }
             unapplied.sort_unstable();
@@ -389,14 +585,19 @@ fn steps(nodes: &[SystemNode], order: &[usize], edges: &[Edge]) -> (Vec<Step>, V
         unapplied.push(index);
     }
     if !current.is_empty() {
-        steps.push(Step::Shared(shared_step(current, &successors)));
+        steps.push(Step::Shared(shared_step(current, successors)));
     }
     unapplied.sort_unstable();
     (steps, unapplied)
 }
 
 fn shared_step(nodes: Vec<usize>, successors: &[Vec<usize>]) -> SharedStep {
-    let position = |node: usize| nodes.iter().position(|&n| n == node);
+    let positions: HashMap<usize, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(at, &node)| (node, at))
+        .collect();
+    let position = |node: usize| positions.get(&node).copied();
     let local_successors: Vec<Vec<usize>> = nodes
         .iter()
         .map(|&node| {

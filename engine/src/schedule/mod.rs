@@ -248,7 +248,7 @@ impl Schedule {
             .into_iter()
             .enumerate()
             .map(|(index, system)| SystemNode::initialize(system, index, &gates, world))
-            .collect();
+            .collect::<Result<_, _>>()?;
         let graph = Graph::build(&nodes, &flat.orders, world)?;
         mark_spawn_counting(&mut nodes, &graph);
         let guard = AccessGuard::new(graph.conflicts.clone());

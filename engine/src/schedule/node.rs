@@ -13,6 +13,7 @@ use bevy_ecs::{
 };
 
 use super::flatten::{FlatSystem, SetGate};
+use crate::BuildError;
 
 /// Systems whose average run time is below this are timed only on sampling ticks: reading
 /// the clock costs about as much as running them.
@@ -147,12 +148,16 @@ impl SystemNode {
     /// Initializes the system (registered as number `index`) and its conditions on `world`
     /// (bevy's `System::initialize`). `gates` are the (initialized) run conditions of all sets
     /// with their access; the node takes those of its own sets.
+    ///
+    /// bevy refuses a system whose own parameters conflict (`Query<&mut A>` twice, say) by
+    /// panicking in `initialize`; that panic is caught and becomes
+    /// [`BuildError::InvalidSystem`] naming the system.
     pub(crate) fn initialize(
         flat: FlatSystem,
         index: usize,
         gates: &[(Arc<SetGate>, Vec<SystemAccess>, bool)],
         world: &mut World,
-    ) -> Self {
+    ) -> Result<Self, BuildError> {
         let FlatSystem {
             mut system,
             mut conditions,
@@ -160,15 +165,22 @@ impl SystemNode {
             gates: own_gates,
             spawns,
         } = flat;
-        let mut access = vec![system.initialize(world)];
-        access.extend(conditions.iter_mut().map(|c| c.initialize(world)));
+        let initialized = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut access = vec![system.initialize(world)];
+            access.extend(conditions.iter_mut().map(|c| c.initialize(world)));
+            access
+        }));
+        let mut access = initialized.map_err(|payload| BuildError::InvalidSystem {
+            system: system.name().shortname().to_string(),
+            message: panic_message(payload.as_ref()),
+        })?;
         let mut gates_send = true;
         for &gate in &own_gates {
             access.extend(gates[gate].1.iter().cloned());
             gates_send &= gates[gate].2;
         }
         let is_exclusive = access.iter().any(SystemAccess::is_exclusive);
-        Self {
+        Ok(Self {
             name: system.name().shortname().to_string(),
             is_send: system.is_send() && conditions.iter().all(|c| c.is_send()) && gates_send,
             has_deferred: system.has_deferred(),
@@ -191,7 +203,7 @@ impl SystemNode {
             count_spawns: false,
             allocated: 0,
             suspect: false,
-        }
+        })
     }
 
     /// Runs conditions and system with exclusive access to the world (sequential paths and
