@@ -9,7 +9,10 @@ use std::{
 
 use bevy_ecs::resource::Resource;
 
-use crate::schedule::workers::{Help, Ticket, WorkerPool};
+use crate::schedule::{
+    node::drop_panic,
+    workers::{Help, Ticket, WorkerPool},
+};
 
 /// The engine's worker threads, as a resource systems can use for data-parallel loops.
 ///
@@ -173,8 +176,17 @@ where
 impl<I, F> ChunkTask<I, F> {
     fn keep_lowest_panic(&self, index: usize, payload: Box<dyn Any + Send>) {
         let mut panic = self.panic.lock().unwrap_or_else(PoisonError::into_inner);
-        if panic.as_ref().is_none_or(|(first, _)| index < *first) {
-            *panic = Some((index, payload));
+        let dropped = if panic.as_ref().is_none_or(|(first, _)| index < *first) {
+            panic
+                .replace((index, payload))
+                .map(|(_, replaced)| replaced)
+        } else {
+            Some(payload)
+        };
+        drop(panic);
+        // A payload's drop may panic; this runs on helpers, which must not unwind.
+        if let Some(payload) = dropped {
+            drop_panic(payload);
         }
     }
 }

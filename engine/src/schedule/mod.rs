@@ -68,7 +68,9 @@ use bevy_ecs::world::World;
 pub use config::Spawners;
 pub use graph::{Edge, EdgeReason};
 pub use node::SystemTiming;
-pub use parallel::{DEFAULT_OFFLOAD_MIN, DEFAULT_SPIN, OffloadPolicy, ParallelConfig};
+pub use parallel::{
+    DEFAULT_OFFLOAD_MIN, DEFAULT_SPIN, MAX_SPIN, MAX_THREADS, OffloadPolicy, ParallelConfig,
+};
 pub use plan::{PlannedSystem, SchedulePlan};
 
 pub(crate) use parallel::ParallelExecutor;
@@ -97,8 +99,9 @@ impl Default for ExecutorKind {
 }
 
 impl ExecutorKind {
-    /// The parallel executor with `threads` threads (the driving thread included) and default
-    /// settings otherwise.
+    /// The parallel executor with `threads` threads (the driving thread included; 0 counts as
+    /// 1, more than [`MAX_THREADS`] is refused when the app is built) and default settings
+    /// otherwise.
     pub fn parallel(threads: usize) -> Self {
         ExecutorKind::Parallel(ParallelConfig {
             threads: threads.max(1),
@@ -209,25 +212,33 @@ pub(crate) struct Schedule {
     gates: Vec<Arc<SetGate>>,
     /// This tick times every system (see [`SystemTiming`]).
     sampling_tick: bool,
-    /// Ids that the last checked step allocated beyond what its spawners account for, and the
-    /// system to blame when applying its deferred work does not show who took them.
-    unexplained_spawns: Option<(u32, usize)>,
+    /// Ids that the last checked step allocated beyond what its spawners account for, in
+    /// case applying its deferred work does not show who took them.
+    unexplained_spawns: Option<UnexplainedSpawns>,
+}
+
+/// Entity ids a step allocated that no system of it may take, and the systems that could
+/// have (registration order).
+#[derive(Debug)]
+struct UnexplainedSpawns {
+    entities: u32,
+    suspects: Vec<usize>,
 }
 
 impl Schedule {
     pub(crate) fn build(config: SystemsConfig, world: &mut World) -> Result<Self, BuildError> {
         let flat = config.flatten()?;
-        let gates: Vec<_> = flat
+        let gates = flat
             .gates
             .into_iter()
             .map(|gate| initialize_gate(gate, world))
-            .collect();
-        let mut nodes: Vec<SystemNode> = flat
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut nodes = flat
             .systems
             .into_iter()
             .enumerate()
             .map(|(index, system)| SystemNode::initialize(system, index, &gates, world))
-            .collect();
+            .collect::<Result<Vec<_>, _>>()?;
         let graph = Graph::build(&nodes, &flat.orders, world)?;
         mark_spawn_counting(&mut nodes, &graph);
         let guard = AccessGuard::new(graph.conflicts.clone());
@@ -348,8 +359,10 @@ impl Schedule {
         failed
     }
 
-    /// After a step allocated `extra` ids nobody may have: every system of it that may not
-    /// allocate is looked at when its deferred work is applied.
+    /// After a step allocated `extra` ids nobody may have: every system of it that could
+    /// have (deferred buffers, not allowed to allocate) is looked at when its deferred work is
+    /// applied. A system without deferred buffers is never suspected: it has no `Commands` to
+    /// spawn with.
     fn suspect_spawners(&mut self, step_index: usize, extra: u32) {
         let Step::Shared(step) = &self.graph.steps[step_index] else {
             return;
@@ -357,15 +370,19 @@ impl Schedule {
         if extra == 0 {
             return;
         }
-        let mut first = None;
+        let mut suspects = Vec::new();
         for &index in &step.nodes {
             let node = &mut self.nodes[index];
-            if !node.may_spawn {
+            if node.has_deferred && !node.may_spawn {
                 node.suspect = true;
-                first = first.or(Some(index));
+                suspects.push(index);
             }
         }
-        self.unexplained_spawns = first.map(|index| (extra, index));
+        suspects.sort_unstable();
+        self.unexplained_spawns = Some(UnexplainedSpawns {
+            entities: extra,
+            suspects,
+        });
     }
 
     fn run_exclusive(
@@ -449,7 +466,7 @@ fn apply_listed(
     list: &[usize],
     world: &mut World,
     failures: &mut Failures,
-    unexplained: &mut Option<(u32, usize)>,
+    unexplained: &mut Option<UnexplainedSpawns>,
 ) {
     let mut explained = false;
     for &index in list {
@@ -473,8 +490,19 @@ fn apply_listed(
             });
         }
     }
-    if let Some((entities, index)) = unexplained.take().filter(|_| !explained) {
-        failures.record(undeclared_spawn(index, entities));
+    if let Some(unexplained) = unexplained.take().filter(|_| !explained) {
+        failures.record(unattributed_spawn(unexplained));
+    }
+}
+
+/// Nobody's commands showed the extra ids: the failure says so and lists the suspects,
+/// ordered as the lowest of them (so the reported failure is the same on every executor).
+fn unattributed_spawn(unexplained: UnexplainedSpawns) -> FailedSystem {
+    let UnexplainedSpawns { entities, suspects } = unexplained;
+    FailedSystem {
+        index: suspects.first().copied().unwrap_or(0),
+        phase: Phase::Apply,
+        fault: NodeFault::UnattributedSpawn { entities, suspects },
     }
 }
 
@@ -514,15 +542,23 @@ fn apply_node(node: &mut SystemNode, world: &mut World) -> Result<(), NodeFault>
 
 /// Initializes the conditions of a set on `world`: the gate, its conditions' access (added to
 /// the access of every system of the set) and whether they are all `Send`.
-fn initialize_gate(
-    gate: SetGate,
-    world: &mut World,
-) -> (Arc<SetGate>, Vec<bevy_ecs::system::SystemAccess>, bool) {
+/// A set condition with deferred buffers is refused, as a system's own is
+/// ([`node::refuse_deferred_conditions`]).
+fn initialize_gate(gate: SetGate, world: &mut World) -> Result<InitializedGate, BuildError> {
     let mut access = Vec::new();
     let mut is_send = true;
+    let mut refused = Ok(());
     gate.for_each_condition(|condition| {
         access.push(condition.initialize(world));
         is_send &= condition.is_send();
+        if refused.is_ok() {
+            refused = node::refuse_deferred_conditions(std::slice::from_ref(condition), || {
+                format!("set {}", gate.name)
+            });
+        }
     });
-    (Arc::new(gate), access, is_send)
+    refused.map(|()| (Arc::new(gate), access, is_send))
 }
+
+/// A set gate with its conditions' access and whether they are all `Send`.
+type InitializedGate = (Arc<SetGate>, Vec<bevy_ecs::system::SystemAccess>, bool);

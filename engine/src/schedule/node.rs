@@ -10,6 +10,7 @@ use bevy_ecs::{
 };
 
 use super::flatten::{FlatSystem, SetGate};
+use crate::BuildError;
 
 /// Systems whose average run time is below this are timed only on sampling ticks: reading
 /// the clock costs about as much as running them.
@@ -84,6 +85,13 @@ pub(crate) enum NodeFault {
     UndeclaredSpawn {
         entities: u32,
     },
+    /// Its step allocated ids that no system may take, and applying the step's deferred work
+    /// did not show whose they were; `suspects` (registration order) are the systems of the
+    /// step that could have allocated them.
+    UnattributedSpawn {
+        entities: u32,
+        suspects: Vec<usize>,
+    },
 }
 
 /// A system as the schedule holds it.
@@ -127,7 +135,7 @@ impl SystemNode {
         index: usize,
         gates: &[(Arc<SetGate>, Vec<SystemAccess>, bool)],
         world: &mut World,
-    ) -> Self {
+    ) -> Result<Self, BuildError> {
         let FlatSystem {
             mut system,
             mut conditions,
@@ -137,14 +145,16 @@ impl SystemNode {
         } = flat;
         let mut access = vec![system.initialize(world)];
         access.extend(conditions.iter_mut().map(|c| c.initialize(world)));
+        let name = system.name().shortname().to_string();
+        refuse_deferred_conditions(&conditions, || format!("system {name}"))?;
         let mut gates_send = true;
         for &gate in &own_gates {
             access.extend(gates[gate].1.iter().cloned());
             gates_send &= gates[gate].2;
         }
         let is_exclusive = access.iter().any(SystemAccess::is_exclusive);
-        Self {
-            name: system.name().shortname().to_string(),
+        Ok(Self {
+            name,
             is_send: system.is_send() && conditions.iter().all(|c| c.is_send()) && gates_send,
             has_deferred: system.has_deferred(),
             conditions,
@@ -164,14 +174,15 @@ impl SystemNode {
             count_spawns: false,
             allocated: 0,
             suspect: false,
-        }
+        })
     }
 
     /// Runs conditions and system with exclusive access to the world (sequential paths and
-    /// exclusive systems). Deferred buffers are not applied here.
+    /// exclusive systems). Deferred buffers are not applied here (conditions have none: see
+    /// [`refuse_deferred_conditions`]), exactly as on the parallel path.
     pub(crate) fn run_with_world(&mut self, world: &mut World) -> Result<RunOutcome, NodeFault> {
         catch_fault(|| {
-            if !self.should_run(|condition| condition.run((), world))? {
+            if !self.should_run(|condition| condition.run_without_applying_deferred((), world))? {
                 return Ok(RunOutcome::Skipped);
             }
             system_result(self.system.run_without_applying_deferred((), world))
@@ -201,6 +212,25 @@ impl SystemNode {
         for condition in &mut self.conditions {
             condition.check_change_tick(check);
         }
+    }
+}
+
+/// Refuses run conditions with deferred buffers (`Commands` is a read-only parameter to bevy,
+/// so `fn cond(mut commands: Commands) -> bool` is a valid condition). Where would their work
+/// go? Applied at once on a thread that has the world to itself, it would land in the middle
+/// of a step; left in the condition on a worker, it would wait for some later inline run. The
+/// world would then depend on which thread evaluated the condition, so such a condition is a
+/// build error naming it and `owner` (what it gates).
+pub(crate) fn refuse_deferred_conditions(
+    conditions: &[BoxedCondition],
+    owner: impl Fn() -> String,
+) -> Result<(), BuildError> {
+    match conditions.iter().find(|condition| condition.has_deferred()) {
+        Some(condition) => Err(BuildError::DeferredCondition {
+            condition: condition.name().shortname().to_string(),
+            owner: owner(),
+        }),
+        None => Ok(()),
     }
 }
 
@@ -234,7 +264,20 @@ pub(crate) fn system_result(
 pub(crate) fn catch_fault<T>(f: impl FnOnce() -> Result<T, NodeFault>) -> Result<T, NodeFault> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(result) => result,
-        Err(payload) => Err(NodeFault::Panicked(panic_message(payload.as_ref()))),
+        Err(payload) => {
+            let message = panic_message(payload.as_ref());
+            drop_panic(payload);
+            Err(NodeFault::Panicked(message))
+        }
+    }
+}
+
+/// Drops a caught panic's payload without letting it unwind: a payload is any value, and its
+/// `Drop` may panic in turn, which would escape the catcher (out of a tick, or out of a worker
+/// thread). A payload whose drop panicked is dropped no further: its own payload is leaked.
+pub(crate) fn drop_panic(payload: Box<dyn std::any::Any + Send>) {
+    if let Err(again) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(payload))) {
+        std::mem::forget(again);
     }
 }
 
