@@ -27,6 +27,11 @@ use crate::schedule::{
 /// lowest chunk index is resumed on the calling thread: which chunks were done does not
 /// depend on the threads either.
 ///
+/// Do not spawn entities from inside a loop (`ParallelCommands`, or `Commands` moved into
+/// the chunks): ids are handed out in the order the chunks happen to run, and the spawn check
+/// cannot tell. Return what to spawn from [`map_chunks`](Self::map_chunks) and spawn it in
+/// chunk order afterwards (see [`schedule`](crate::schedule#spawning)).
+///
 /// ```
 /// use tickbus::prelude::*;
 /// use tickbus::ComputePool;

@@ -16,9 +16,41 @@
 //! which adds that order ([`EdgeReason::SpawnOrder`]). Systems that use `Commands` to insert, remove or despawn run in
 //! parallel freely. A system that spawns where it may not fails the tick with
 //! [`TickError::UndeclaredSpawn`](crate::TickError::UndeclaredSpawn) naming it, on every
-//! executor alike; ids are never silently thread-dependent. (Queuing a closure that spawns,
+//! executor alike. (Queuing a closure that spawns,
 //! `commands.queue(|world: &mut World| { world.spawn(..); })`, allocates when deferred work is
-//! applied, in registration order, and needs no declaration.)
+//! applied, in registration order, and needs no declaration.) When the ids a step allocated
+//! cannot be traced to one system's commands (it spawned and despawned the same entity in one
+//! queue, say), the tick fails with
+//! [`TickError::UnattributedSpawn`](crate::TickError::UnattributedSpawn), which lists the
+//! systems that could have spawned instead of guessing one.
+//!
+//! Run conditions, of systems and of sets, may not have deferred buffers (`Commands`, an
+//! [`EventWriter`](crate::EventWriter)): bevy accepts `fn cond(mut commands: Commands) ->
+//! bool`, but a condition's deferred work has no place in the tick's order, so the app refuses
+//! to build ([`BuildError::DeferredCondition`]).
+//!
+//! Two ways around the spawn check are not caught, and make ids depend on thread timing:
+//!
+//! * **bevy's `&EntityAllocator` parameter.** It allocates ids through a read-only borrow, with
+//!   no deferred buffer, so nothing orders a system that uses it against others, and an id it
+//!   takes where no system may allocate can only be reported as unattributable, if the step
+//!   counts ids at all. Spawn with `Commands` instead, or allocate in an exclusive system.
+//! * **Spawning from several threads inside one system**: `ParallelCommands`, or `Commands`
+//!   used inside a [`ComputePool`] loop. The ids are handed out in the
+//!   order the chunks happen to run, and bevy applies `ParallelCommands`' per-thread queues in
+//!   thread order. The spawn check sees a declared spawner allocating, which it may. Collect
+//!   what to spawn per chunk (`ComputePool::map_chunks` returns results in chunk order) and
+//!   spawn it on the system's own thread afterwards.
+//!
+//! Outside those two, ids are never silently thread-dependent.
+//!
+//! # Change ticks
+//!
+//! bevy's change-tick *values* (`SystemChangeTick`, `Ref::last_changed`, `Tick` numbers) count
+//! system runs, so they depend on the order in which systems happened to start, which on the
+//! parallel executor depends on threads. Change *detection* (`Changed<T>`, `is_changed`,
+//! `resource_changed`) does not: systems that conflict are always ordered the same way. Use
+//! detection freely, but keep tick values out of simulation state.
 //!
 //! # Deferred work
 //!
@@ -81,7 +113,7 @@ use config::SystemsConfig;
 use flatten::SetGate;
 use graph::{Graph, SharedStep, Step};
 use node::{NodeFault, SystemNode};
-use shared_world::AccessGuard;
+use shared_world::{AccessGuard, ScheduleId};
 
 /// Which executor runs the systems of each tick.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -241,7 +273,11 @@ impl Schedule {
             .collect::<Result<Vec<_>, _>>()?;
         let graph = Graph::build(&nodes, &flat.orders, world)?;
         mark_spawn_counting(&mut nodes, &graph);
-        let guard = AccessGuard::new(graph.conflicts.clone());
+        let id = ScheduleId::unique();
+        for node in &mut nodes {
+            node.schedule = Some(id);
+        }
+        let guard = AccessGuard::new(id, graph.conflicts.clone());
         Ok(Self {
             nodes,
             graph,

@@ -9,7 +9,10 @@ use bevy_ecs::{
     world::{World, WorldId},
 };
 
-use super::flatten::{FlatSystem, SetGate};
+use super::{
+    flatten::{FlatSystem, SetGate},
+    shared_world::ScheduleId,
+};
 use crate::BuildError;
 
 /// Systems whose average run time is below this are timed only on sampling ticks: reading
@@ -109,6 +112,8 @@ pub(crate) struct SystemNode {
     pub(crate) is_send: bool,
     pub(crate) has_deferred: bool,
     pub(crate) world_id: WorldId,
+    /// The schedule it belongs to (set once the schedule is built).
+    pub(crate) schedule: Option<ScheduleId>,
     pub(crate) timing: SystemTiming,
     /// Registration index (what the access guard and the failure order speak of).
     pub(crate) index: usize,
@@ -166,6 +171,7 @@ impl SystemNode {
             access,
             is_exclusive,
             world_id: world.id(),
+            schedule: None,
             timing: SystemTiming::default(),
             system,
             index,

@@ -619,8 +619,10 @@ mod tests {
         let (mut world, mut schedule) = independent_step(2);
         let step = shared_step(&schedule).clone();
         let pool = WorkerPool::new(0, Duration::ZERO, false).unwrap();
-        let guard =
-            crate::schedule::shared_world::AccessGuard::new(schedule.graph.conflicts.clone());
+        let guard = crate::schedule::shared_world::AccessGuard::new(
+            schedule.nodes[0].schedule.expect("built"),
+            schedule.graph.conflicts.clone(),
+        );
         let mut scratch = Scratch::default();
         scratch.prepare(&schedule.nodes, &step, |_| false);
         let (dispatch, claimed) = scratch.dispatch(&step);
