@@ -9,7 +9,10 @@ use std::{
 
 use bevy_ecs::resource::Resource;
 
-use crate::schedule::workers::{Help, Ticket, WorkerPool};
+use crate::schedule::{
+    node::drop_panic,
+    workers::{Help, Ticket, WorkerPool},
+};
 
 /// The engine's worker threads, as a resource systems can use for data-parallel loops.
 ///
@@ -23,6 +26,11 @@ use crate::schedule::workers::{Help, Ticket, WorkerPool};
 /// If `f` panics on a chunk, every other chunk is still processed, and then the panic of the
 /// lowest chunk index is resumed on the calling thread: which chunks were done does not
 /// depend on the threads either.
+///
+/// Do not spawn entities from inside a loop (`ParallelCommands`, or `Commands` moved into
+/// the chunks): ids are handed out in the order the chunks happen to run, and the spawn check
+/// cannot tell. Return what to spawn from [`map_chunks`](Self::map_chunks) and spawn it in
+/// chunk order afterwards (see [`schedule`](crate::schedule#spawning)).
 ///
 /// ```
 /// use tickbus::prelude::*;
@@ -173,8 +181,17 @@ where
 impl<I, F> ChunkTask<I, F> {
     fn keep_lowest_panic(&self, index: usize, payload: Box<dyn Any + Send>) {
         let mut panic = self.panic.lock().unwrap_or_else(PoisonError::into_inner);
-        if panic.as_ref().is_none_or(|(first, _)| index < *first) {
-            *panic = Some((index, payload));
+        let dropped = if panic.as_ref().is_none_or(|(first, _)| index < *first) {
+            panic
+                .replace((index, payload))
+                .map(|(_, replaced)| replaced)
+        } else {
+            Some(payload)
+        };
+        drop(panic);
+        // A payload's drop may panic; this runs on helpers, which must not unwind.
+        if let Some(payload) = dropped {
+            drop_panic(payload);
         }
     }
 }

@@ -415,5 +415,13 @@ fn tick_error(schedule: &Schedule, failed: FailedSystem, tick: u64) -> TickError
             tick,
             entities,
         },
+        (NodeFault::UnattributedSpawn { entities, suspects }, _) => TickError::UnattributedSpawn {
+            systems: suspects
+                .iter()
+                .map(|&index| schedule.nodes[index].name.clone())
+                .collect(),
+            tick,
+            entities,
+        },
     }
 }

@@ -81,6 +81,40 @@ pub enum BuildError {
         /// The tick length asked for.
         length: std::time::Duration,
     },
+    /// [`ParallelConfig::threads`](crate::ParallelConfig::threads) is 0 or more than
+    /// [`MAX_THREADS`](crate::schedule::MAX_THREADS).
+    #[error(
+        "the parallel executor runs on 1 to {} threads, not {threads}",
+        crate::schedule::MAX_THREADS
+    )]
+    ThreadCount {
+        /// The thread count asked for.
+        threads: usize,
+    },
+    /// [`ParallelConfig::spin`](crate::ParallelConfig::spin) is longer than
+    /// [`MAX_SPIN`](crate::schedule::MAX_SPIN).
+    #[error(
+        "a worker spin of {spin:?} is longer than the maximum of {:?}",
+        crate::schedule::MAX_SPIN
+    )]
+    SpinTooLong {
+        /// The spin asked for.
+        spin: std::time::Duration,
+    },
+    /// A run condition (of a system or of a set) has deferred buffers (`Commands`, an
+    /// [`EventWriter`](crate::EventWriter), any `Deferred<T>`). A condition decides whether
+    /// systems run; it may not change the world, and work it deferred would have no place in
+    /// the tick's registration order.
+    #[error(
+        "the run condition {condition} of {owner} has deferred buffers (Commands, EventWriter, \
+         Deferred); run conditions may only read: move that work into a system"
+    )]
+    DeferredCondition {
+        /// The condition's name.
+        condition: String,
+        /// What it gates: `system name` or `set Name`.
+        owner: String,
+    },
     /// The worker threads could not be started.
     #[error("could not start the engine's worker threads: {0}")]
     ThreadPool(#[from] std::io::Error),
@@ -150,16 +184,40 @@ pub enum TickError {
         /// Entities it spawned that tick.
         entities: u32,
     },
+    /// Entity ids were allocated while systems ran that may run at the same time as other
+    /// systems with `Commands`, so the ids could depend on thread timing, and applying their
+    /// commands did not show which system took them: one spawned and despawned the same
+    /// entity in one command queue, or allocated through bevy's `EntityAllocator` parameter
+    /// (see [`schedule`](crate::schedule#spawning)). `systems` are the suspects: the systems of
+    /// that step with `Commands` that may not spawn, in registration order.
+    #[error(
+        "{entities} entity ids were allocated in tick {tick} where no system may allocate, and no \
+         system's commands show them (a spawn despawned in the same command queue, or an \
+         EntityAllocator parameter): the systems that could have are {}; declare the spawner \
+         with `.in_set(Spawners)`",
+        .systems.join(", ")
+    )]
+    UnattributedSpawn {
+        /// The suspects, in registration order.
+        systems: Vec<String>,
+        /// The tick.
+        tick: u64,
+        /// Entity ids allocated that tick that no system may take.
+        entities: u32,
+    },
 }
 
 impl TickError {
-    /// The system the error names.
+    /// The system the error names (for [`TickError::UnattributedSpawn`], the first suspect).
     pub fn system(&self) -> &str {
         match self {
             TickError::SystemPanicked { system, .. }
             | TickError::SystemFailed { system, .. }
             | TickError::CommandsPanicked { system, .. }
             | TickError::UndeclaredSpawn { system, .. } => system,
+            TickError::UnattributedSpawn { systems, .. } => {
+                systems.first().map_or("", String::as_str)
+            }
         }
     }
 
@@ -169,7 +227,8 @@ impl TickError {
             TickError::SystemPanicked { tick, .. }
             | TickError::SystemFailed { tick, .. }
             | TickError::CommandsPanicked { tick, .. }
-            | TickError::UndeclaredSpawn { tick, .. } => *tick,
+            | TickError::UndeclaredSpawn { tick, .. }
+            | TickError::UnattributedSpawn { tick, .. } => *tick,
         }
     }
 }

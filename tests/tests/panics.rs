@@ -4,11 +4,69 @@
 //! system and the tick; every other system still runs in the failing tick; the engine runs
 //! 1,000 more ticks; what of a failing tick is kept (the failing system's events, spawns,
 //! chunks done) is the same on every executor and thread count, and kept events are readable
-//! exactly in the next tick.
+//! exactly in the next tick. On executors with workers, panics are proven to have happened
+//! on worker threads too (a partner that only the driving thread may run waits for the
+//! panicking system, which must then be on a worker), and a panic whose payload panics again
+//! when dropped is contained wherever it happens.
 
-use std::sync::{Arc, Mutex};
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    thread::ThreadId,
+    time::{Duration, Instant},
+};
 
 use tickbus::{ComputePool, ExecutorKind, TickError, prelude::*};
+
+/// Not `Send` (holds an `Rc`): a system that takes it runs on the driving thread only.
+struct DriverOnly(#[allow(dead_code)] std::rc::Rc<()>);
+
+/// Where panicking systems ran, and a meeting point with [`partner`].
+#[derive(Resource, Clone, Default)]
+struct PanicThreads {
+    /// Whether the partner waits for the panicking systems (executors with workers).
+    meet: bool,
+    arrived: Arc<AtomicUsize>,
+    threads: Arc<Mutex<Vec<ThreadId>>>,
+}
+
+impl PanicThreads {
+    /// Called by a system about to panic.
+    fn arrive(&self) {
+        self.threads
+            .lock()
+            .unwrap()
+            .push(std::thread::current().id());
+        self.arrived.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Called on the driving thread: waits (at most 20 s) until `count` panicking systems
+    /// arrived, so the one of this tick runs on another thread.
+    fn wait_for(&self, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.meet && self.arrived.load(Ordering::SeqCst) < count && Instant::now() < deadline
+        {
+            std::hint::spin_loop();
+        }
+    }
+
+    fn on_other_threads(&self, driver: ThreadId) -> usize {
+        let threads = self.threads.lock().unwrap();
+        threads.iter().filter(|&&t| t != driver).count()
+    }
+}
+
+/// Runs beside the panicking systems of the first step, on the driving thread, and waits for
+/// them in the ticks they panic.
+fn partner(_: NonSend<DriverOnly>, panics: Res<PanicThreads>, time: Res<SimTime>) {
+    match time.tick() {
+        FIRST_TICK => panics.wait_for(1),
+        NOISY_TICK => panics.wait_for(2),
+        _ => {}
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Note(u64);
@@ -34,14 +92,25 @@ const COMPUTE_TICK: u64 = 20;
 const COMMAND_TICK: u64 = 25;
 const FIELD_CHUNK: usize = 1024;
 
-fn first_tick_bomb(time: Res<SimTime>) {
+fn first_tick_bomb(time: Res<SimTime>, panics: Res<PanicThreads>) {
+    if time.tick() == FIRST_TICK {
+        panics.arrive();
+    }
     assert!(time.tick() != FIRST_TICK, "boom at the first tick");
 }
 
 /// Writes a note and spawns a marker every tick; panics after both in [`NOISY_TICK`].
-fn noisy(mut out: EventWriter<Note>, mut commands: Commands, time: Res<SimTime>) {
+fn noisy(
+    mut out: EventWriter<Note>,
+    mut commands: Commands,
+    time: Res<SimTime>,
+    panics: Res<PanicThreads>,
+) {
     out.send(Note(time.tick() * 10));
     commands.spawn(Marker);
+    if time.tick() == NOISY_TICK {
+        panics.arrive();
+    }
     assert!(
         time.tick() != NOISY_TICK,
         "noisy after writing and spawning"
@@ -100,14 +169,26 @@ fn executors() -> Vec<ExecutorKind> {
     ]
 }
 
+/// Executors whose workers must be seen running a panicking system.
+fn with_workers(executor: ExecutorKind) -> bool {
+    matches!(executor, ExecutorKind::Parallel(config)
+        if config.threads > 1 && config.policy == tickbus::OffloadPolicy::Always)
+}
+
 fn build(executor: ExecutorKind) -> Engine {
     let mut app = App::new();
     app.set_executor(executor)
         .init_resource::<Log>()
         .init_resource::<ExclusiveRuns>()
+        .insert_resource(PanicThreads {
+            meet: with_workers(executor),
+            ..PanicThreads::default()
+        })
+        .insert_non_send_resource(DriverOnly(std::rc::Rc::new(())))
         .insert_resource(Field(vec![0; 16 * FIELD_CHUNK]))
         .add_systems(first_tick_bomb)
         .add_systems(noisy.in_set(Spawners))
+        .add_systems(partner)
         .add_systems(exclusive_bomb)
         .add_systems(conditioned.run_if(bomb_condition))
         .add_systems(compute_bomb)
@@ -185,6 +266,15 @@ fn every_panic_is_named_survived_and_kept_alike_on_every_executor() {
         engine
             .run_ticks(1000)
             .expect("the engine runs on after every panic");
+        let panics = engine.world().resource::<PanicThreads>();
+        assert_eq!(panics.arrived.load(Ordering::SeqCst), 2, "{executor:?}");
+        if with_workers(executor) {
+            assert_eq!(
+                panics.on_other_threads(std::thread::current().id()),
+                2,
+                "{executor:?}: both panicked on a worker"
+            );
+        }
         let kept = kept(&engine);
         check_kept(&kept, executor);
         match &reference {
@@ -281,5 +371,85 @@ fn a_mutex_poisoned_by_a_panicking_system_stays_poisoned() {
         );
         let shared = engine.world().resource::<Shared>().0.clone();
         assert_eq!(*shared.lock().unwrap_or_else(|p| p.into_inner()), 6);
+    }
+}
+
+/// A panic payload whose `Drop` panics again, `depth` times.
+struct Bomb(u32);
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        if self.0 > 0 {
+            std::panic::panic_any(Bomb(self.0 - 1));
+        }
+    }
+}
+
+fn throws_bomb(panics: Res<PanicThreads>) {
+    panics.arrive();
+    std::panic::panic_any(Bomb(2));
+}
+
+/// Waits for `throws_bomb` on the driving thread (if asked to), so that it runs on a worker.
+fn waits_for_the_bomb(_: NonSend<DriverOnly>, panics: Res<PanicThreads>, time: Res<SimTime>) {
+    panics.wait_for(time.tick() as usize + 1);
+}
+
+/// Ticks an engine whose system panics with a [`Bomb`] every tick, on a thread of its own:
+/// the errors, how many panics ran on a worker, and whether dropping the engine finished.
+fn tick_a_bomb(executor: ExecutorKind) -> (Vec<Result<(), String>>, usize) {
+    let (report, reported) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut app = App::new();
+        app.set_executor(executor)
+            .insert_resource(PanicThreads {
+                meet: with_workers(executor),
+                ..PanicThreads::default()
+            })
+            .insert_non_send_resource(DriverOnly(std::rc::Rc::new(())))
+            .add_systems((throws_bomb, waits_for_the_bomb));
+        let mut engine = app.build().unwrap();
+        let mut results = Vec::new();
+        for _ in 0..4 {
+            let tick = || engine.tick().map(|_| ()).map_err(|e| e.to_string());
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(tick)) {
+                Ok(result) => results.push(result),
+                Err(escaped) => {
+                    std::mem::forget(escaped);
+                    results.push(Err("the panic escaped tick()".to_owned()));
+                }
+            }
+        }
+        let panics = engine.world().resource::<PanicThreads>().clone();
+        let on_workers = panics.on_other_threads(std::thread::current().id());
+        report.send((results, on_workers)).unwrap();
+        drop(engine);
+        report.send((Vec::new(), 0)).unwrap();
+    });
+    let ticked = reported
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the ticks finished");
+    reported
+        .recv_timeout(Duration::from_secs(60))
+        .expect("dropping the engine finished");
+    ticked
+}
+
+#[test]
+fn a_panic_whose_payload_panics_when_dropped_is_contained_on_every_thread() {
+    for executor in executors() {
+        let (results, on_workers) = tick_a_bomb(executor);
+        for (tick, result) in results.iter().enumerate() {
+            let expected = format!(
+                "system throws_bomb panicked in tick {tick}: panic with a non-string payload"
+            );
+            assert_eq!(result, &Err(expected), "{executor:?}");
+        }
+        if with_workers(executor) {
+            assert_eq!(
+                on_workers, 4,
+                "{executor:?}: every bomb went off on a worker"
+            );
+        }
     }
 }

@@ -592,3 +592,127 @@ fn data_parallel_work_inside_a_parallel_step_does_not_deadlock() {
         .expect("50 ticks finish (a worker blocked on the step would deadlock the chunked loop)");
     assert!(all_updated);
 }
+
+/// Builds an app of two independent systems on `executor`; a refused build gives its error,
+/// an accepted engine is leaked rather than dropped (an executor that should have been refused
+/// might not drop cleanly).
+fn build_error(executor: ExecutorKind) -> Option<BuildError> {
+    fn one() {}
+    fn two() {}
+    let mut app = App::new();
+    app.set_executor(executor).add_systems((one, two));
+    match app.build() {
+        Ok(engine) => {
+            std::mem::forget(engine);
+            None
+        }
+        Err(error) => Some(error),
+    }
+}
+
+#[test]
+fn parallel_settings_the_executor_cannot_use_are_build_errors() {
+    let with = |threads, spin| {
+        ExecutorKind::Parallel(tickbus::ParallelConfig {
+            threads,
+            spin,
+            ..tickbus::ParallelConfig::default()
+        })
+    };
+    let spin = tickbus::schedule::DEFAULT_SPIN;
+    for threads in [0, usize::MAX, tickbus::schedule::MAX_THREADS + 1] {
+        let error = build_error(with(threads, spin));
+        assert!(
+            matches!(error, Some(BuildError::ThreadCount { threads: t }) if t == threads),
+            "{threads} threads: {error:?}"
+        );
+    }
+    for too_long in [Duration::MAX, tickbus::schedule::MAX_SPIN * 2] {
+        let error = build_error(with(2, too_long));
+        assert!(
+            matches!(error, Some(BuildError::SpinTooLong { spin }) if spin == too_long),
+            "{error:?}"
+        );
+    }
+    assert!(build_error(with(2, tickbus::schedule::MAX_SPIN)).is_none());
+}
+
+#[derive(Component)]
+struct FromCondition;
+
+/// A run condition with `Commands` (bevy accepts it: `Commands` is a read-only parameter).
+fn spawning_condition(mut commands: Commands) -> bool {
+    commands.spawn(FromCondition);
+    true
+}
+
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Gated;
+
+#[test]
+fn a_run_condition_with_deferred_buffers_is_refused_on_every_executor() {
+    fn gated() {}
+    fn free() {}
+    for executor in every_executor() {
+        let mut app = App::new();
+        app.set_executor(executor)
+            .add_systems(gated.run_if(spawning_condition))
+            .add_systems(free);
+        let error = app.build().map(|_| ()).unwrap_err();
+        assert!(
+            matches!(&error, BuildError::DeferredCondition { condition, owner }
+                if condition == "spawning_condition" && owner == "system gated"),
+            "{executor:?}: {error:?}"
+        );
+        assert!(error.to_string().contains("spawning_condition"), "{error}");
+        let mut app = App::new();
+        app.set_executor(executor)
+            .configure_sets(Gated.run_if(spawning_condition))
+            .add_systems((gated.in_set(Gated), free));
+        let error = app.build().map(|_| ()).unwrap_err();
+        assert!(
+            matches!(&error, BuildError::DeferredCondition { owner, .. } if owner == "set Gated"),
+            "{executor:?}: {error:?}"
+        );
+    }
+}
+
+/// Spawns and despawns the same entity in one command queue: the id is allocated while it
+/// runs, but applying its commands shows no new entity.
+fn spawn_and_vanish(mut commands: Commands) {
+    let entity = commands.spawn_empty().id();
+    commands.entity(entity).despawn();
+}
+
+fn other_commands_user(mut commands: Commands) {
+    commands.queue(|_: &mut World| {});
+}
+
+fn without_parameters() {}
+
+#[test]
+fn an_unattributable_spawn_names_only_systems_that_could_have_spawned() {
+    for executor in every_executor() {
+        let mut app = App::new();
+        app.set_executor(executor)
+            .add_systems(without_parameters)
+            .add_systems(spawn_and_vanish)
+            .add_systems(other_commands_user);
+        let mut engine = app.build().unwrap();
+        let error = engine.tick().unwrap_err();
+        match &error {
+            TickError::UnattributedSpawn {
+                systems,
+                tick: 0,
+                entities: 1,
+            } => assert_eq!(
+                systems,
+                &["spawn_and_vanish", "other_commands_user"],
+                "{executor:?}"
+            ),
+            other => panic!("{executor:?}: {other}"),
+        }
+        assert_eq!(error.system(), "spawn_and_vanish");
+        assert!(!error.to_string().contains("without_parameters"), "{error}");
+    }
+}

@@ -5,7 +5,10 @@
 //! allocator that only this test binary uses). The binary runs without the test harness
 //! (`harness = false`), whose own threads would allocate meanwhile: `main` is the test.
 
-use std::time::Duration;
+use std::{
+    sync::atomic::{AtomicUsize, Ordering},
+    time::{Duration, Instant},
+};
 
 use tickbus::{ExecutorKind, ExecutorTotals, ParallelConfig, prelude::*};
 use tickbus_tests::alloc_count::{Counting, allocations_during};
@@ -42,8 +45,30 @@ fn count_samples(samples: EventReader<Sample>, mut count: ResMut<Count>) {
     count.0 += samples.len();
 }
 
-/// Allocations on all threads during 200 warm ticks, and how the systems ran meanwhile.
-fn allocations_in_steady_state(executor: ExecutorKind) -> (usize, ExecutorTotals) {
+/// Arrivals at the meeting of [`meet`] and [`meet_too`].
+#[derive(Resource, Default)]
+struct Meeting(AtomicUsize);
+
+/// The first of the pair to arrive in a tick waits (at most 50 ms) for the second: on an
+/// executor with workers, a tick where the second came in time ran them side by side.
+fn meet(meeting: Res<Meeting>) {
+    let order = meeting.0.fetch_add(1, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_millis(50);
+    while order.is_multiple_of(2) && meeting.0.load(Ordering::SeqCst) == order + 1 {
+        if Instant::now() > deadline {
+            return;
+        }
+        std::hint::spin_loop();
+    }
+}
+
+fn meet_too(meeting: Res<Meeting>) {
+    meet(meeting);
+}
+
+/// Allocations on all threads during 200 warm ticks, and how the systems ran meanwhile;
+/// `meeting` adds the pair that meets (for executors with workers).
+fn allocations_in_steady_state(executor: ExecutorKind, meeting: bool) -> (usize, ExecutorTotals) {
     let mut app = App::new();
     // A bounded channel is a preallocated ring; an unbounded one allocates a block every
     // 31 messages (crossbeam's list flavour), which is the channel's cost, not the tick's.
@@ -54,6 +79,9 @@ fn allocations_in_steady_state(executor: ExecutorKind) -> (usize, ExecutorTotals
         .configure_sets(Readers.run_if(not_the_end_of_time))
         .add_systems(write_samples)
         .add_systems((sum_samples, count_samples).in_set(Readers));
+    if meeting {
+        app.init_resource::<Meeting>().add_systems((meet, meet_too));
+    }
     let mut engine = app.build().unwrap();
     for _ in 0..50 {
         input.try_send(Sample([0, 1])).unwrap();
@@ -83,21 +111,25 @@ fn main() {
 }
 
 fn warm_ticks_allocate_nothing_on_any_thread() {
-    let (sequential, _) = allocations_in_steady_state(ExecutorKind::Sequential);
+    let (sequential, _) = allocations_in_steady_state(ExecutorKind::Sequential, false);
     assert_eq!(sequential, 0, "sequential");
     let inline_only = ExecutorKind::Parallel(ParallelConfig {
         threads: 2,
         offload_min: Duration::MAX,
         ..ParallelConfig::default()
     });
-    let (inline, _) = allocations_in_steady_state(inline_only);
+    let (inline, _) = allocations_in_steady_state(inline_only, false);
     assert_eq!(inline, 0, "parallel x2, everything inline");
     for threads in [2, 4] {
-        let (parallel, ran) = allocations_in_steady_state(ExecutorKind::forced_parallel(threads));
+        let (parallel, ran) =
+            allocations_in_steady_state(ExecutorKind::forced_parallel(threads), true);
+        assert_eq!(parallel, 0, "parallel x{threads}: {ran:?}");
+        // Proof that the counted ticks used the workers, not how often: on a busy machine a
+        // worker may arrive after the driving thread gave up waiting for it.
         assert!(
-            ran.systems_on_workers >= 200,
-            "parallel x{threads}: the workers ran systems in the counted ticks: {ran:?}"
+            ran.systems_on_workers > 0 && ran.ticks_with_overlap > 0,
+            "parallel x{threads}: the workers ran systems beside the driving thread in the \
+             counted ticks: {ran:?}"
         );
-        assert_eq!(parallel, 0, "parallel x{threads}, workers used: {ran:?}");
     }
 }

@@ -220,7 +220,9 @@ impl From<&TickError> for RecordedCrash {
             TickError::SystemPanicked { message, .. }
             | TickError::SystemFailed { message, .. }
             | TickError::CommandsPanicked { message, .. } => message.clone(),
-            TickError::UndeclaredSpawn { .. } => error.to_string(),
+            TickError::UndeclaredSpawn { .. } | TickError::UnattributedSpawn { .. } => {
+                error.to_string()
+            }
         };
         Self {
             tick: error.tick(),

@@ -33,6 +33,10 @@ const PROBE_BUDGET_PER_MILLE: u64 = 10;
 const LONGEST_PROBE_GAP: u32 = 1 << 14;
 /// Ticks in one try of the other way.
 const PROBE_TICKS: u32 = 2;
+/// A try whose slowest tick took more than this many times its fastest is noisy.
+const NOISY_TRY: u64 = 4;
+/// The longest gap after a noisy try.
+const NOISY_TRY_LONGEST_GAP: u32 = 4 * LAST_PROBE_GAP;
 
 /// Inline or handed to workers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,23 +45,28 @@ pub(crate) enum Way {
     Parallel,
 }
 
-/// A moving average of a step's wall time one way.
+/// A moving average of a step's wall time one way, and its best and worst samples since the
+/// figures were last replaced (the ticks of the way's latest try).
 #[derive(Clone, Copy, Debug, Default)]
 struct Average {
     nanos: u64,
     samples: u32,
+    best: u64,
+    worst: u64,
 }
 
 impl Average {
     /// Forgets the old figures: `elapsed` is the average now.
     fn replace(&mut self, elapsed: Duration) {
         self.nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        (self.best, self.worst) = (self.nanos, self.nanos);
         self.samples = self.samples.saturating_add(1);
     }
 
     /// Adds a sample with weight `1/weight`, capped at `cap` × the average (0: uncapped).
     fn add(&mut self, elapsed: Duration, weight: u64, cap: u64) {
         let sample = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        self.note_extremes(sample);
         self.nanos = if self.samples == 0 {
             sample
         } else {
@@ -74,7 +83,22 @@ impl Average {
     fn keep_lower(&mut self, elapsed: Duration) {
         let sample = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         self.nanos = self.nanos.min(sample);
+        self.note_extremes(sample);
         self.samples = self.samples.saturating_add(1);
+    }
+
+    fn note_extremes(&mut self, sample: u64) {
+        (self.best, self.worst) = if self.samples == 0 {
+            (sample, sample)
+        } else {
+            (self.best.min(sample), self.worst.max(sample))
+        };
+    }
+
+    /// The latest try's ticks disagree by more than [`NOISY_TRY`]: one of them was
+    /// disturbed (a preemption), so its figures are a poor guide for long.
+    fn noisy(&self) -> bool {
+        self.worst > self.best.saturating_mul(NOISY_TRY)
     }
 }
 
@@ -182,16 +206,24 @@ impl StepChoice {
 
     /// The gap at which trying the losing way costs at most the budget: each try costs
     /// `PROBE_TICKS × (loser − winner)`, which must stay under `budget × gap × winner`.
+    /// After a noisy try (one tick far slower than the other, as when the machine preempted
+    /// it) the gap is at most [`NOISY_TRY_LONGEST_GAP`]: one disturbed tick must not put the
+    /// next try off for up to [`LONGEST_PROBE_GAP`] ticks.
     fn gap_within_budget(&self) -> u32 {
         let (winner, loser) = match self.favoured() {
-            Way::Inline => (self.inline.nanos, self.parallel.nanos),
-            Way::Parallel => (self.parallel.nanos, self.inline.nanos),
+            Way::Inline => (&self.inline, &self.parallel),
+            Way::Parallel => (&self.parallel, &self.inline),
         };
-        let extra = u64::from(PROBE_TICKS) * loser.saturating_sub(winner) * 1000;
-        let allowed = winner.saturating_mul(PROBE_BUDGET_PER_MILLE).max(1);
+        let extra = u64::from(PROBE_TICKS) * loser.nanos.saturating_sub(winner.nanos) * 1000;
+        let allowed = winner.nanos.saturating_mul(PROBE_BUDGET_PER_MILLE).max(1);
+        let longest = if loser.noisy() {
+            NOISY_TRY_LONGEST_GAP
+        } else {
+            LONGEST_PROBE_GAP
+        };
         u32::try_from(extra.div_ceil(allowed))
             .unwrap_or(u32::MAX)
-            .min(LONGEST_PROBE_GAP)
+            .min(longest)
     }
 
     fn favoured(&self) -> Way {
@@ -387,6 +419,26 @@ mod tests {
             ..outlook(Duration::ZERO)
         };
         assert!(!could_pay(&schedule.nodes, step, &one_thread, &mut finish));
+    }
+
+    #[test]
+    fn one_slow_tick_in_a_try_does_not_put_off_the_next_try_for_long() {
+        let mut choice = open();
+        simulate(&mut choice, 300, 100 * MICRO, 150 * MICRO);
+        // Runs inline until the next try of the parallel way begins.
+        while choice.choose() == Some(Way::Inline) {
+            choice.record(Way::Inline, 100 * MICRO);
+        }
+        // Its first tick is preempted (100 times slower), the second is not.
+        choice.record(Way::Parallel, 15_000 * MICRO);
+        assert_eq!(choice.choose(), Some(Way::Parallel));
+        choice.record(Way::Parallel, 150 * MICRO);
+        assert_eq!(choice.favoured(), Way::Inline, "the try confirmed inline");
+        assert!(
+            choice.until_probe <= NOISY_TRY_LONGEST_GAP,
+            "next try only in {} ticks",
+            choice.until_probe
+        );
     }
 
     #[test]

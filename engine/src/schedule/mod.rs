@@ -16,9 +16,41 @@
 //! which adds that order ([`EdgeReason::SpawnOrder`]). Systems that use `Commands` to insert, remove or despawn run in
 //! parallel freely. A system that spawns where it may not fails the tick with
 //! [`TickError::UndeclaredSpawn`](crate::TickError::UndeclaredSpawn) naming it, on every
-//! executor alike; ids are never silently thread-dependent. (Queuing a closure that spawns,
+//! executor alike. (Queuing a closure that spawns,
 //! `commands.queue(|world: &mut World| { world.spawn(..); })`, allocates when deferred work is
-//! applied, in registration order, and needs no declaration.)
+//! applied, in registration order, and needs no declaration.) When the ids a step allocated
+//! cannot be traced to one system's commands (it spawned and despawned the same entity in one
+//! queue, say), the tick fails with
+//! [`TickError::UnattributedSpawn`](crate::TickError::UnattributedSpawn), which lists the
+//! systems that could have spawned instead of guessing one.
+//!
+//! Run conditions, of systems and of sets, may not have deferred buffers (`Commands`, an
+//! [`EventWriter`](crate::EventWriter)): bevy accepts `fn cond(mut commands: Commands) ->
+//! bool`, but a condition's deferred work has no place in the tick's order, so the app refuses
+//! to build ([`BuildError::DeferredCondition`]).
+//!
+//! Two ways around the spawn check are not caught, and make ids depend on thread timing:
+//!
+//! * **bevy's `&EntityAllocator` parameter.** It allocates ids through a read-only borrow, with
+//!   no deferred buffer, so nothing orders a system that uses it against others, and an id it
+//!   takes where no system may allocate can only be reported as unattributable, if the step
+//!   counts ids at all. Spawn with `Commands` instead, or allocate in an exclusive system.
+//! * **Spawning from several threads inside one system**: `ParallelCommands`, or `Commands`
+//!   used inside a [`ComputePool`] loop. The ids are handed out in the
+//!   order the chunks happen to run, and bevy applies `ParallelCommands`' per-thread queues in
+//!   thread order. The spawn check sees a declared spawner allocating, which it may. Collect
+//!   what to spawn per chunk (`ComputePool::map_chunks` returns results in chunk order) and
+//!   spawn it on the system's own thread afterwards.
+//!
+//! Outside those two, ids are never silently thread-dependent.
+//!
+//! # Change ticks
+//!
+//! bevy's change-tick *values* (`SystemChangeTick`, `Ref::last_changed`, `Tick` numbers) count
+//! system runs, so they depend on the order in which systems happened to start, which on the
+//! parallel executor depends on threads. Change *detection* (`Changed<T>`, `is_changed`,
+//! `resource_changed`) does not: systems that conflict are always ordered the same way. Use
+//! detection freely, but keep tick values out of simulation state.
 //!
 //! # Deferred work
 //!
@@ -71,7 +103,9 @@ use bevy_ecs::world::World;
 pub use config::Spawners;
 pub use graph::{Edge, EdgeReason};
 pub use node::SystemTiming;
-pub use parallel::{DEFAULT_OFFLOAD_MIN, DEFAULT_SPIN, OffloadPolicy, ParallelConfig};
+pub use parallel::{
+    DEFAULT_OFFLOAD_MIN, DEFAULT_SPIN, MAX_SPIN, MAX_THREADS, OffloadPolicy, ParallelConfig,
+};
 pub use plan::{PlannedSystem, SchedulePlan};
 
 pub(crate) use parallel::ParallelExecutor;
@@ -82,7 +116,7 @@ use config::SystemsConfig;
 use flatten::SetGate;
 use graph::{Graph, SharedStep, Step};
 use node::{NodeFault, SystemNode};
-use shared_world::AccessGuard;
+use shared_world::{AccessGuard, ScheduleId};
 
 /// One run of a system, recorded while system tracing is on
 /// ([`Engine::set_system_tracing`](crate::Engine::set_system_tracing)).
@@ -118,8 +152,9 @@ impl Default for ExecutorKind {
 }
 
 impl ExecutorKind {
-    /// The parallel executor with `threads` threads (the driving thread included) and default
-    /// settings otherwise.
+    /// The parallel executor with `threads` threads (the driving thread included; 0 counts as
+    /// 1, more than [`MAX_THREADS`] is refused when the app is built) and default settings
+    /// otherwise.
     pub fn parallel(threads: usize) -> Self {
         ExecutorKind::Parallel(ParallelConfig {
             threads: threads.max(1),
@@ -230,28 +265,40 @@ pub(crate) struct Schedule {
     gates: Vec<Arc<SetGate>>,
     /// This tick times every system (see [`SystemTiming`]).
     sampling_tick: bool,
-    /// Ids that the last checked step allocated beyond what its spawners account for, and the
-    /// system to blame when applying its deferred work does not show who took them.
-    unexplained_spawns: Option<(u32, usize)>,
+    /// Ids that the last checked step allocated beyond what its spawners account for, in
+    /// case applying its deferred work does not show who took them.
+    unexplained_spawns: Option<UnexplainedSpawns>,
+}
+
+/// Entity ids a step allocated that no system of it may take, and the systems that could
+/// have (registration order).
+#[derive(Debug)]
+struct UnexplainedSpawns {
+    entities: u32,
+    suspects: Vec<usize>,
 }
 
 impl Schedule {
     pub(crate) fn build(config: SystemsConfig, world: &mut World) -> Result<Self, BuildError> {
         let flat = config.flatten()?;
-        let gates: Vec<_> = flat
+        let gates = flat
             .gates
             .into_iter()
             .map(|gate| initialize_gate(gate, world))
-            .collect();
-        let mut nodes: Vec<SystemNode> = flat
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut nodes = flat
             .systems
             .into_iter()
             .enumerate()
             .map(|(index, system)| SystemNode::initialize(system, index, &gates, world))
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
         let graph = Graph::build(&nodes, &flat.orders, world)?;
         mark_spawn_counting(&mut nodes, &graph);
-        let guard = AccessGuard::new(graph.conflicts.clone());
+        let id = ScheduleId::unique();
+        for node in &mut nodes {
+            node.schedule = Some(id);
+        }
+        let guard = AccessGuard::new(id, graph.conflicts.clone());
         Ok(Self {
             nodes,
             graph,
@@ -369,8 +416,10 @@ impl Schedule {
         failed
     }
 
-    /// After a step allocated `extra` ids nobody may have: every system of it that may not
-    /// allocate is looked at when its deferred work is applied.
+    /// After a step allocated `extra` ids nobody may have: every system of it that could
+    /// have (deferred buffers, not allowed to allocate) is looked at when its deferred work is
+    /// applied. A system without deferred buffers is never suspected: it has no `Commands` to
+    /// spawn with.
     fn suspect_spawners(&mut self, step_index: usize, extra: u32) {
         let Step::Shared(step) = &self.graph.steps[step_index] else {
             return;
@@ -378,15 +427,19 @@ impl Schedule {
         if extra == 0 {
             return;
         }
-        let mut first = None;
+        let mut suspects = Vec::new();
         for &index in &step.nodes {
             let node = &mut self.nodes[index];
-            if !node.may_spawn {
+            if node.has_deferred && !node.may_spawn {
                 node.suspect = true;
-                first = first.or(Some(index));
+                suspects.push(index);
             }
         }
-        self.unexplained_spawns = first.map(|index| (extra, index));
+        suspects.sort_unstable();
+        self.unexplained_spawns = Some(UnexplainedSpawns {
+            entities: extra,
+            suspects,
+        });
     }
 
     fn run_exclusive(
@@ -495,7 +548,7 @@ fn apply_listed(
     list: &[usize],
     world: &mut World,
     failures: &mut Failures,
-    unexplained: &mut Option<(u32, usize)>,
+    unexplained: &mut Option<UnexplainedSpawns>,
 ) {
     let mut explained = false;
     for &index in list {
@@ -519,8 +572,19 @@ fn apply_listed(
             });
         }
     }
-    if let Some((entities, index)) = unexplained.take().filter(|_| !explained) {
-        failures.record(undeclared_spawn(index, entities));
+    if let Some(unexplained) = unexplained.take().filter(|_| !explained) {
+        failures.record(unattributed_spawn(unexplained));
+    }
+}
+
+/// Nobody's commands showed the extra ids: the failure says so and lists the suspects,
+/// ordered as the lowest of them (so the reported failure is the same on every executor).
+fn unattributed_spawn(unexplained: UnexplainedSpawns) -> FailedSystem {
+    let UnexplainedSpawns { entities, suspects } = unexplained;
+    FailedSystem {
+        index: suspects.first().copied().unwrap_or(0),
+        phase: Phase::Apply,
+        fault: NodeFault::UnattributedSpawn { entities, suspects },
     }
 }
 
@@ -560,15 +624,23 @@ fn apply_node(node: &mut SystemNode, world: &mut World) -> Result<(), NodeFault>
 
 /// Initializes the conditions of a set on `world`: the gate, its conditions' access (added to
 /// the access of every system of the set) and whether they are all `Send`.
-fn initialize_gate(
-    gate: SetGate,
-    world: &mut World,
-) -> (Arc<SetGate>, Vec<bevy_ecs::system::SystemAccess>, bool) {
+/// A set condition with deferred buffers is refused, as a system's own is
+/// ([`node::refuse_deferred_conditions`]).
+fn initialize_gate(gate: SetGate, world: &mut World) -> Result<InitializedGate, BuildError> {
     let mut access = Vec::new();
     let mut is_send = true;
+    let mut refused = Ok(());
     gate.for_each_condition(|condition| {
         access.push(condition.initialize(world));
         is_send &= condition.is_send();
+        if refused.is_ok() {
+            refused = node::refuse_deferred_conditions(std::slice::from_ref(condition), || {
+                format!("set {}", gate.name)
+            });
+        }
     });
-    (Arc::new(gate), access, is_send)
+    refused.map(|()| (Arc::new(gate), access, is_send))
 }
+
+/// A set gate with its conditions' access and whether they are all `Send`.
+type InitializedGate = (Arc<SetGate>, Vec<bevy_ecs::system::SystemAccess>, bool);

@@ -12,7 +12,10 @@ use bevy_ecs::{
     world::{World, WorldId},
 };
 
-use super::flatten::{FlatSystem, SetGate};
+use super::{
+    flatten::{FlatSystem, SetGate},
+    shared_world::ScheduleId,
+};
 use crate::BuildError;
 
 /// Systems whose average run time is below this are timed only on sampling ticks: reading
@@ -106,6 +109,13 @@ pub(crate) enum NodeFault {
     UndeclaredSpawn {
         entities: u32,
     },
+    /// Its step allocated ids that no system may take, and applying the step's deferred work
+    /// did not show whose they were; `suspects` (registration order) are the systems of the
+    /// step that could have allocated them.
+    UnattributedSpawn {
+        entities: u32,
+        suspects: Vec<usize>,
+    },
 }
 
 /// A system as the schedule holds it.
@@ -123,6 +133,8 @@ pub(crate) struct SystemNode {
     pub(crate) is_send: bool,
     pub(crate) has_deferred: bool,
     pub(crate) world_id: WorldId,
+    /// The schedule it belongs to (set once the schedule is built).
+    pub(crate) schedule: Option<ScheduleId>,
     pub(crate) timing: SystemTiming,
     /// System tracing is on: every run is timed and kept in `span`.
     pub(crate) traced: bool,
@@ -170,10 +182,16 @@ impl SystemNode {
             access.extend(conditions.iter_mut().map(|c| c.initialize(world)));
             access
         }));
-        let mut access = initialized.map_err(|payload| BuildError::InvalidSystem {
-            system: system.name().shortname().to_string(),
-            message: panic_message(payload.as_ref()),
+        let mut access = initialized.map_err(|payload| {
+            let message = panic_message(payload.as_ref());
+            drop_panic(payload);
+            BuildError::InvalidSystem {
+                system: system.name().shortname().to_string(),
+                message,
+            }
         })?;
+        let name = system.name().shortname().to_string();
+        refuse_deferred_conditions(&conditions, || format!("system {name}"))?;
         let mut gates_send = true;
         for &gate in &own_gates {
             access.extend(gates[gate].1.iter().cloned());
@@ -181,7 +199,7 @@ impl SystemNode {
         }
         let is_exclusive = access.iter().any(SystemAccess::is_exclusive);
         Ok(Self {
-            name: system.name().shortname().to_string(),
+            name,
             is_send: system.is_send() && conditions.iter().all(|c| c.is_send()) && gates_send,
             has_deferred: system.has_deferred(),
             conditions,
@@ -193,6 +211,7 @@ impl SystemNode {
             access,
             is_exclusive,
             world_id: world.id(),
+            schedule: None,
             timing: SystemTiming::default(),
             traced: false,
             span: None,
@@ -207,10 +226,11 @@ impl SystemNode {
     }
 
     /// Runs conditions and system with exclusive access to the world (sequential paths and
-    /// exclusive systems). Deferred buffers are not applied here.
+    /// exclusive systems). Deferred buffers are not applied here (conditions have none: see
+    /// [`refuse_deferred_conditions`]), exactly as on the parallel path.
     pub(crate) fn run_with_world(&mut self, world: &mut World) -> Result<RunOutcome, NodeFault> {
         catch_fault(|| {
-            if !self.should_run(|condition| condition.run((), world))? {
+            if !self.should_run(|condition| condition.run_without_applying_deferred((), world))? {
                 return Ok(RunOutcome::Skipped);
             }
             system_result(self.system.run_without_applying_deferred((), world))
@@ -240,6 +260,25 @@ impl SystemNode {
         for condition in &mut self.conditions {
             condition.check_change_tick(check);
         }
+    }
+}
+
+/// Refuses run conditions with deferred buffers (`Commands` is a read-only parameter to bevy,
+/// so `fn cond(mut commands: Commands) -> bool` is a valid condition). Where would their work
+/// go? Applied at once on a thread that has the world to itself, it would land in the middle
+/// of a step; left in the condition on a worker, it would wait for some later inline run. The
+/// world would then depend on which thread evaluated the condition, so such a condition is a
+/// build error naming it and `owner` (what it gates).
+pub(crate) fn refuse_deferred_conditions(
+    conditions: &[BoxedCondition],
+    owner: impl Fn() -> String,
+) -> Result<(), BuildError> {
+    match conditions.iter().find(|condition| condition.has_deferred()) {
+        Some(condition) => Err(BuildError::DeferredCondition {
+            condition: condition.name().shortname().to_string(),
+            owner: owner(),
+        }),
+        None => Ok(()),
     }
 }
 
@@ -273,7 +312,20 @@ pub(crate) fn system_result(
 pub(crate) fn catch_fault<T>(f: impl FnOnce() -> Result<T, NodeFault>) -> Result<T, NodeFault> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(result) => result,
-        Err(payload) => Err(NodeFault::Panicked(panic_message(payload.as_ref()))),
+        Err(payload) => {
+            let message = panic_message(payload.as_ref());
+            drop_panic(payload);
+            Err(NodeFault::Panicked(message))
+        }
+    }
+}
+
+/// Drops a caught panic's payload without letting it unwind: a payload is any value, and its
+/// `Drop` may panic in turn, which would escape the catcher (out of a tick, or out of a worker
+/// thread). A payload whose drop panicked is dropped no further: its own payload is leaked.
+pub(crate) fn drop_panic(payload: Box<dyn std::any::Any + Send>) {
+    if let Err(again) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(payload))) {
+        std::mem::forget(again);
     }
 }
 

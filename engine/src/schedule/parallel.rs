@@ -32,15 +32,22 @@ use super::{
     sequential::{record, run_inline},
     shared_world::{NodeSlots, SharedWorld},
     spawns,
-    workers::{Help, Ticket, WorkerPool, spin_a_little},
+    workers::{Deadline, Help, Ticket, WorkerPool, spin_a_little},
 };
-use crate::ComputePool;
+use crate::{BuildError, ComputePool};
 
 /// Default for [`ParallelConfig::offload_min`].
 pub const DEFAULT_OFFLOAD_MIN: Duration = Duration::from_micros(5);
 
 /// Default for [`ParallelConfig::spin`].
 pub const DEFAULT_SPIN: Duration = Duration::from_micros(50);
+
+/// The most threads [`ParallelConfig::threads`] may ask for.
+pub const MAX_THREADS: usize = 1024;
+
+/// The longest [`ParallelConfig::spin`]: spinning longer than this would hold a core for
+/// nothing that sleeping could not do as well.
+pub const MAX_SPIN: Duration = Duration::from_secs(1);
 
 /// How long, under [`OffloadPolicy::Always`], the driving thread leaves systems to idle
 /// workers that were asked for but have not arrived yet before it runs them itself.
@@ -67,7 +74,7 @@ pub enum OffloadPolicy {
 /// Settings of the parallel executor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ParallelConfig {
-    /// Threads that run systems, the driving thread included (at least 1).
+    /// Threads that run systems, the driving thread included (1 to [`MAX_THREADS`]).
     pub threads: usize,
     /// Under [`OffloadPolicy::Adaptive`], systems whose average run time is below this stay
     /// on the driving thread.
@@ -76,7 +83,7 @@ pub struct ParallelConfig {
     pub policy: OffloadPolicy,
     /// How long an idle worker (or the driving thread waiting for workers) spins before it
     /// sleeps. Waking a sleeping thread costs tens of microseconds; a spinning one answers
-    /// within one.
+    /// within one. At most [`MAX_SPIN`].
     pub spin: Duration,
     /// Pins worker `i` to core `i + 1` (modulo the core count). Off by default: nothing pins
     /// the driving thread (it is the caller's), and when it runs on the core of a pinned
@@ -105,9 +112,25 @@ pub(crate) struct ParallelExecutor {
     scratch: Scratch,
 }
 
+impl ParallelConfig {
+    /// Refuses settings the executor cannot run with.
+    pub(crate) fn validate(&self) -> Result<(), BuildError> {
+        if !(1..=MAX_THREADS).contains(&self.threads) {
+            return Err(BuildError::ThreadCount {
+                threads: self.threads,
+            });
+        }
+        if self.spin > MAX_SPIN {
+            return Err(BuildError::SpinTooLong { spin: self.spin });
+        }
+        Ok(())
+    }
+}
+
 impl ParallelExecutor {
-    pub(crate) fn new(config: ParallelConfig) -> std::io::Result<Self> {
-        let workers = config.threads.max(1) - 1;
+    pub(crate) fn new(config: ParallelConfig) -> Result<Self, BuildError> {
+        config.validate()?;
+        let workers = config.threads - 1;
         let pool = (workers > 0)
             .then(|| WorkerPool::new(workers, config.spin, config.pin_workers).map(Arc::new))
             .transpose()?;
@@ -504,9 +527,9 @@ impl<'s> StepTask<'s, '_> {
     /// data-parallel loops meanwhile), then sleeps.
     fn wait_for_progress(&self, seen: u64, ticket: Ticket) {
         let moved = || self.progress.load(Ordering::Acquire) != seen;
-        let deadline = Instant::now() + self.pool.spin();
+        let deadline = Deadline::after(self.pool.spin());
         let mut looked_at = None;
-        while !moved() && Instant::now() < deadline {
+        while !moved() && !deadline.passed() {
             let epoch = self.pool.help_wanted_epoch();
             if looked_at != Some(epoch) {
                 looked_at = Some(epoch);
@@ -596,8 +619,10 @@ mod tests {
         let (mut world, mut schedule) = independent_step(2);
         let step = shared_step(&schedule).clone();
         let pool = WorkerPool::new(0, Duration::ZERO, false).unwrap();
-        let guard =
-            crate::schedule::shared_world::AccessGuard::new(schedule.graph.conflicts.clone());
+        let guard = crate::schedule::shared_world::AccessGuard::new(
+            schedule.nodes[0].schedule.expect("built"),
+            schedule.graph.conflicts.clone(),
+        );
         let mut scratch = Scratch::default();
         scratch.prepare(&schedule.nodes, &step, |_| false);
         let (dispatch, claimed) = scratch.dispatch(&step);

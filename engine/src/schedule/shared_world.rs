@@ -1,14 +1,18 @@
 //! How the parallel executor lends one world and one list of systems to several threads at
-//! once. The executor's only unsafe code, and it does not trust its caller:
+//! once. The executor's unsafe code besides the worker threads' (`workers.rs`), and it checks
+//! what it relies on rather than trusting its caller:
 //!
 //! * [`NodeSlots`] hands out each system of a schedule at most once per step (an atomic claim
 //!   flag per system), so no two threads ever hold the same system;
-//! * [`SharedWorld::run_node`] checks before every run that the system belongs to this world,
-//!   is not exclusive, may run on this thread (non-`Send` systems only on the world's owner)
-//!   and that no system whose data access conflicts with it is running (atomic in-flight bits,
-//!   [`AccessGuard`]).
+//! * [`SharedWorld::run_node`] checks before every run that the system belongs to this world
+//!   and to the schedule whose conflicts the [`AccessGuard`] holds (a node of another schedule
+//!   has indices that mean other systems there), is not exclusive, may run on this thread
+//!   (non-`Send` systems only on the world's owner) and that no system whose data access
+//!   conflicts with it is running (atomic in-flight bits, [`AccessGuard`]).
 //!
-//! So a scheduling bug shows up as a [`NodeFault`], never as a data race.
+//! So a scheduling bug shows up as a [`NodeFault`], never as a data race. What it does take on
+//! trust is bevy's own contract: that a system's `initialize` reported all of the access its
+//! `run_unsafe` uses.
 
 use std::{
     marker::PhantomData,
@@ -26,17 +30,32 @@ use super::{
     node::{NodeFault, RunOutcome, SystemNode, catch_fault, system_result},
 };
 
+/// Names one schedule, so that its access guard refuses the systems of any other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ScheduleId(u64);
+
+impl ScheduleId {
+    /// An id no other schedule of this process has.
+    pub(crate) fn unique() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        Self(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
 /// Which systems are running right now, one bit each, and which pairs may not overlap.
 pub(crate) struct AccessGuard {
+    schedule: ScheduleId,
     in_flight: Vec<AtomicU64>,
     conflicts: Vec<BitSet>,
 }
 
 impl AccessGuard {
-    /// `conflicts[a]` lists the systems whose data access conflicts with system `a`'s.
-    pub(crate) fn new(conflicts: Vec<BitSet>) -> Self {
+    /// `conflicts[a]` lists the systems of `schedule` whose data access conflicts with system
+    /// `a`'s.
+    pub(crate) fn new(schedule: ScheduleId, conflicts: Vec<BitSet>) -> Self {
         let words = conflicts.len().div_ceil(64);
         Self {
+            schedule,
             in_flight: (0..words).map(|_| AtomicU64::new(0)).collect(),
             conflicts,
         }
@@ -132,6 +151,9 @@ impl<'w> SharedWorld<'w> {
         if node.world_id != self.cell.id() {
             return Err(refused(node, "it was initialized on another world"));
         }
+        if node.schedule != Some(self.guard.schedule) {
+            return Err(refused(node, "it belongs to another schedule"));
+        }
         if node.is_exclusive {
             return Err(refused(node, "it is exclusive and needs the world alone"));
         }
@@ -216,11 +238,21 @@ mod tests {
     }
 
     #[test]
+    fn a_system_of_another_schedule_on_the_same_world_is_refused() {
+        let mut world = World::new();
+        let mut foreign = nodes(&mut world, 1);
+        let guard = AccessGuard::new(ScheduleId::unique(), vec![BitSet::with_len(1)]);
+        let shared = SharedWorld::new(&mut world, &guard);
+        let fault = shared.run_node(&mut foreign[0]).unwrap_err();
+        assert!(matches!(fault, NodeFault::Failed(m) if m.contains("another schedule")));
+    }
+
+    #[test]
     fn a_system_of_another_world_is_refused() {
         let mut world = World::new();
         let mut other = World::new();
         let mut foreign = nodes(&mut other, 1);
-        let guard = AccessGuard::new(vec![BitSet::with_len(1)]);
+        let guard = AccessGuard::new(ScheduleId::unique(), vec![BitSet::with_len(1)]);
         let shared = SharedWorld::new(&mut world, &guard);
         let fault = shared.run_node(&mut foreign[0]).unwrap_err();
         assert!(matches!(fault, NodeFault::Failed(m) if m.contains("another world")));
@@ -232,7 +264,7 @@ mod tests {
         row.insert(1);
         let mut other = BitSet::with_len(2);
         other.insert(0);
-        let guard = AccessGuard::new(vec![row, other]);
+        let guard = AccessGuard::new(ScheduleId::unique(), vec![row, other]);
         let first = guard.try_enter(0).expect("nothing runs yet");
         assert!(guard.try_enter(1).is_none(), "0 is running");
         drop(first);

@@ -20,6 +20,7 @@
 //!
 //! [`ComputePool`]: crate::ComputePool
 
+use super::node::drop_panic;
 use std::{
     sync::{
         Arc, Condvar, Mutex, MutexGuard, PoisonError,
@@ -124,6 +125,9 @@ struct PoolShared {
     alive: AtomicUsize,
     /// Moving average of the wait for a first helper, in nanoseconds.
     wake_nanos: AtomicU64,
+    /// When `wake_nanos` last took a sample, in nanoseconds since `started`.
+    sampled_at: AtomicU64,
+    started: Instant,
     spin: Duration,
 }
 
@@ -148,7 +152,47 @@ impl PoolShared {
         let capped = sample.min(old.saturating_mul(4).max(1_000));
         self.wake_nanos
             .store((old.saturating_mul(7) + capped) / 8, Ordering::Relaxed);
+        self.sampled_at.store(
+            nanos_between(self.started, Instant::now()),
+            Ordering::Relaxed,
+        );
     }
+
+    /// A posting was withdrawn after waiting `waited` for a helper that never came: the
+    /// wake-up takes longer than that. Only joins are sampled otherwise, which sees only
+    /// wake-ups quicker than the work, so this keeps the estimate from staying too low; a
+    /// wait below the estimate says nothing new.
+    fn record_unjoined(&self, waited: Duration) {
+        if waited > self.wake_latency_at(Instant::now()) {
+            self.record_wake(waited);
+        }
+    }
+
+    /// The wake-up latency estimate as of `now`. Work is posted only where it could beat
+    /// the estimate, and only postings take samples, so a high estimate could keep itself
+    /// from ever coming down: unsampled for [`STALE_AFTER`], it counts as at most
+    /// [`INITIAL_WAKE_LATENCY`] until a new sample comes in.
+    fn wake_latency_at(&self, now: Instant) -> Duration {
+        let estimate = Duration::from_nanos(self.wake_nanos.load(Ordering::Relaxed));
+        if estimate <= INITIAL_WAKE_LATENCY {
+            return estimate;
+        }
+        let sampled_at =
+            self.started + Duration::from_nanos(self.sampled_at.load(Ordering::Relaxed));
+        if now.saturating_duration_since(sampled_at) > STALE_AFTER {
+            INITIAL_WAKE_LATENCY
+        } else {
+            estimate
+        }
+    }
+}
+
+/// How long the wake-up estimate holds without a new sample (see
+/// [`PoolShared::wake_latency_at`]).
+const STALE_AFTER: Duration = Duration::from_secs(1);
+
+fn nanos_between(earlier: Instant, later: Instant) -> u64 {
+    u64::try_from(later.saturating_duration_since(earlier).as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Threads that help with posted work (see the module docs).
@@ -160,7 +204,10 @@ pub(crate) struct WorkerPool {
 impl WorkerPool {
     /// Starts `workers` threads; `pin` pins worker `i` to core `i + 1`.
     pub(crate) fn new(workers: usize, spin: Duration, pin: bool) -> std::io::Result<Self> {
-        let postings = (workers + 1) * POSTINGS_PER_THREAD;
+        // Saturating: the executor refuses thread counts this large before it gets here.
+        let postings = workers
+            .saturating_add(1)
+            .saturating_mul(POSTINGS_PER_THREAD);
         let shared = Arc::new(PoolShared {
             board: Mutex::new(Board {
                 postings: (0..postings).map(|_| None).collect(),
@@ -175,6 +222,8 @@ impl WorkerPool {
             idle: AtomicUsize::new(workers),
             alive: AtomicUsize::new(0),
             wake_nanos: AtomicU64::new(INITIAL_WAKE_LATENCY.as_nanos() as u64),
+            sampled_at: AtomicU64::new(0),
+            started: Instant::now(),
             spin,
         });
         let mut pool = Self {
@@ -196,9 +245,8 @@ impl WorkerPool {
                     if pin {
                         pin_to_core(index + 1);
                     }
-                    shared.alive.fetch_add(1, Ordering::AcqRel);
+                    let _life = WorkerLife::begin(&shared);
                     work(&shared, spin);
-                    shared.alive.fetch_sub(1, Ordering::AcqRel);
                 })?;
             pool.handles.push(handle);
         }
@@ -220,7 +268,7 @@ impl WorkerPool {
 
     /// How long a posting has recently waited for its first helper (a moving average).
     pub(crate) fn wake_latency(&self) -> Duration {
-        Duration::from_nanos(self.shared.wake_nanos.load(Ordering::Relaxed))
+        self.shared.wake_latency_at(Instant::now())
     }
 
     /// How long workers spin for new work before they sleep.
@@ -342,8 +390,14 @@ impl Drop for WorkerPool {
         self.shared.lock().shutdown = true;
         self.shared.wanted_epoch.fetch_add(1, Ordering::Release);
         self.shared.work.notify_all();
-        wait_until(|| self.shared.alive.load(Ordering::Acquire) == 0);
         let current = std::thread::current().id();
+        // The last handle to the pool may be dropped on one of its own workers (a system that
+        // kept a `ComputePool`): that worker is still alive, running this.
+        let on_a_worker = self.handles.iter().any(|h| h.thread().id() == current);
+        let still_running = usize::from(on_a_worker);
+        // Every worker counts itself out when its thread ends, also by a panic
+        // (`WorkerLife`), so this wait ends once they have seen the shutdown.
+        wait_until(|| self.shared.alive.load(Ordering::Acquire) == still_running);
         for handle in self.handles.drain(..) {
             if handle.thread().id() != current {
                 let _ = handle.join();
@@ -361,14 +415,19 @@ struct Withdraw<'p> {
 impl Drop for Withdraw<'_> {
     fn drop(&mut self) {
         let mut board = self.shared.lock();
-        board.posting(self.slot).wanted = 0;
+        let posting = board.posting(self.slot);
+        posting.wanted = 0;
+        let unjoined = posting.wanted_since.take().map(|since| since.elapsed());
         self.shared.publish(&board, self.slot);
         drop(board);
+        if let Some(waited) = unjoined {
+            self.shared.record_unjoined(waited);
+        }
         // Helpers leave within moments of the task running dry: spin briefly (on the
         // published count, not the lock they need to leave) before sleeping.
         let inside = &self.shared.counts[self.slot].inside;
-        let deadline = Instant::now() + self.shared.spin;
-        while inside.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+        let deadline = Deadline::after(self.shared.spin);
+        while inside.load(Ordering::Acquire) > 0 && !deadline.passed() {
             spin_a_little();
         }
         let mut board = self.shared.lock();
@@ -436,6 +495,43 @@ impl Drop for Leave<'_> {
     }
 }
 
+/// Counts a worker thread as alive from its start until its thread ends, however it ends: a
+/// worker that died uncounted would make [`WorkerPool`]'s drop wait for it forever.
+struct WorkerLife<'p> {
+    shared: &'p PoolShared,
+}
+
+impl<'p> WorkerLife<'p> {
+    fn begin(shared: &'p PoolShared) -> Self {
+        shared.alive.fetch_add(1, Ordering::AcqRel);
+        Self { shared }
+    }
+}
+
+impl Drop for WorkerLife<'_> {
+    fn drop(&mut self) {
+        // Outside a task a worker counts as idle (`Leave` restores that when a task unwinds):
+        // a dead one must not be asked for help.
+        self.shared.idle.fetch_sub(1, Ordering::Relaxed);
+        self.shared.alive.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The end of a spin-wait `spin` from now; a spin too long to add to the clock never ends
+/// (the executor refuses such settings; this keeps the arithmetic from panicking anyway).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Deadline(Option<Instant>);
+
+impl Deadline {
+    pub(crate) fn after(spin: Duration) -> Self {
+        Self(Instant::now().checked_add(spin))
+    }
+
+    pub(crate) fn passed(&self) -> bool {
+        self.0.is_some_and(|deadline| Instant::now() >= deadline)
+    }
+}
+
 /// A worker thread's life: join wanted postings, spin a little when there are none, sleep.
 fn work(shared: &PoolShared, spin: Duration) {
     let mut board = shared.lock();
@@ -447,17 +543,20 @@ fn work(shared: &PoolShared, spin: Duration) {
             shared.idle.fetch_sub(1, Ordering::Relaxed);
             let task = join(shared, &mut board, slot);
             drop(board);
-            // A task that unwinds despite its contract must not take the worker with it.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // A task that unwinds despite its contract must not take the worker with it, nor
+            // may its panic's payload, whose `Drop` could panic again.
+            if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 run_inside(shared, slot, task, true)
-            }));
+            })) {
+                drop_panic(payload);
+            }
             board = shared.lock();
             continue;
         }
         let epoch = shared.wanted_epoch.load(Ordering::Acquire);
         drop(board);
-        let deadline = Instant::now() + spin;
-        while shared.wanted_epoch.load(Ordering::Acquire) == epoch && Instant::now() < deadline {
+        let deadline = Deadline::after(spin);
+        while shared.wanted_epoch.load(Ordering::Acquire) == epoch && !deadline.passed() {
             spin_a_little();
         }
         board = shared.lock();
@@ -562,6 +661,69 @@ mod tests {
             "they really overlapped"
         );
         assert_eq!(pool.idle(), 3);
+    }
+
+    #[test]
+    fn a_high_wake_up_estimate_does_not_outlive_its_samples() {
+        let pool = WorkerPool::new(1, Duration::ZERO, false).unwrap();
+        let shared = &pool.shared;
+        for _ in 0..50 {
+            shared.record_wake(Duration::from_millis(2));
+        }
+        let now = Instant::now();
+        assert!(shared.wake_latency_at(now) > Duration::from_millis(1));
+        assert_eq!(
+            shared.wake_latency_at(now + STALE_AFTER * 2),
+            INITIAL_WAKE_LATENCY,
+            "unsampled for long, the estimate is the initial one again"
+        );
+    }
+
+    #[test]
+    fn a_posting_nobody_joined_raises_a_lower_estimate_only() {
+        let pool = WorkerPool::new(1, Duration::ZERO, false).unwrap();
+        let shared = &pool.shared;
+        shared.record_unjoined(Duration::from_micros(1));
+        assert_eq!(
+            pool.wake_latency(),
+            INITIAL_WAKE_LATENCY,
+            "says nothing new"
+        );
+        shared.record_unjoined(Duration::from_millis(1));
+        assert!(pool.wake_latency() > INITIAL_WAKE_LATENCY, "waited longer");
+    }
+
+    #[test]
+    fn a_spin_too_long_for_the_clock_neither_panics_nor_hangs() {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let pool = WorkerPool::new(2, Duration::MAX, false).unwrap();
+            let task = counter();
+            task.hold.store(false, Ordering::SeqCst);
+            pool.with_helpers(&task, 2, |_| task.help(Ticket::UNPOSTED));
+            drop(pool);
+            done.send(()).unwrap();
+        });
+        finished
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the pool worked and was dropped");
+    }
+
+    #[test]
+    fn a_worker_that_dies_is_counted_out() {
+        let pool = WorkerPool::new(1, Duration::ZERO, false).unwrap();
+        let shared = Arc::clone(&pool.shared);
+        let died = std::thread::spawn(move || {
+            let _life = WorkerLife::begin(&shared);
+            panic!("a worker dies outside any task");
+        })
+        .join();
+        assert!(died.is_err());
+        assert_eq!(
+            pool.shared.alive.load(Ordering::Acquire),
+            1,
+            "only the real worker is left"
+        );
     }
 
     #[test]
