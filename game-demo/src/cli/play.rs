@@ -24,7 +24,7 @@ use game_demo::{
     view::{self, Canvas, Status},
 };
 use tickbus::{
-    ExecutorKind, RealClock, TickError,
+    ExecutorKind, RealClock,
     replay::{GameScenario, Recorder},
 };
 
