@@ -336,18 +336,19 @@ impl Spread {
     /// The spread of `samples` in nanoseconds (all zero when there are none).
     pub fn of(mut samples: Vec<u64>) -> Self {
         samples.sort_unstable();
-        let at = |p: f64| Duration::from_nanos(nearest_rank(&samples, p));
+        let at = |percent| Duration::from_nanos(nearest_rank(&samples, percent));
         Self {
-            median: at(0.5),
-            p99: at(0.99),
-            max: at(1.0),
+            median: at(50),
+            p99: at(99),
+            max: at(100),
         }
     }
 }
 
-/// The sample of rank ⌈p·n⌉ of sorted `samples` (0 when empty).
-fn nearest_rank(samples: &[u64], p: f64) -> u64 {
-    let rank = (p * samples.len() as f64).ceil() as usize;
+/// The sample of rank ⌈percent·n/100⌉ of sorted `samples` (0 when empty). Integer
+/// arithmetic: `0.99 * 100.0` in floats is not 99.
+fn nearest_rank(samples: &[u64], percent: usize) -> u64 {
+    let rank = (samples.len() * percent).div_ceil(100);
     samples.get(rank.max(1) - 1).copied().unwrap_or(0)
 }
 
@@ -450,6 +451,13 @@ mod tests {
         assert_eq!(spread.p99, Duration::from_nanos(198));
         assert_eq!(spread.max, Duration::from_nanos(200));
         assert_eq!(Spread::of(vec![7, 3, 5, 1]).median, Duration::from_nanos(3));
+        let odd = Spread::of(vec![30, 10, 20]);
+        assert_eq!((odd.median, odd.p99), (Duration::from_nanos(20), odd.max));
+        assert_eq!(Spread::of((1..=10).collect()).p99, Duration::from_nanos(10));
+        assert_eq!(
+            Spread::of((1..=1000).collect()).p99,
+            Duration::from_nanos(990)
+        );
         assert_eq!(Spread::of(Vec::new()), Spread::default());
     }
 
