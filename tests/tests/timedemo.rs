@@ -124,6 +124,9 @@ fn system_times_and_parallelism_are_the_arithmetic_of_the_ticks() {
         assert!((overlapped - totals.ticks_with_overlap as f64).abs() < 1e-9);
         let on_workers = parallel.mean_systems_on_workers * TICKS as f64;
         assert!((on_workers - totals.systems_on_workers as f64).abs() < 1e-9);
+        let mut shares: Vec<f64> = records.ticks.iter().map(|t| t.system_share()).collect();
+        shares.sort_unstable_by(f64::total_cmp);
+        assert_eq!(parallel.median_system_share, shares[9]);
         if executor == ExecutorKind::Sequential {
             assert_eq!(totals.systems_on_workers, 0);
             assert!(parallel.system_time_per_tick_time <= 1.0, "{parallel:?}");

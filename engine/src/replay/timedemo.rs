@@ -150,6 +150,9 @@ pub struct Parallelism {
     /// Time of all system runs ÷ wall time of all ticks: above 1 only when systems
     /// overlapped; below it the rest of the tick (swap, collect, apply, waiting).
     pub system_time_per_tick_time: f64,
+    /// The same share tick by tick, median over the ticks: not swayed by one long tick
+    /// (a preempted thread).
+    pub median_system_share: f64,
 }
 
 /// The figures of a timedemo.
@@ -324,11 +327,22 @@ impl TimedemoRecords {
             .flat_map(|tick| tick.systems_ns.iter().flatten())
             .sum();
         let tick_time: u64 = self.ticks.iter().map(|tick| tick.duration_ns).sum();
+        let mut shares: Vec<f64> = self.ticks.iter().map(TickRecord::system_share).collect();
+        shares.sort_unstable_by(f64::total_cmp);
         Parallelism {
             ticks_with_overlap: overlapped as f64 / ticks,
             mean_systems_on_workers: on_workers as f64 / ticks,
             system_time_per_tick_time: system_time as f64 / tick_time.max(1) as f64,
+            median_system_share: nearest_rank(&shares, 50),
         }
+    }
+}
+
+impl TickRecord {
+    /// Time of this tick's system runs ÷ its wall time.
+    pub fn system_share(&self) -> f64 {
+        let system_time: u64 = self.systems_ns.iter().flatten().sum();
+        system_time as f64 / self.duration_ns.max(1) as f64
     }
 }
 
@@ -347,9 +361,9 @@ impl Spread {
 
 /// The sample of rank ⌈percent·n/100⌉ of sorted `samples` (0 when empty). Integer
 /// arithmetic: `0.99 * 100.0` in floats is not 99.
-fn nearest_rank(samples: &[u64], percent: usize) -> u64 {
+fn nearest_rank<T: Copy + Default>(samples: &[T], percent: usize) -> T {
     let rank = (samples.len() * percent).div_ceil(100);
-    samples.get(rank.max(1) - 1).copied().unwrap_or(0)
+    samples.get(rank.max(1) - 1).copied().unwrap_or_default()
 }
 
 fn nanos(duration: Duration) -> u64 {
@@ -395,10 +409,11 @@ impl fmt::Display for TimedemoSummary {
         write!(
             f,
             "\nparallel: {:.1}% of ticks overlapped systems, {:.2} systems/tick on workers, \
-             system time / tick time {:.2}",
+             system time / tick time {:.2} (median tick {:.2})",
             p.ticks_with_overlap * 100.0,
             p.mean_systems_on_workers,
-            p.system_time_per_tick_time
+            p.system_time_per_tick_time,
+            p.median_system_share
         )
     }
 }
