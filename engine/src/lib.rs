@@ -139,6 +139,7 @@ pub mod schedule;
 mod source;
 mod stats;
 mod time;
+mod trace;
 
 pub use app::{App, DEFAULT_TICK_RATE, Plugin};
 pub use compute::{ComputePool, PARALLEL_MIN_WORK};
@@ -158,6 +159,7 @@ pub use time::{
     Clock, DEFAULT_MAX_TICKS_PER_FRAME, FixedStep, MAX_TICK_LENGTH, ManualClock, RealClock,
     SimTime, StepPlan,
 };
+pub use trace::{ChromeTrace, TraceArgs, TraceEvent};
 
 /// bevy_ecs, as tickbus uses it (so users need no version of their own).
 pub use bevy_ecs;

@@ -1,6 +1,6 @@
 //! The command line as a user runs it: exit codes and messages of `record`, `replay` (good,
 //! diverging, malformed and missing files, shards, JSON, the default folder, `--seek` and
-//! `--dump`, `--bisect`) and `plan`.
+//! `--dump`, `--bisect`, `--timedemo` and `--trace`) and `plan`.
 
 use std::{
     path::{Path, PathBuf},
@@ -542,4 +542,89 @@ fn bisect_of_a_recording_with_only_hashes_says_how_to_get_more() {
     let window = format!("diverged between tick {from} and checkpoint {}", from + 60);
     assert!(text.contains(&window), "{window}: {text}");
     assert!(text.contains("--checkpoint-every 1 --values"), "{text}");
+}
+
+/// `replay FILE --timedemo --json [--trace TRACE]` in `dir`: the exit code, the JSON records.
+fn timedemo_json(dir: &Path, file: &str, extra: &[&str]) -> (i32, serde_json::Value) {
+    let mut args = vec!["replay", file, "--timedemo", "--json"];
+    args.extend_from_slice(extra);
+    let output = run(&args, dir);
+    let json = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|error| panic!("{error}: {}", text(&output)));
+    (code(&output), json)
+}
+
+#[test]
+fn timedemo_prints_the_table_and_json_gives_every_tick() {
+    let dir = tempfile::tempdir().unwrap();
+    recorded(dir.path(), "good.ron", "30");
+    let output = run(&["replay", "good.ron", "--timedemo"], dir.path());
+    let said = text(&output);
+    assert_eq!(code(&output), 0, "{said}");
+    assert!(said.contains("300/300 ticks") && said.contains("11/11 checkpoints verified"));
+    for part in [
+        "wall time",
+        "events per tick",
+        "input::Command",
+        "integrate",
+        "parallel: ",
+    ] {
+        assert!(said.contains(part), "{part}: {said}");
+    }
+
+    let (exit, json) = timedemo_json(dir.path(), "good.ron", &["--threads", "2"]);
+    assert_eq!(exit, 0, "{json}");
+    assert_eq!(json["verified"], true);
+    let systems = json["systems"].as_array().unwrap().len();
+    let ticks = json["ticks"].as_array().unwrap();
+    assert_eq!(ticks.len(), 300);
+    for (index, tick) in ticks.iter().enumerate() {
+        assert_eq!(tick["tick"], index);
+        assert_eq!(tick["systems_ns"].as_array().unwrap().len(), systems);
+        assert!(tick["duration_ns"].as_u64().unwrap() > 0);
+    }
+}
+
+#[test]
+fn trace_writes_one_complete_event_per_system_run() {
+    let dir = tempfile::tempdir().unwrap();
+    recorded(dir.path(), "good.ron", "30");
+    let (exit, json) = timedemo_json(dir.path(), "good.ron", &["--trace", "trace.json"]);
+    assert_eq!(exit, 0, "{json}");
+    let runs = (json["ticks"].as_array().unwrap().iter())
+        .flat_map(|tick| tick["systems_ns"].as_array().unwrap())
+        .filter(|time| !time.is_null())
+        .count();
+    let trace: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("trace.json")).unwrap())
+            .unwrap();
+    let events = trace["traceEvents"].as_array().unwrap();
+    let complete = events.iter().filter(|event| event["ph"] == "X").count();
+    assert!(runs > 300, "most systems run every tick: {runs}");
+    assert_eq!(complete, runs, "one complete event per system run");
+    assert!(events.iter().any(|event| event["name"] == "thread_name"));
+
+    // Without --timedemo: the replay's line, and the trace.
+    let output = run(&["replay", "good.ron", "--trace", "plain.json"], dir.path());
+    let said = text(&output);
+    assert_eq!(code(&output), 0, "{said}");
+    assert!(said.contains("11/11 checkpoints verified") && !said.contains("wall time"));
+    assert!(dir.path().join("plain.json").metadata().unwrap().len() > 0);
+}
+
+#[test]
+fn timedemo_of_a_diverging_scenario_exits_1_and_takes_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    diverging(dir.path());
+    let output = run(&["replay", "diverging.ron", "--timedemo"], dir.path());
+    let said = text(&output);
+    assert_eq!(code(&output), 1, "{said}");
+    assert!(said.contains("DIVERGED"), "{said}");
+
+    let output = run(
+        &["replay", "diverging.ron", "diverging.ron", "--timedemo"],
+        dir.path(),
+    );
+    assert_eq!(code(&output), 2);
+    assert!(text(&output).contains("exactly one scenario file"));
 }

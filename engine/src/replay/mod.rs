@@ -70,6 +70,7 @@ mod save;
 mod snapshot;
 mod snapshots;
 mod state;
+mod timedemo;
 mod timeline;
 
 pub use diagnose::{
@@ -89,4 +90,8 @@ pub use rng::{SimRng, SimSeed, stream_for};
 pub use snapshot::{Snapshot, SnapshotError, Uncaptured, ValueDiff};
 pub use snapshots::{DEFAULT_SNAPSHOT_BUDGET, DEFAULT_SNAPSHOT_EVERY, SnapshotPolicy, Snapshots};
 pub use state::{PartKind, PartValue, StateHash, StateHasher};
+pub use timedemo::{
+    EventRate, Parallelism, Spread, SystemSpread, TickRecord, Timedemo, TimedemoRecords,
+    TimedemoReport, TimedemoSummary,
+};
 pub use timeline::{TimeTravelError, Timeline};

@@ -255,6 +255,16 @@ impl<'a, G: Game> Replayer<'a, G> {
     /// Checks the scenario, builds the game, runs every tick and compares every checkpoint,
     /// stopping at the first divergence or crash.
     pub fn run(&self) -> Result<ReplayReport, ReplayError> {
+        self.run_observed(|_| {}, |_| {})
+    }
+
+    /// [`run`](Self::run), with `prepare` called on the built engine before the first tick
+    /// and `observe` after every tick that ran (its stats are [`Engine::stats`]).
+    pub(super) fn run_observed(
+        &self,
+        prepare: impl FnOnce(&mut Engine),
+        observe: impl FnMut(&mut Engine),
+    ) -> Result<ReplayReport, ReplayError> {
         check_playable::<G>(self.scenario, "the scenario being replayed")?;
         let scenario = self.scenario;
         let setup = RunSetup {
@@ -265,6 +275,7 @@ impl<'a, G: Game> Replayer<'a, G> {
         // The live sender stays unused: the feed replaces its channel.
         let (mut engine, _live_input) = build_game::<G>(&scenario.config, setup)?;
         feed_inputs::<G>(&mut engine, &scenario.inputs);
+        prepare(&mut engine);
         let mut run = Run {
             engine,
             hasher: state_hasher::<G>(),
@@ -272,7 +283,7 @@ impl<'a, G: Game> Replayer<'a, G> {
             report: self.empty_report(),
         };
         let start = Instant::now();
-        run.run(scenario.ticks);
+        run.run(scenario.ticks, observe);
         run.report.elapsed = start.elapsed();
         run.report.executor = run.engine.executor_totals();
         let mut report = run.report;
@@ -312,7 +323,7 @@ struct Run<'a> {
 
 impl Run<'_> {
     /// Runs up to `ticks` ticks, verifying each checkpoint when its tick is reached.
-    fn run(&mut self, ticks: u64) {
+    fn run(&mut self, ticks: u64, mut observe: impl FnMut(&mut Engine)) {
         loop {
             if !self.verify_due_checkpoint() || self.engine.tick_count() >= ticks {
                 return;
@@ -323,6 +334,7 @@ impl Run<'_> {
                 self.report.crash = Some(error);
                 return;
             }
+            observe(&mut self.engine);
         }
     }
 

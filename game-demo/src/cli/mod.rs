@@ -5,6 +5,7 @@ mod play;
 mod rewind;
 mod screen;
 mod terminal;
+mod timedemo;
 mod travel;
 
 use std::{
@@ -166,6 +167,15 @@ struct ReplayArgs {
     /// the entity and the expected and found values.
     #[arg(long, conflicts_with_all = ["json", "shard"])]
     bisect: bool,
+    /// Replay one file as a benchmark (checkpoints still verified) and print tick time
+    /// (median, p99, max), events per type per tick, time per system and how much ran in
+    /// parallel; with --json, every tick's record as one JSON object instead.
+    #[arg(long, conflicts_with_all = ["shard", "seek", "bisect"])]
+    timedemo: bool,
+    /// Replay one file and write the system runs of every tick to this file as a Chrome
+    /// trace (open it in chrome://tracing or ui.perfetto.dev): one track per thread.
+    #[arg(long, value_name = "TRACE.json", conflicts_with_all = ["shard", "seek", "bisect"])]
+    trace: Option<PathBuf>,
     #[command(flatten)]
     executor: ExecutorArgs,
 }
@@ -213,6 +223,8 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             seek: None,
             dump: false,
             bisect: false,
+            timedemo: false,
+            trace: None,
             executor: ExecutorArgs {
                 threads: None,
                 sequential: false,
@@ -292,6 +304,9 @@ fn replay(args: ReplayArgs) -> ExitCode {
     if args.seek.is_some() || args.bisect {
         return travel(&args);
     }
+    if args.timedemo || args.trace.is_some() {
+        return timedemo(&args);
+    }
     let (paths, other_games) = if args.files.is_empty() {
         (vec![scenarios_dir()], OtherGames::Skip)
     } else {
@@ -355,6 +370,27 @@ fn travel(args: &ReplayArgs) -> ExitCode {
         None => travel::bisect_file(file, executor),
     };
     result.unwrap_or_else(|error| {
+        eprintln!("error: {error:#}");
+        ExitCode::from(2)
+    })
+}
+
+/// `--timedemo` and `--trace`, on exactly one file. Exit code 2 when it cannot be read,
+/// 1 when it diverges.
+fn timedemo(args: &ReplayArgs) -> ExitCode {
+    let [file] = args.files.as_slice() else {
+        eprintln!("error: --timedemo and --trace take exactly one scenario file");
+        return ExitCode::from(2);
+    };
+    let options = timedemo::TimedemoOptions {
+        file,
+        executor: args.executor.executor(),
+        max_ticks: args.max_ticks,
+        json: args.json,
+        trace: args.trace.as_ref(),
+        table: args.timedemo,
+    };
+    timedemo::timedemo(&options).unwrap_or_else(|error| {
         eprintln!("error: {error:#}");
         ExitCode::from(2)
     })
