@@ -378,6 +378,29 @@ fn without_arguments_and_a_terminal_every_scenario_in_the_folder_is_replayed() {
 }
 
 #[test]
+fn another_games_file_is_skipped_in_a_named_folder_and_refused_when_named_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenarios = dir.path().join("set");
+    std::fs::create_dir(&scenarios).unwrap();
+    let good = recorded(dir.path(), "good.ron", "60");
+    std::fs::copy(good, scenarios.join("mine.ron")).unwrap();
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let particles = scenarios.join("particles.ron");
+    std::fs::copy(workspace.join("scenarios/particles.ron"), &particles).unwrap();
+
+    let output = run(&["replay", "set"], dir.path());
+    let said = text(&output);
+    assert_eq!(code(&output), 0, "{said}");
+    assert!(said.contains("mine.ron: verified"), "{said}");
+    assert!(said.contains("particles.ron: skipped"), "{said}");
+
+    let output = run(&["replay", "set/particles.ron"], dir.path());
+    let said = text(&output);
+    assert_eq!(code(&output), 2, "{said}");
+    assert!(said.contains("not of \"asteroids\""), "{said}");
+}
+
+#[test]
 fn the_plan_shows_systems_that_may_run_together_and_why_edges_exist() {
     let output = run(&["plan"], Path::new("."));
     let said = text(&output);

@@ -307,10 +307,17 @@ fn replay(args: ReplayArgs) -> ExitCode {
     if args.timedemo || args.trace.is_some() {
         return timedemo(&args);
     }
-    let (paths, other_games) = if args.files.is_empty() {
-        (vec![scenarios_dir()], OtherGames::Skip)
+    let paths = if args.files.is_empty() {
+        vec![scenarios_dir()]
     } else {
-        (args.files.clone(), OtherGames::Refuse)
+        args.files.clone()
+    };
+    // A directory holds whatever was recorded into it: another game's files there are
+    // skipped; a file named on its own was meant to be replayed, so it is refused.
+    let other_games = if paths.iter().any(|path| path.is_dir()) {
+        OtherGames::Skip
+    } else {
+        OtherGames::Refuse
     };
     let files = match scenarios::select_files(&paths, args.shard) {
         Ok(files) => files,
