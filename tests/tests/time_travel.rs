@@ -10,7 +10,8 @@ use tickbus::{
     prelude::*,
     replay::{
         FORMAT_VERSION, Game, GameScenario, Pinned, Recorder, Replayer, RunSetup, Scenario,
-        Snapshot, StateHasher, bisect, bisect_against, build_game, state_hasher, verify_restore,
+        Snapshot, SnapshotPolicy, StateHasher, Timeline, bisect, bisect_against, build_game,
+        state_hasher, verify_restore,
     },
 };
 use tickbus_tests::{
@@ -394,4 +395,46 @@ fn a_version_from_the_future_is_refused_with_a_clear_error() {
     assert!(message.starts_with("future.ron:2:"), "{message}");
     assert!(message.contains('9'), "{message}");
     assert!(message.contains(&FORMAT_VERSION.to_string()), "{message}");
+}
+
+/// A game whose startup system sets the score its ticks then add to.
+struct Startup;
+
+#[derive(Resource, Default, Clone, Debug)]
+struct Score(u64);
+tickbus::impl_stable_hash!(Score { 0 });
+
+fn score_a_point(mut score: ResMut<Score>) {
+    score.0 += 1;
+}
+
+impl Game for Startup {
+    const NAME: &'static str = "startup";
+    type Config = ();
+    type Input = u32;
+    fn build(_: &(), app: &mut App) {
+        app.init_resource::<Score>()
+            .add_startup_systems(|mut score: ResMut<Score>| score.0 = 1000)
+            .add_systems(score_a_point);
+    }
+    fn register_state(state: &mut StateHasher) {
+        state.resource::<Score>();
+    }
+}
+
+#[test]
+fn seeking_back_to_the_snapshot_of_tick_0_runs_the_startup_systems_again() {
+    let mut recorder = Recorder::<Startup>::builder(()).build().unwrap();
+    recorder.run_ticks(100).unwrap();
+    let scenario = recorder.scenario();
+    let policy = SnapshotPolicy::every(50);
+    let mut timeline =
+        Timeline::<Startup>::open_with(&scenario, ExecutorKind::Sequential, policy).unwrap();
+    timeline.seek(10).unwrap();
+    assert_eq!(timeline.world().resource::<Score>().0, 1010);
+    timeline.seek(60).unwrap();
+    timeline.seek(10).unwrap();
+    assert_eq!(timeline.world().resource::<Score>().0, 1010);
+    let check = verify_restore::<Startup>(&scenario, ExecutorKind::Sequential, 50).unwrap();
+    assert!(check.is_ok(), "{check}");
 }

@@ -150,6 +150,9 @@ struct CapturedEntry {
 /// ```
 pub struct Snapshot {
     tick: u64,
+    /// Whether the startup systems had run in the captured world: restoring a snapshot
+    /// taken before them (tick 0 of a fresh engine) runs them again before the next tick.
+    started: bool,
     entities: Vec<Entity>,
     allocator: AllocatorState,
     parts: Vec<CapturedEntry>,
@@ -177,6 +180,7 @@ impl Snapshot {
     /// was.
     pub fn capture(engine: &mut Engine, state: &StateHasher) -> Result<Self, SnapshotError> {
         let tick = engine.tick_count();
+        let started = engine.has_started();
         let world = engine.world_mut();
         let allocator = allocator::read(world)?;
         let world = &*world;
@@ -196,6 +200,7 @@ impl Snapshot {
             .collect();
         Ok(Self {
             tick,
+            started,
             entities,
             allocator,
             parts,
@@ -211,6 +216,8 @@ impl Snapshot {
     /// index); registered resources and the engine's own state are overwritten, event queues
     /// hold what they held. Entities stored in components, resources and events are remapped
     /// to the generation their index has in this world (see [`StateHasher::component`]).
+    /// The startup systems run before the next tick exactly when the snapshot was taken
+    /// before they ran (a fresh engine at tick 0), as they would have in the captured run.
     pub fn restore(&self, engine: &mut Engine, state: &StateHasher) -> Result<(), SnapshotError> {
         let world = engine.world_mut();
         for entity in simulation_entities(world)
@@ -242,7 +249,7 @@ impl Snapshot {
             }
         }
         world.clear_trackers();
-        engine.resume_at_tick(self.tick);
+        engine.resume_at_tick(self.tick, self.started);
         Ok(())
     }
 
