@@ -9,9 +9,9 @@ use tickbus::{
     ExecutorKind,
     prelude::*,
     replay::{
-        FORMAT_VERSION, Game, GameScenario, Pinned, Recorder, Replayer, RunSetup, Scenario,
-        Snapshot, SnapshotPolicy, StateHasher, Timeline, bisect, bisect_against, build_game,
-        state_hasher, verify_restore,
+        FORMAT_VERSION, FailedRun, Game, GameScenario, Pinned, Recorder, Replayer, RestoreCheck,
+        RunSetup, Scenario, Snapshot, SnapshotPolicy, StateHasher, Timeline, bisect,
+        bisect_against, build_game, state_hasher, verify_restore,
     },
 };
 use tickbus_tests::{
@@ -437,4 +437,71 @@ fn seeking_back_to_the_snapshot_of_tick_0_runs_the_startup_systems_again() {
     assert_eq!(timeline.world().resource::<Score>().0, 1010);
     let check = verify_restore::<Startup>(&scenario, ExecutorKind::Sequential, 50).unwrap();
     assert!(check.is_ok(), "{check}");
+}
+
+/// A game with a system that panics when it missed ticks, as it does in any restored run
+/// (its count lives in a `Local`); the registered state never shows it.
+struct StrictLocal;
+
+#[derive(Resource, Default, Clone, Debug)]
+struct Ran(u64);
+tickbus::impl_stable_hash!(Ran { 0 });
+
+fn count_ran(mut ran: ResMut<Ran>) {
+    ran.0 += 1;
+}
+
+fn refuse_missed_ticks(mut seen: Local<u64>, time: Res<SimTime>) {
+    *seen += 1;
+    assert_eq!(*seen, time.tick() + 1, "this system missed ticks");
+}
+
+impl Game for StrictLocal {
+    const NAME: &'static str = "strict-local";
+    type Config = ();
+    type Input = u32;
+    fn build(_: &(), app: &mut App) {
+        app.init_resource::<Ran>()
+            .add_systems((count_ran, refuse_missed_ticks));
+    }
+    fn register_state(state: &mut StateHasher) {
+        state.resource::<Ran>();
+    }
+}
+
+#[test]
+fn the_verify_mode_reports_a_tick_that_fails_in_the_restored_run_only() {
+    let mut recorder = Recorder::<StrictLocal>::builder(()).build().unwrap();
+    recorder.run_ticks(100).unwrap();
+    let scenario = recorder.scenario();
+    let check = verify_restore::<StrictLocal>(&scenario, ExecutorKind::Sequential, 20).unwrap();
+    assert!(!check.is_ok(), "{check}");
+    let mismatch = check.mismatch.as_ref().expect("a mismatch");
+    // The second pass from tick 0 runs tick 0 again in the same engine: its Local says 2.
+    assert_eq!((mismatch.snapshot_tick, mismatch.tick), (0, 1), "{check}");
+    assert!(
+        matches!(&mismatch.failed, Some(FailedRun::Restored(error)) if error.contains("missed ticks")),
+        "{check}"
+    );
+}
+
+#[test]
+fn a_verify_check_that_stopped_early_is_not_ok() {
+    let check = RestoreCheck {
+        snapshots: 1,
+        ticks_compared: 21,
+        mismatch: None,
+        scenario_ticks: 100,
+        stopped_at: None,
+    };
+    assert!(!check.is_ok(), "{check}");
+    assert!(
+        check.to_string().contains("only 21 of the scenario's 100"),
+        "{check}"
+    );
+    let crashed_alike = RestoreCheck {
+        stopped_at: Some(21),
+        ..check
+    };
+    assert!(crashed_alike.is_ok(), "{crashed_alike}");
 }
