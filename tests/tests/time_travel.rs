@@ -10,8 +10,8 @@ use tickbus::{
     prelude::*,
     replay::{
         FORMAT_VERSION, FailedRun, Game, GameScenario, Pinned, Recorder, Replayer, RestoreCheck,
-        RunSetup, Scenario, Snapshot, SnapshotPolicy, StateHasher, Timeline, bisect,
-        bisect_against, build_game, state_hasher, verify_restore,
+        RunSetup, Scenario, Snapshot, SnapshotPolicy, StateHasher, TimeTravelError, Timeline,
+        bisect, bisect_against, build_game, state_hasher, verify_restore,
     },
 };
 use tickbus_tests::{
@@ -504,4 +504,33 @@ fn a_verify_check_that_stopped_early_is_not_ok() {
         ..check
     };
     assert!(crashed_alike.is_ok(), "{crashed_alike}");
+}
+
+#[test]
+fn rewinding_a_recording_to_a_later_tick_is_refused_and_changes_nothing() {
+    let mut recorder = Recorder::<Startup>::builder(())
+        .snapshots(SnapshotPolicy::every(10))
+        .build()
+        .unwrap();
+    recorder.run_ticks(100).unwrap();
+    let before = recorder.scenario();
+    let refused = recorder.rewind_to(150);
+    assert!(
+        matches!(
+            refused,
+            Err(TimeTravelError::PastEnd {
+                tick: 150,
+                end: 100
+            })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(recorder.engine().tick_count(), 100);
+    let after = recorder.scenario();
+    assert_eq!(after.ticks, 100);
+    assert_eq!(after.checkpoints, before.checkpoints);
+    let report = Replayer::<Startup>::new(&after).run().unwrap();
+    assert!(report.is_verified(), "{report:?}");
+    recorder.rewind_to(100).unwrap();
+    assert_eq!(recorder.engine().tick_count(), 100);
 }

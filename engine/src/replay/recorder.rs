@@ -274,11 +274,16 @@ impl<G: Game> Recorder<G> {
     /// Goes back to tick `tick` of this recording (from the nearest snapshot, re-running the
     /// recorded inputs up to it) and forgets everything after it: the recording continues
     /// from there with whatever is sent next, so it becomes a branch. Needs
-    /// [`RecorderBuilder::snapshots`].
+    /// [`RecorderBuilder::snapshots`]. A tick after the current one is refused
+    /// ([`TimeTravelError::PastEnd`]): the recording has no inputs for it yet.
     pub fn rewind_to(&mut self, tick: u64) -> Result<(), TimeTravelError> {
         let Some(snapshots) = &self.snapshots else {
             return Err(TimeTravelError::NotRewindable);
         };
+        let end = self.engine.tick_count();
+        if tick > end {
+            return Err(TimeTravelError::PastEnd { tick, end });
+        }
         let Some(snapshot) = snapshots.at_or_before(tick) else {
             let error = super::SnapshotError::NoneBefore { tick };
             return Err(TimeTravelError::Snapshot(error));
