@@ -534,3 +534,80 @@ fn rewinding_a_recording_to_a_later_tick_is_refused_and_changes_nothing() {
     recorder.rewind_to(100).unwrap();
     assert_eq!(recorder.engine().tick_count(), 100);
 }
+
+/// A game that spawns one entity per tick and, at tick 20, inserts a resource it does not
+/// register: an entity a restore leaves alone, at an index a tick-10 snapshot had unused.
+struct LateResource;
+
+#[derive(Component, Clone, Debug)]
+struct Serial(u64);
+tickbus::impl_stable_hash!(Serial { 0 });
+
+#[derive(Resource, Debug)]
+struct Late(u64);
+
+#[derive(Resource, Default, Clone, Debug)]
+struct Spawned(u64);
+tickbus::impl_stable_hash!(Spawned { 0 });
+
+fn spawn_one(mut commands: Commands, mut spawned: ResMut<Spawned>) {
+    spawned.0 += 1;
+    commands.spawn(Serial(spawned.0));
+    if spawned.0 == 20 {
+        commands.insert_resource(Late(7));
+    }
+}
+
+impl Game for LateResource {
+    const NAME: &'static str = "late-resource";
+    type Config = ();
+    type Input = u32;
+    fn build(_: &(), app: &mut App) {
+        app.init_resource::<Spawned>()
+            .add_systems(spawn_one.in_set(Spawners));
+    }
+    fn register_state(state: &mut StateHasher) {
+        state.resource::<Spawned>().component::<Serial>();
+    }
+}
+
+#[test]
+fn a_restore_never_hands_out_the_id_of_a_resource_inserted_after_the_snapshot() {
+    let setup = RunSetup {
+        seed: 1,
+        tick_rate: 60,
+        executor: ExecutorKind::Sequential,
+    };
+    let (mut engine, _input) = build_game::<LateResource>(&(), setup).unwrap();
+    let state = state_hasher::<LateResource>();
+    engine.run_ticks(10).unwrap();
+    let snapshot = Snapshot::capture(&mut engine, &state).unwrap();
+    engine.run_ticks(50).unwrap();
+    snapshot.restore(&mut engine, &state).unwrap();
+    let late = engine.world().resource_entity::<Late>().unwrap();
+    let spawned: Vec<Entity> = (0..200)
+        .map(|k| engine.world_mut().spawn(Serial(1000 + k)).id())
+        .collect();
+    assert!(
+        spawned.iter().all(|e| e.index() != late.index()),
+        "{late:?}"
+    );
+    assert!(engine.world().get::<Serial>(late).is_none());
+    assert_eq!(engine.world().resource::<Late>().0, 7);
+    Snapshot::capture(&mut engine, &state).unwrap();
+}
+
+#[test]
+fn seeking_back_before_a_late_resource_and_forward_again_works() {
+    let mut recorder = Recorder::<LateResource>::builder(()).build().unwrap();
+    recorder.run_ticks(100).unwrap();
+    let scenario = recorder.scenario();
+    let policy = SnapshotPolicy::every(10);
+    let mut timeline =
+        Timeline::<LateResource>::open_with(&scenario, ExecutorKind::Sequential, policy).unwrap();
+    timeline.seek(60).unwrap();
+    timeline.seek(15).unwrap();
+    timeline.seek(100).unwrap();
+    assert_eq!(timeline.world().resource::<Late>().0, 7);
+    assert_eq!(timeline.snapshot().unwrap().entities().len(), 100);
+}

@@ -126,14 +126,31 @@ pub(crate) fn restore(
         .map(|(captured, current)| current.wrapping_sub(*captured))
         .collect();
     let remap = EntityRemap::from_shifts(shifts);
+    // Entities the restore leaves alone (resources, observers) may hold an index the
+    // captured world had free or never used: it stays out of allocation, or the next spawn
+    // would be handed a live entity.
+    let live = live_indices(world);
+    let free_here = |entity: &Entity| !live.contains(&entity.index_u32());
     // Indices the captured world had never used but this one has: pushed under the stack so
     // they come out in index order, exactly when the captured world would take fresh ones.
     let mut stack: Vec<Entity> = (target.cursor..cursor)
         .rev()
         .map(|index| entity_at(index, now[index as usize]))
+        .filter(free_here)
         .collect();
-    stack.extend(target.stack.iter().map(|&entity| remap.map(entity)));
-    let buffer: Vec<Entity> = target.buffer.iter().map(|&e| remap.map(e)).collect();
+    stack.extend(
+        target
+            .stack
+            .iter()
+            .map(|&entity| remap.map(entity))
+            .filter(free_here),
+    );
+    let buffer: Vec<Entity> = target
+        .buffer
+        .iter()
+        .map(|&e| remap.map(e))
+        .filter(free_here)
+        .collect();
     install(world, &stack, &buffer, current.padded)?;
     let installed: std::collections::BTreeSet<u32> =
         stack.iter().chain(&buffer).map(|e| e.index_u32()).collect();
@@ -250,6 +267,15 @@ fn counts(world: &World) -> Result<(u32, u32), SnapshotError> {
             reason: "its Debug output has no total_indices / total_free",
         }),
     }
+}
+
+/// The indices of every entity spawned in `world`.
+fn live_indices(world: &World) -> std::collections::BTreeSet<u32> {
+    world
+        .archetypes()
+        .iter()
+        .flat_map(|archetype| archetype.entities().iter().map(|e| e.id().index_u32()))
+        .collect()
 }
 
 /// Entities spawned in `world` (every archetype's rows).
