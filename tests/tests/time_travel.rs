@@ -10,8 +10,8 @@ use tickbus::{
     prelude::*,
     replay::{
         FORMAT_VERSION, FailedRun, Game, GameScenario, Pinned, Recorder, Replayer, RestoreCheck,
-        RunSetup, Scenario, Snapshot, SnapshotPolicy, StateHasher, TimeTravelError, Timeline,
-        bisect, bisect_against, build_game, state_hasher, verify_restore,
+        RunSetup, Scenario, Snapshot, SnapshotError, SnapshotPolicy, StateHasher, TimeTravelError,
+        Timeline, bisect, bisect_against, build_game, state_hasher, verify_restore,
     },
 };
 use tickbus_tests::{
@@ -610,4 +610,33 @@ fn seeking_back_before_a_late_resource_and_forward_again_works() {
     timeline.seek(100).unwrap();
     assert_eq!(timeline.world().resource::<Late>().0, 7);
     assert_eq!(timeline.snapshot().unwrap().entities().len(), 100);
+}
+
+#[derive(Resource)]
+struct Extra;
+
+#[test]
+fn a_restore_that_cannot_place_an_entity_fails_before_changing_anything() {
+    let setup = RunSetup {
+        seed: 1,
+        tick_rate: 60,
+        executor: ExecutorKind::Sequential,
+    };
+    let state = state_hasher::<LateResource>();
+    let (mut captured, _input) = build_game::<LateResource>(&(), setup).unwrap();
+    captured.run_ticks(60).unwrap();
+    let snapshot = Snapshot::capture(&mut captured, &state).unwrap();
+    let (mut other, _other_input) = build_game::<LateResource>(&(), setup).unwrap();
+    other.run_ticks(5).unwrap();
+    other.world_mut().insert_resource(Extra);
+    let extra = other.world().resource_entity::<Extra>().unwrap();
+    let before = (other.tick_count(), state.hash(other.world()));
+    let refused = snapshot.restore(&mut other, &state);
+    assert!(
+        matches!(refused, Err(SnapshotError::EntityTaken { index }) if index == extra.index_u32()),
+        "{refused:?}"
+    );
+    assert_eq!((other.tick_count(), state.hash(other.world())), before);
+    other.run_ticks(5).unwrap();
+    assert_eq!(other.world().resource::<Spawned>().0, 10);
 }

@@ -23,8 +23,11 @@
 //! bevy_ecs 0.20 behaves (the buffer size, the `Debug` field names, stack order), which the
 //! workspace pins (`bevy_ecs = "0.20"`, 0.20.1 in the lock file). Every read is checked: a
 //! placeholder that does not come back, an id beyond the cursor or counts that do not add up
-//! give [`SnapshotError::AllocatorUnreadable`], never a wrong world, and the unit tests below
-//! fail on a bevy release that changes the behaviour. The alternatives are worse: reading
+//! give [`SnapshotError::AllocatorUnreadable`], and the unit tests below fail on a bevy
+//! release that changes the behaviour. The counts are checked before anything changes
+//! ([`check_readable`]); a misplaced id is only seen after the stack was popped, and then the
+//! allocator is left changed (a restore reports that it changed the engine, and a
+//! `Timeline` refuses to go on). The alternatives are worse: reading
 //! bevy's private fields needs `unsafe` on a layout bevy does not promise, and spawning the
 //! restored entities at fresh ids (remapping every stored `Entity`) gives a restored world
 //! other ids than the uninterrupted run, so later spawns reuse other indices and physics and
@@ -160,16 +163,7 @@ pub(crate) fn restore(
 
 /// Moves every freed id out of the allocator, in order.
 fn drain(world: &mut World) -> Result<Drained, SnapshotError> {
-    let (cursor, on_stack) = counts(world)?;
-    let spawned = spawned(world);
-    let buffered = cursor
-        .checked_sub(spawned)
-        .and_then(|free| free.checked_sub(on_stack))
-        .map(|buffered| buffered as usize)
-        .filter(|&buffered| buffered <= LOCAL_CAPACITY)
-        .ok_or(SnapshotError::AllocatorUnreadable {
-            reason: "ids are allocated but not spawned",
-        })?;
+    let (cursor, on_stack, buffered) = free_counts(world)?;
     let allocator = world.entity_allocator_mut();
     let mut padded = false;
     if buffered > 0 {
@@ -199,6 +193,27 @@ fn drain(world: &mut World) -> Result<Drained, SnapshotError> {
         buffer: buffer.iter().rev().copied().collect(),
         padded,
     })
+}
+
+/// Checks, without changing anything, that the allocator of `world` reads as [`drain`]
+/// expects (what a restore checks before it changes the world).
+pub(crate) fn check_readable(world: &World) -> Result<(), SnapshotError> {
+    free_counts(world).map(drop)
+}
+
+/// The fresh-index cursor, the length of the stack and the length of the buffer, checked to
+/// add up with the spawned entities.
+fn free_counts(world: &World) -> Result<(u32, u32, usize), SnapshotError> {
+    let (cursor, on_stack) = counts(world)?;
+    let buffered = cursor
+        .checked_sub(spawned(world))
+        .and_then(|free| free.checked_sub(on_stack))
+        .map(|buffered| buffered as usize)
+        .filter(|&buffered| buffered <= LOCAL_CAPACITY)
+        .ok_or(SnapshotError::AllocatorUnreadable {
+            reason: "ids are allocated but not spawned",
+        })?;
+    Ok((cursor, on_stack, buffered))
 }
 
 /// Rebuilds a drained allocator: `stack` (bottom to top) and `buffer` (oldest first).
