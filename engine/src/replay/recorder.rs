@@ -278,7 +278,9 @@ impl<G: Game> Recorder<G> {
     /// recorded inputs up to it) and forgets everything after it: the recording continues
     /// from there with whatever is sent next, so it becomes a branch. Needs
     /// [`RecorderBuilder::snapshots`]. A tick after the current one is refused
-    /// ([`TimeTravelError::PastEnd`]): the recording has no inputs for it yet.
+    /// ([`TimeTravelError::PastEnd`]): the recording has no inputs for it yet. As after any
+    /// restore, `Changed`/`Added` filters see every restored value as new in the next tick
+    /// (see [`Timeline`](super::Timeline)).
     ///
     /// A restore that fails after it began to change the world leaves the engine part
     /// restored: later rewinds are refused ([`TimeTravelError::Broken`]) and what is recorded

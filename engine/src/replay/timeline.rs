@@ -46,6 +46,12 @@ pub enum TimeTravelError {
 /// K ticks ([`SnapshotPolicy`]), so that [`seek`](Self::seek) to any tick costs one restore
 /// plus at most K ticks, forwards or backwards.
 ///
+/// Change ticks are not part of a snapshot: in the first tick after a restore, `Changed<T>`
+/// and `Added<T>` see every restored value as new, where a straight run sees only the last
+/// tick's changes. Simulation logic that must replay the same keeps explicit state (a
+/// registered flag or counter, or an event) instead of relying on change detection (see
+/// DETERMINISM.md).
+///
 /// ```
 /// use tickbus::prelude::*;
 /// use tickbus::replay::*;
