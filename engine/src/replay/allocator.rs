@@ -266,22 +266,41 @@ fn pop_pads(
 /// The fresh-index cursor and the length of the stack, from the allocator's `Debug` output
 /// (bevy_ecs 0.20: `Allocator { total_indices: N, total_free: M }`).
 fn counts(world: &World) -> Result<(u32, u32), SnapshotError> {
-    let text = format!("{:?}", world.entity_allocator());
-    let field = |name: &str| -> Option<u32> {
-        let start = text.find(name)? + name.len();
-        let digits: String = text[start..]
-            .chars()
-            .skip_while(|c| !c.is_ascii_digit())
-            .take_while(char::is_ascii_digit)
-            .collect();
-        digits.parse().ok()
-    };
-    match (field("total_indices"), field("total_free")) {
+    parse_counts(&format!("{:?}", world.entity_allocator()))
+}
+
+/// Reads `total_indices: N` and `total_free: M` from `text`, each exactly once and exactly in
+/// that form (a field name of its own, `: `, digits, then `,`, ` `, `}` or the end).
+fn parse_counts(text: &str) -> Result<(u32, u32), SnapshotError> {
+    match (field(text, "total_indices"), field(text, "total_free")) {
         (Some(cursor), Some(free)) => Ok((cursor, free)),
         _ => Err(SnapshotError::AllocatorUnreadable {
-            reason: "its Debug output has no total_indices / total_free",
+            reason: "its Debug output has no single total_indices / total_free field",
         }),
     }
+}
+
+/// The value of field `name` in a `Debug` text, when it occurs once as `name: <digits>`.
+fn field(text: &str, name: &str) -> Option<u32> {
+    let pattern = format!("{name}: ");
+    let mut found = text
+        .match_indices(&pattern)
+        .filter(|&(at, _)| at == 0 || text[..at].ends_with([' ', '{', ',', '(']));
+    let (at, _) = found.next()?;
+    if found.next().is_some() {
+        return None;
+    }
+    let rest = &text[at + pattern.len()..];
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let ends_cleanly = matches!(
+        rest[end..].chars().next(),
+        None | Some(',' | ' ' | '}' | ')')
+    );
+    (end > 0 && ends_cleanly)
+        .then(|| rest[..end].parse().ok())
+        .flatten()
 }
 
 /// The indices of every entity spawned in `world`.
@@ -365,6 +384,28 @@ mod tests {
             *live = kept.collect();
         }
         handed_out
+    }
+
+    #[test]
+    fn the_debug_counts_are_read_only_in_their_exact_form() {
+        let exact = "Allocator { total_indices: 42, total_free: 7 }";
+        assert_eq!(parse_counts(exact).unwrap(), (42, 7));
+        for other in [
+            "Allocator { total_indices_v2: 42, total_free: 7 }",
+            "Allocator { total_indices: 42x, total_free: 7 }",
+            "Allocator { total_indices: , total_free: 7 }",
+            "Allocator { max_total_indices: 9, total_free: 7 }",
+            "Allocator { total_indices: 4, total_indices: 5, total_free: 7 }",
+            "Allocator { total_indices: 99999999999, total_free: 7 }",
+        ] {
+            assert!(
+                matches!(
+                    parse_counts(other),
+                    Err(SnapshotError::AllocatorUnreadable { .. })
+                ),
+                "{other}"
+            );
+        }
     }
 
     #[test]
