@@ -47,8 +47,11 @@ pub struct FrameReport {
 pub struct Engine {
     world: World,
     schedule: Schedule,
-    /// Startup systems, until they ran (before the first tick).
+    /// Startup systems (kept after they ran: restoring a snapshot taken before they ran
+    /// runs them again).
     startup: Option<Schedule>,
+    /// Whether the startup systems ran (or the world was restored from after they ran).
+    started: bool,
     executor: Box<dyn Executor>,
     queues: Vec<QueueEntry>,
     timers: Vec<Box<dyn Collect>>,
@@ -100,6 +103,7 @@ impl Engine {
             world,
             schedule,
             startup,
+            started: false,
             timers,
             sources,
             step,
@@ -167,12 +171,21 @@ impl Engine {
 
     /// Runs the startup systems if they have not run yet.
     fn run_startup(&mut self) -> Result<(), TickError> {
-        let Some(mut startup) = self.startup.take() else {
+        if std::mem::replace(&mut self.started, true) {
+            return Ok(());
+        }
+        let Some(startup) = &mut self.startup else {
             return Ok(());
         };
         startup
             .run_once_applying(&mut self.world)
-            .map_err(|failed| tick_error(&startup, failed, self.tick))
+            .map_err(|failed| tick_error(startup, failed, self.tick))
+    }
+
+    /// Whether the startup systems have run (see [`start`](Self::start)); a snapshot records
+    /// it, so that restoring one taken before them runs them again.
+    pub(crate) fn has_started(&self) -> bool {
+        self.started
     }
 
     /// Sends an event from outside the systems (between ticks, or from code holding the
@@ -262,11 +275,11 @@ impl Engine {
     }
 
     /// Continues at tick `tick` as if the ticks before it had run (a restored snapshot): the
-    /// tick counter and [`SimTime`] are set, and the startup systems, which ran in the
-    /// captured run, will not run.
-    pub(crate) fn resume_at_tick(&mut self, tick: u64) {
+    /// tick counter and [`SimTime`] are set, and the startup systems run before the next
+    /// tick exactly when they had not run in the captured world (`started` false).
+    pub(crate) fn resume_at_tick(&mut self, tick: u64, started: bool) {
         self.tick = tick;
-        self.startup = None;
+        self.started = started;
         let last_tick = tick.saturating_sub(1);
         self.world.resource_mut::<SimTime>().set_tick(last_tick);
     }

@@ -9,8 +9,9 @@ use tickbus::{
     ExecutorKind,
     prelude::*,
     replay::{
-        FORMAT_VERSION, Game, GameScenario, Pinned, Recorder, Replayer, RunSetup, Scenario,
-        Snapshot, StateHasher, bisect, bisect_against, build_game, state_hasher, verify_restore,
+        FORMAT_VERSION, FailedRun, Game, GameScenario, Pinned, Recorder, Replayer, RestoreCheck,
+        RunSetup, Scenario, Snapshot, SnapshotError, SnapshotPolicy, StateHasher, TimeTravelError,
+        Timeline, bisect, bisect_against, build_game, state_hasher, verify_restore,
     },
 };
 use tickbus_tests::{
@@ -394,4 +395,248 @@ fn a_version_from_the_future_is_refused_with_a_clear_error() {
     assert!(message.starts_with("future.ron:2:"), "{message}");
     assert!(message.contains('9'), "{message}");
     assert!(message.contains(&FORMAT_VERSION.to_string()), "{message}");
+}
+
+/// A game whose startup system sets the score its ticks then add to.
+struct Startup;
+
+#[derive(Resource, Default, Clone, Debug)]
+struct Score(u64);
+tickbus::impl_stable_hash!(Score { 0 });
+
+fn score_a_point(mut score: ResMut<Score>) {
+    score.0 += 1;
+}
+
+impl Game for Startup {
+    const NAME: &'static str = "startup";
+    type Config = ();
+    type Input = u32;
+    fn build(_: &(), app: &mut App) {
+        app.init_resource::<Score>()
+            .add_startup_systems(|mut score: ResMut<Score>| score.0 = 1000)
+            .add_systems(score_a_point);
+    }
+    fn register_state(state: &mut StateHasher) {
+        state.resource::<Score>();
+    }
+}
+
+#[test]
+fn seeking_back_to_the_snapshot_of_tick_0_runs_the_startup_systems_again() {
+    let mut recorder = Recorder::<Startup>::builder(()).build().unwrap();
+    recorder.run_ticks(100).unwrap();
+    let scenario = recorder.scenario();
+    let policy = SnapshotPolicy::every(50);
+    let mut timeline =
+        Timeline::<Startup>::open_with(&scenario, ExecutorKind::Sequential, policy).unwrap();
+    timeline.seek(10).unwrap();
+    assert_eq!(timeline.world().resource::<Score>().0, 1010);
+    timeline.seek(60).unwrap();
+    timeline.seek(10).unwrap();
+    assert_eq!(timeline.world().resource::<Score>().0, 1010);
+    let check = verify_restore::<Startup>(&scenario, ExecutorKind::Sequential, 50).unwrap();
+    assert!(check.is_ok(), "{check}");
+}
+
+/// A game with a system that panics when it missed ticks, as it does in any restored run
+/// (its count lives in a `Local`); the registered state never shows it.
+struct StrictLocal;
+
+#[derive(Resource, Default, Clone, Debug)]
+struct Ran(u64);
+tickbus::impl_stable_hash!(Ran { 0 });
+
+fn count_ran(mut ran: ResMut<Ran>) {
+    ran.0 += 1;
+}
+
+fn refuse_missed_ticks(mut seen: Local<u64>, time: Res<SimTime>) {
+    *seen += 1;
+    assert_eq!(*seen, time.tick() + 1, "this system missed ticks");
+}
+
+impl Game for StrictLocal {
+    const NAME: &'static str = "strict-local";
+    type Config = ();
+    type Input = u32;
+    fn build(_: &(), app: &mut App) {
+        app.init_resource::<Ran>()
+            .add_systems((count_ran, refuse_missed_ticks));
+    }
+    fn register_state(state: &mut StateHasher) {
+        state.resource::<Ran>();
+    }
+}
+
+#[test]
+fn the_verify_mode_reports_a_tick_that_fails_in_the_restored_run_only() {
+    let mut recorder = Recorder::<StrictLocal>::builder(()).build().unwrap();
+    recorder.run_ticks(100).unwrap();
+    let scenario = recorder.scenario();
+    let check = verify_restore::<StrictLocal>(&scenario, ExecutorKind::Sequential, 20).unwrap();
+    assert!(!check.is_ok(), "{check}");
+    let mismatch = check.mismatch.as_ref().expect("a mismatch");
+    // The second pass from tick 0 runs tick 0 again in the same engine: its Local says 2.
+    assert_eq!((mismatch.snapshot_tick, mismatch.tick), (0, 1), "{check}");
+    assert!(
+        matches!(&mismatch.failed, Some(FailedRun::Restored(error)) if error.contains("missed ticks")),
+        "{check}"
+    );
+}
+
+#[test]
+fn a_verify_check_that_stopped_early_is_not_ok() {
+    let check = RestoreCheck {
+        snapshots: 1,
+        ticks_compared: 21,
+        mismatch: None,
+        scenario_ticks: 100,
+        stopped_at: None,
+    };
+    assert!(!check.is_ok(), "{check}");
+    assert!(
+        check.to_string().contains("only 21 of the scenario's 100"),
+        "{check}"
+    );
+    let crashed_alike = RestoreCheck {
+        stopped_at: Some(21),
+        ..check
+    };
+    assert!(crashed_alike.is_ok(), "{crashed_alike}");
+}
+
+#[test]
+fn rewinding_a_recording_to_a_later_tick_is_refused_and_changes_nothing() {
+    let mut recorder = Recorder::<Startup>::builder(())
+        .snapshots(SnapshotPolicy::every(10))
+        .build()
+        .unwrap();
+    recorder.run_ticks(100).unwrap();
+    let before = recorder.scenario();
+    let refused = recorder.rewind_to(150);
+    assert!(
+        matches!(
+            refused,
+            Err(TimeTravelError::PastEnd {
+                tick: 150,
+                end: 100
+            })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(recorder.engine().tick_count(), 100);
+    let after = recorder.scenario();
+    assert_eq!(after.ticks, 100);
+    assert_eq!(after.checkpoints, before.checkpoints);
+    let report = Replayer::<Startup>::new(&after).run().unwrap();
+    assert!(report.is_verified(), "{report:?}");
+    recorder.rewind_to(100).unwrap();
+    assert_eq!(recorder.engine().tick_count(), 100);
+}
+
+/// A game that spawns one entity per tick and, at tick 20, inserts a resource it does not
+/// register: an entity a restore leaves alone, at an index a tick-10 snapshot had unused.
+struct LateResource;
+
+#[derive(Component, Clone, Debug)]
+struct Serial(u64);
+tickbus::impl_stable_hash!(Serial { 0 });
+
+#[derive(Resource, Debug)]
+struct Late(u64);
+
+#[derive(Resource, Default, Clone, Debug)]
+struct Spawned(u64);
+tickbus::impl_stable_hash!(Spawned { 0 });
+
+fn spawn_one(mut commands: Commands, mut spawned: ResMut<Spawned>) {
+    spawned.0 += 1;
+    commands.spawn(Serial(spawned.0));
+    if spawned.0 == 20 {
+        commands.insert_resource(Late(7));
+    }
+}
+
+impl Game for LateResource {
+    const NAME: &'static str = "late-resource";
+    type Config = ();
+    type Input = u32;
+    fn build(_: &(), app: &mut App) {
+        app.init_resource::<Spawned>()
+            .add_systems(spawn_one.in_set(Spawners));
+    }
+    fn register_state(state: &mut StateHasher) {
+        state.resource::<Spawned>().component::<Serial>();
+    }
+}
+
+#[test]
+fn a_restore_never_hands_out_the_id_of_a_resource_inserted_after_the_snapshot() {
+    let setup = RunSetup {
+        seed: 1,
+        tick_rate: 60,
+        executor: ExecutorKind::Sequential,
+    };
+    let (mut engine, _input) = build_game::<LateResource>(&(), setup).unwrap();
+    let state = state_hasher::<LateResource>();
+    engine.run_ticks(10).unwrap();
+    let snapshot = Snapshot::capture(&mut engine, &state).unwrap();
+    engine.run_ticks(50).unwrap();
+    snapshot.restore(&mut engine, &state).unwrap();
+    let late = engine.world().resource_entity::<Late>().unwrap();
+    let spawned: Vec<Entity> = (0..200)
+        .map(|k| engine.world_mut().spawn(Serial(1000 + k)).id())
+        .collect();
+    assert!(
+        spawned.iter().all(|e| e.index() != late.index()),
+        "{late:?}"
+    );
+    assert!(engine.world().get::<Serial>(late).is_none());
+    assert_eq!(engine.world().resource::<Late>().0, 7);
+    Snapshot::capture(&mut engine, &state).unwrap();
+}
+
+#[test]
+fn seeking_back_before_a_late_resource_and_forward_again_works() {
+    let mut recorder = Recorder::<LateResource>::builder(()).build().unwrap();
+    recorder.run_ticks(100).unwrap();
+    let scenario = recorder.scenario();
+    let policy = SnapshotPolicy::every(10);
+    let mut timeline =
+        Timeline::<LateResource>::open_with(&scenario, ExecutorKind::Sequential, policy).unwrap();
+    timeline.seek(60).unwrap();
+    timeline.seek(15).unwrap();
+    timeline.seek(100).unwrap();
+    assert_eq!(timeline.world().resource::<Late>().0, 7);
+    assert_eq!(timeline.snapshot().unwrap().entities().len(), 100);
+}
+
+#[derive(Resource)]
+struct Extra;
+
+#[test]
+fn a_restore_that_cannot_place_an_entity_fails_before_changing_anything() {
+    let setup = RunSetup {
+        seed: 1,
+        tick_rate: 60,
+        executor: ExecutorKind::Sequential,
+    };
+    let state = state_hasher::<LateResource>();
+    let (mut captured, _input) = build_game::<LateResource>(&(), setup).unwrap();
+    captured.run_ticks(60).unwrap();
+    let snapshot = Snapshot::capture(&mut captured, &state).unwrap();
+    let (mut other, _other_input) = build_game::<LateResource>(&(), setup).unwrap();
+    other.run_ticks(5).unwrap();
+    other.world_mut().insert_resource(Extra);
+    let extra = other.world().resource_entity::<Extra>().unwrap();
+    let before = (other.tick_count(), state.hash(other.world()));
+    let refused = snapshot.restore(&mut other, &state);
+    assert!(
+        matches!(refused, Err(SnapshotError::EntityTaken { index }) if index == extra.index_u32()),
+        "{refused:?}"
+    );
+    assert_eq!((other.tick_count(), state.hash(other.world())), before);
+    other.run_ticks(5).unwrap();
+    assert_eq!(other.world().resource::<Spawned>().0, 10);
 }

@@ -23,8 +23,11 @@
 //! bevy_ecs 0.20 behaves (the buffer size, the `Debug` field names, stack order), which the
 //! workspace pins (`bevy_ecs = "0.20"`, 0.20.1 in the lock file). Every read is checked: a
 //! placeholder that does not come back, an id beyond the cursor or counts that do not add up
-//! give [`SnapshotError::AllocatorUnreadable`], never a wrong world, and the unit tests below
-//! fail on a bevy release that changes the behaviour. The alternatives are worse: reading
+//! give [`SnapshotError::AllocatorUnreadable`], and the unit tests below fail on a bevy
+//! release that changes the behaviour. The counts are checked before anything changes
+//! ([`check_readable`]); a misplaced id is only seen after the stack was popped, and then the
+//! allocator is left changed (a restore reports that it changed the engine, and a
+//! `Timeline` refuses to go on). The alternatives are worse: reading
 //! bevy's private fields needs `unsafe` on a layout bevy does not promise, and spawning the
 //! restored entities at fresh ids (remapping every stored `Entity`) gives a restored world
 //! other ids than the uninterrupted run, so later spawns reuse other indices and physics and
@@ -126,14 +129,31 @@ pub(crate) fn restore(
         .map(|(captured, current)| current.wrapping_sub(*captured))
         .collect();
     let remap = EntityRemap::from_shifts(shifts);
+    // Entities the restore leaves alone (resources, observers) may hold an index the
+    // captured world had free or never used: it stays out of allocation, or the next spawn
+    // would be handed a live entity.
+    let live = live_indices(world);
+    let free_here = |entity: &Entity| !live.contains(&entity.index_u32());
     // Indices the captured world had never used but this one has: pushed under the stack so
     // they come out in index order, exactly when the captured world would take fresh ones.
     let mut stack: Vec<Entity> = (target.cursor..cursor)
         .rev()
         .map(|index| entity_at(index, now[index as usize]))
+        .filter(free_here)
         .collect();
-    stack.extend(target.stack.iter().map(|&entity| remap.map(entity)));
-    let buffer: Vec<Entity> = target.buffer.iter().map(|&e| remap.map(e)).collect();
+    stack.extend(
+        target
+            .stack
+            .iter()
+            .map(|&entity| remap.map(entity))
+            .filter(free_here),
+    );
+    let buffer: Vec<Entity> = target
+        .buffer
+        .iter()
+        .map(|&e| remap.map(e))
+        .filter(free_here)
+        .collect();
     install(world, &stack, &buffer, current.padded)?;
     let installed: std::collections::BTreeSet<u32> =
         stack.iter().chain(&buffer).map(|e| e.index_u32()).collect();
@@ -143,16 +163,7 @@ pub(crate) fn restore(
 
 /// Moves every freed id out of the allocator, in order.
 fn drain(world: &mut World) -> Result<Drained, SnapshotError> {
-    let (cursor, on_stack) = counts(world)?;
-    let spawned = spawned(world);
-    let buffered = cursor
-        .checked_sub(spawned)
-        .and_then(|free| free.checked_sub(on_stack))
-        .map(|buffered| buffered as usize)
-        .filter(|&buffered| buffered <= LOCAL_CAPACITY)
-        .ok_or(SnapshotError::AllocatorUnreadable {
-            reason: "ids are allocated but not spawned",
-        })?;
+    let (cursor, on_stack, buffered) = free_counts(world)?;
     let allocator = world.entity_allocator_mut();
     let mut padded = false;
     if buffered > 0 {
@@ -182,6 +193,27 @@ fn drain(world: &mut World) -> Result<Drained, SnapshotError> {
         buffer: buffer.iter().rev().copied().collect(),
         padded,
     })
+}
+
+/// Checks, without changing anything, that the allocator of `world` reads as [`drain`]
+/// expects (what a restore checks before it changes the world).
+pub(crate) fn check_readable(world: &World) -> Result<(), SnapshotError> {
+    free_counts(world).map(drop)
+}
+
+/// The fresh-index cursor, the length of the stack and the length of the buffer, checked to
+/// add up with the spawned entities.
+fn free_counts(world: &World) -> Result<(u32, u32, usize), SnapshotError> {
+    let (cursor, on_stack) = counts(world)?;
+    let buffered = cursor
+        .checked_sub(spawned(world))
+        .and_then(|free| free.checked_sub(on_stack))
+        .map(|buffered| buffered as usize)
+        .filter(|&buffered| buffered <= LOCAL_CAPACITY)
+        .ok_or(SnapshotError::AllocatorUnreadable {
+            reason: "ids are allocated but not spawned",
+        })?;
+    Ok((cursor, on_stack, buffered))
 }
 
 /// Rebuilds a drained allocator: `stack` (bottom to top) and `buffer` (oldest first).
@@ -234,22 +266,50 @@ fn pop_pads(
 /// The fresh-index cursor and the length of the stack, from the allocator's `Debug` output
 /// (bevy_ecs 0.20: `Allocator { total_indices: N, total_free: M }`).
 fn counts(world: &World) -> Result<(u32, u32), SnapshotError> {
-    let text = format!("{:?}", world.entity_allocator());
-    let field = |name: &str| -> Option<u32> {
-        let start = text.find(name)? + name.len();
-        let digits: String = text[start..]
-            .chars()
-            .skip_while(|c| !c.is_ascii_digit())
-            .take_while(char::is_ascii_digit)
-            .collect();
-        digits.parse().ok()
-    };
-    match (field("total_indices"), field("total_free")) {
+    parse_counts(&format!("{:?}", world.entity_allocator()))
+}
+
+/// Reads `total_indices: N` and `total_free: M` from `text`, each exactly once and exactly in
+/// that form (a field name of its own, `: `, digits, then `,`, ` `, `}` or the end).
+fn parse_counts(text: &str) -> Result<(u32, u32), SnapshotError> {
+    match (field(text, "total_indices"), field(text, "total_free")) {
         (Some(cursor), Some(free)) => Ok((cursor, free)),
         _ => Err(SnapshotError::AllocatorUnreadable {
-            reason: "its Debug output has no total_indices / total_free",
+            reason: "its Debug output has no single total_indices / total_free field",
         }),
     }
+}
+
+/// The value of field `name` in a `Debug` text, when it occurs once as `name: <digits>`.
+fn field(text: &str, name: &str) -> Option<u32> {
+    let pattern = format!("{name}: ");
+    let mut found = text
+        .match_indices(&pattern)
+        .filter(|&(at, _)| at == 0 || text[..at].ends_with([' ', '{', ',', '(']));
+    let (at, _) = found.next()?;
+    if found.next().is_some() {
+        return None;
+    }
+    let rest = &text[at + pattern.len()..];
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let ends_cleanly = matches!(
+        rest[end..].chars().next(),
+        None | Some(',' | ' ' | '}' | ')')
+    );
+    (end > 0 && ends_cleanly)
+        .then(|| rest[..end].parse().ok())
+        .flatten()
+}
+
+/// The indices of every entity spawned in `world`.
+fn live_indices(world: &World) -> std::collections::BTreeSet<u32> {
+    world
+        .archetypes()
+        .iter()
+        .flat_map(|archetype| archetype.entities().iter().map(|e| e.id().index_u32()))
+        .collect()
 }
 
 /// Entities spawned in `world` (every archetype's rows).
@@ -324,6 +384,28 @@ mod tests {
             *live = kept.collect();
         }
         handed_out
+    }
+
+    #[test]
+    fn the_debug_counts_are_read_only_in_their_exact_form() {
+        let exact = "Allocator { total_indices: 42, total_free: 7 }";
+        assert_eq!(parse_counts(exact).unwrap(), (42, 7));
+        for other in [
+            "Allocator { total_indices_v2: 42, total_free: 7 }",
+            "Allocator { total_indices: 42x, total_free: 7 }",
+            "Allocator { total_indices: , total_free: 7 }",
+            "Allocator { max_total_indices: 9, total_free: 7 }",
+            "Allocator { total_indices: 4, total_indices: 5, total_free: 7 }",
+            "Allocator { total_indices: 99999999999, total_free: 7 }",
+        ] {
+            assert!(
+                matches!(
+                    parse_counts(other),
+                    Err(SnapshotError::AllocatorUnreadable { .. })
+                ),
+                "{other}"
+            );
+        }
     }
 
     #[test]

@@ -24,17 +24,42 @@ pub struct RestoreMismatch {
     pub values: Vec<ValueDiff>,
     /// What the snapshot found but could not hold.
     pub uncaptured: Uncaptured,
+    /// The tick failed in only one of the runs (a system's error or panic): which, and why.
+    pub failed: Option<FailedRun>,
+}
+
+/// The run in which a tick failed when the other run's same tick did not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FailedRun {
+    /// The uninterrupted run failed; the error.
+    Uninterrupted(String),
+    /// The run restored from the snapshot failed; the error.
+    Restored(String),
+}
+
+impl fmt::Display for FailedRun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Uninterrupted(error) => write!(f, "only the uninterrupted run failed: {error}"),
+            Self::Restored(error) => write!(f, "only the restored run failed: {error}"),
+        }
+    }
 }
 
 impl fmt::Display for RestoreMismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "restored from tick {}, the run differs after tick {} in {}",
-            self.snapshot_tick,
-            self.tick,
-            self.parts.join(", ")
+            "restored from tick {}, the run differs after tick {}",
+            self.snapshot_tick, self.tick
         )?;
+        if let Some(failed) = &self.failed {
+            write!(f, ": {failed}")?;
+        }
+        if !self.parts.is_empty() {
+            write!(f, " in {}", self.parts.join(", "))?;
+        }
         if let Some(first) = self.values.first() {
             write!(f, " (first: {first})")?;
         }
@@ -77,24 +102,43 @@ pub struct RestoreCheck {
     pub ticks_compared: u64,
     /// The first mismatch, if any.
     pub mismatch: Option<RestoreMismatch>,
+    /// The scenario's tick count: what a complete check compares.
+    pub scenario_ticks: u64,
+    /// Both runs failed this tick (ticks run) alike, as a recorded crash does: nothing after
+    /// it was compared.
+    pub stopped_at: Option<u64>,
 }
 
 impl RestoreCheck {
-    /// True when every restored run matched the uninterrupted one.
+    /// True when every restored run matched the uninterrupted one, up to the end of the
+    /// scenario or a tick at which both failed alike.
     pub fn is_ok(&self) -> bool {
-        self.mismatch.is_none()
+        self.mismatch.is_none() && (self.is_complete() || self.stopped_at.is_some())
+    }
+
+    fn is_complete(&self) -> bool {
+        self.ticks_compared >= self.scenario_ticks
     }
 }
 
 impl fmt::Display for RestoreCheck {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.mismatch {
-            None => write!(
+        if let Some(mismatch) = &self.mismatch {
+            return mismatch.fmt(f);
+        }
+        write!(
+            f,
+            "{} snapshots restored, {} ticks run on from them: the same as the uninterrupted run",
+            self.snapshots, self.ticks_compared
+        )?;
+        match self.stopped_at {
+            Some(tick) => write!(f, " up to tick {tick}, which failed in both"),
+            None if !self.is_complete() => write!(
                 f,
-                "{} snapshots restored, {} ticks run on from them: the same as the uninterrupted run",
-                self.snapshots, self.ticks_compared
+                ", but only {} of the scenario's {} ticks were compared",
+                self.ticks_compared, self.scenario_ticks
             ),
-            Some(mismatch) => mismatch.fmt(f),
+            None => Ok(()),
         }
     }
 }
@@ -123,6 +167,8 @@ pub fn verify_restore<G: Game>(
         snapshots: 0,
         ticks_compared: 0,
         mismatch: None,
+        scenario_ticks: scenario.ticks,
+        stopped_at: None,
     };
     while straight.engine.tick_count() < scenario.ticks {
         let snapshot = Snapshot::capture(&mut straight.engine, &state)?;
@@ -140,28 +186,30 @@ pub fn verify_restore<G: Game>(
         if difference.is_none() && !compared.stopped {
             restore_into(&mut restored, &snapshot, &state, scenario)?;
             difference = run_against(&mut restored, &compared.hashes, &state);
-            if let Some((tick, _)) = &difference {
+            if let Some(found) = &difference {
                 let mut fresh = Lockstep::<G>::build(scenario, executor)?;
                 restore_into(&mut fresh, &snapshot, &state, scenario)?;
-                let _ = fresh.engine.run_ticks(tick - snapshot.tick());
+                let _ = fresh.engine.run_ticks(found.tick - snapshot.tick());
                 reference = Some(fresh);
             }
         }
         if let Some(fresh) = &mut reference {
             expected = fresh;
         }
-        if let Some((tick, parts)) = difference {
+        if let Some(found) = difference {
             let values = value_diffs(&mut expected.engine, &mut restored.engine, &state);
             check.mismatch = Some(RestoreMismatch {
                 snapshot_tick: snapshot.tick(),
-                tick,
-                parts,
+                tick: found.tick,
+                parts: found.parts,
                 values,
                 uncaptured: snapshot.uncaptured().clone(),
+                failed: found.failed,
             });
             break;
         }
         if compared.stopped {
+            check.stopped_at = Some(straight.engine.tick_count());
             break;
         }
     }
@@ -181,23 +229,44 @@ fn restore_into<G: Game>(
 }
 
 /// Runs `run` on, comparing its hash after each tick with `hashes` (the hashes of another
-/// run from the same tick); the first difference, if any.
+/// run from the same tick, whose ticks all ran); the first difference, if any, a failed
+/// tick included.
 fn run_against<G: Game>(
     run: &mut Lockstep<G>,
     hashes: &[super::StateHash],
     state: &StateHasher,
-) -> Option<(u64, Vec<String>)> {
+) -> Option<Difference> {
     for expected in hashes {
-        if run.engine.tick().is_err() {
-            return None;
-        }
+        let failed = run.engine.tick().err().map(|error| error.to_string());
         let found = state.hash(run.engine.world());
-        if &found != expected {
-            let parts = expected.differing_parts(&found.parts);
-            return Some((run.engine.tick_count(), parts));
+        if &found != expected || failed.is_some() {
+            return Some(Difference {
+                tick: run.engine.tick_count(),
+                parts: expected.differing_parts(&found.parts),
+                failed: failed.map(FailedRun::Restored),
+            });
         }
     }
     None
+}
+
+/// The first tick after which two runs differ: in their hashes or in one failing it.
+struct Difference {
+    /// Ticks run.
+    tick: u64,
+    /// The hashed types that differ.
+    parts: Vec<String>,
+    /// The tick failed in one run only.
+    failed: Option<FailedRun>,
+}
+
+/// The failure of a tick that failed in one of the runs only.
+fn one_sided(expected: Option<String>, found: Option<String>) -> Option<FailedRun> {
+    match (expected, found) {
+        (Some(error), None) => Some(FailedRun::Uninterrupted(error)),
+        (None, Some(error)) => Some(FailedRun::Restored(error)),
+        _ => None,
+    }
 }
 
 /// An engine of `G` replaying a scenario, driven tick by tick next to another.
@@ -231,9 +300,9 @@ struct Compared {
     ticks: u64,
     /// The expected engine's hash after each tick.
     hashes: Vec<super::StateHash>,
-    /// The first tick count after which they differ, and the differing types.
-    first_difference: Option<(u64, Vec<String>)>,
-    /// One of them failed a tick: nothing more to compare.
+    /// The first tick after which they differ (hashes, or one of them failing it).
+    first_difference: Option<Difference>,
+    /// Both failed the same tick alike: nothing more to compare.
     stopped: bool,
 }
 
@@ -251,19 +320,25 @@ fn compare_until<A: Game, B: Game>(
         stopped: false,
     };
     while expected.engine.tick_count() < end {
-        let ran = (expected.engine.tick().is_ok(), found.engine.tick().is_ok());
+        let failed_expected = expected.engine.tick().err().map(|error| error.to_string());
+        let failed_found = found.engine.tick().err().map(|error| error.to_string());
+        let both_failed = failed_expected.is_some() && failed_found.is_some();
+        let failed = one_sided(failed_expected, failed_found);
         compared.ticks += 1;
         let (a, b) = (
             state.hash(expected.engine.world()),
             state.hash(found.engine.world()),
         );
-        if a != b {
-            let tick = expected.engine.tick_count();
-            compared.first_difference = Some((tick, a.differing_parts(&b.parts)));
+        if a != b || failed.is_some() {
+            compared.first_difference = Some(Difference {
+                tick: expected.engine.tick_count(),
+                parts: a.differing_parts(&b.parts),
+                failed,
+            });
             return compared;
         }
         compared.hashes.push(a);
-        if !ran.0 || !ran.1 {
+        if both_failed {
             compared.stopped = true;
             return compared;
         }
@@ -396,9 +471,9 @@ pub fn bisect_against<G: Game, R: Game<Config = G::Config, Input = G::Input>>(
         report.first_bad,
     );
     let name = format!("{} on {reference:?}", std::any::type_name::<R>());
-    if let Some((tick, parts)) = compared.first_difference {
-        report.tick = Some(tick);
-        report.parts = parts;
+    if let Some(found) = compared.first_difference {
+        report.tick = Some(found.tick);
+        report.parts = found.parts;
         report.values = value_diffs(&mut other.engine, &mut candidate.engine, timeline.state());
         report.pinned = Pinned::Reference(name);
         report.advice = None;

@@ -74,7 +74,8 @@ mod timedemo;
 mod timeline;
 
 pub use diagnose::{
-    DivergenceReport, Pinned, RestoreCheck, RestoreMismatch, bisect, bisect_against, verify_restore,
+    DivergenceReport, FailedRun, Pinned, RestoreCheck, RestoreMismatch, bisect, bisect_against,
+    verify_restore,
 };
 pub use error::{FormatError, MAX_TICK_RATE, ScenarioError, TextPosition};
 pub use format::{

@@ -128,6 +128,8 @@ pub struct Recorder<G: Game> {
     crash: Option<TickError>,
     snapshots: Option<Snapshots>,
     setup: RunSetup,
+    /// A rewind failed part way ([`TimeTravelError::Broken`]).
+    broken: bool,
 }
 
 impl<G: Game> std::fmt::Debug for Recorder<G> {
@@ -187,6 +189,7 @@ impl<G: Game> Recorder<G> {
             crash: None,
             snapshots,
             setup,
+            broken: false,
         }
     }
 
@@ -274,16 +277,33 @@ impl<G: Game> Recorder<G> {
     /// Goes back to tick `tick` of this recording (from the nearest snapshot, re-running the
     /// recorded inputs up to it) and forgets everything after it: the recording continues
     /// from there with whatever is sent next, so it becomes a branch. Needs
-    /// [`RecorderBuilder::snapshots`].
+    /// [`RecorderBuilder::snapshots`]. A tick after the current one is refused
+    /// ([`TimeTravelError::PastEnd`]): the recording has no inputs for it yet. As after any
+    /// restore, `Changed`/`Added` filters see every restored value as new in the next tick
+    /// (see [`Timeline`](super::Timeline)).
+    ///
+    /// A restore that fails after it began to change the world leaves the engine part
+    /// restored: later rewinds are refused ([`TimeTravelError::Broken`]) and what is recorded
+    /// from then on is unreliable, so drop the recorder.
     pub fn rewind_to(&mut self, tick: u64) -> Result<(), TimeTravelError> {
+        if self.broken {
+            return Err(TimeTravelError::Broken);
+        }
         let Some(snapshots) = &self.snapshots else {
             return Err(TimeTravelError::NotRewindable);
         };
+        let end = self.engine.tick_count();
+        if tick > end {
+            return Err(TimeTravelError::PastEnd { tick, end });
+        }
         let Some(snapshot) = snapshots.at_or_before(tick) else {
             let error = super::SnapshotError::NoneBefore { tick };
             return Err(TimeTravelError::Snapshot(error));
         };
-        snapshot.restore(&mut self.engine, &self.hasher)?;
+        if let Err(failed) = snapshot.restore_telling(&mut self.engine, &self.hasher) {
+            self.broken = failed.changed;
+            return Err(failed.error.into());
+        }
         let from = self.engine.tick_count();
         feed_inputs_from::<G>(&mut self.engine, &self.scenario.inputs, from);
         let replayed = self.engine.run_ticks(tick - from);

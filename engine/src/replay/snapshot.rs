@@ -26,6 +26,12 @@ use crate::{
     queue::registry::registered_queues,
 };
 
+/// A restore that failed: why, and whether it had changed the engine already.
+pub(crate) struct FailedRestore {
+    pub(crate) error: SnapshotError,
+    pub(crate) changed: bool,
+}
+
 /// Why a snapshot could not be taken or restored.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -150,6 +156,9 @@ struct CapturedEntry {
 /// ```
 pub struct Snapshot {
     tick: u64,
+    /// Whether the startup systems had run in the captured world: restoring a snapshot
+    /// taken before them (tick 0 of a fresh engine) runs them again before the next tick.
+    started: bool,
     entities: Vec<Entity>,
     allocator: AllocatorState,
     parts: Vec<CapturedEntry>,
@@ -177,6 +186,7 @@ impl Snapshot {
     /// was.
     pub fn capture(engine: &mut Engine, state: &StateHasher) -> Result<Self, SnapshotError> {
         let tick = engine.tick_count();
+        let started = engine.has_started();
         let world = engine.world_mut();
         let allocator = allocator::read(world)?;
         let world = &*world;
@@ -196,6 +206,7 @@ impl Snapshot {
             .collect();
         Ok(Self {
             tick,
+            started,
             entities,
             allocator,
             parts,
@@ -211,7 +222,36 @@ impl Snapshot {
     /// index); registered resources and the engine's own state are overwritten, event queues
     /// hold what they held. Entities stored in components, resources and events are remapped
     /// to the generation their index has in this world (see [`StateHasher::component`]).
+    /// The startup systems run before the next tick exactly when the snapshot was taken
+    /// before they ran (a fresh engine at tick 0), as they would have in the captured run.
+    ///
+    /// What can be checked first is checked before anything changes; an error after that
+    /// (an entity index taken by a resource the restore itself inserted, an allocator that
+    /// does not read back) leaves the engine part restored: rebuild it.
     pub fn restore(&self, engine: &mut Engine, state: &StateHasher) -> Result<(), SnapshotError> {
+        self.restore_telling(engine, state)
+            .map_err(|failed| failed.error)
+    }
+
+    /// [`restore`](Self::restore), saying on failure whether the engine was changed.
+    pub(crate) fn restore_telling(
+        &self,
+        engine: &mut Engine,
+        state: &StateHasher,
+    ) -> Result<(), FailedRestore> {
+        let unchanged = |error| FailedRestore {
+            error,
+            changed: false,
+        };
+        self.check_restorable(engine.world()).map_err(unchanged)?;
+        self.apply(engine, state).map_err(|error| FailedRestore {
+            error,
+            changed: true,
+        })
+    }
+
+    /// The restore proper, after [`check_restorable`](Self::check_restorable).
+    fn apply(&self, engine: &mut Engine, state: &StateHasher) -> Result<(), SnapshotError> {
         let world = engine.world_mut();
         for entity in simulation_entities(world)
             .into_iter()
@@ -242,8 +282,22 @@ impl Snapshot {
             }
         }
         world.clear_trackers();
-        engine.resume_at_tick(self.tick);
+        engine.resume_at_tick(self.tick, self.started);
         Ok(())
+    }
+
+    /// What a restore can check before it changes anything: the allocator reads as
+    /// expected, and no captured entity's index is held by an entity the restore leaves
+    /// alone (a resource or observer of this world).
+    fn check_restorable(&self, world: &World) -> Result<(), SnapshotError> {
+        allocator::check_readable(world)?;
+        let kept = kept_indices(world);
+        match self.entities.iter().find(|e| kept.contains(&e.index_u32())) {
+            Some(entity) => Err(SnapshotError::EntityTaken {
+                index: entity.index_u32(),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Resources, queues and the engine's carried state; components come separately.
@@ -494,6 +548,18 @@ fn outside_the_simulation(world: &World, archetype: &bevy_ecs::archetype::Archet
     archetype.contains(IS_RESOURCE)
         || marked(components.component_id::<Observer>())
         || marked(components.component_id::<Vacancy>())
+}
+
+/// The indices of the entities a restore keeps: resources and observers (not vacancies).
+fn kept_indices(world: &World) -> std::collections::BTreeSet<u32> {
+    let vacancy = world.components().component_id::<Vacancy>();
+    world
+        .archetypes()
+        .iter()
+        .filter(|archetype| outside_the_simulation(world, archetype))
+        .filter(|archetype| !vacancy.is_some_and(|id| archetype.contains(id)))
+        .flat_map(|archetype| archetype.entities().iter().map(|e| e.id().index_u32()))
+        .collect()
 }
 
 /// The [`Vacancy`] placeholders of an earlier restore.

@@ -34,11 +34,23 @@ pub enum TimeTravelError {
     /// The recorder keeps no snapshots (see `RecorderBuilder::snapshots`).
     #[error("this recorder keeps no snapshots, so it cannot go back")]
     NotRewindable,
+    /// An earlier restore failed after it had begun to change the world (an id taken by a
+    /// resource the restore inserted, an allocator that did not read back): the world is
+    /// neither the old one nor the snapshot's, so the timeline refuses to go on. Open the
+    /// scenario again.
+    #[error("an earlier restore failed part way and left the world unreliable; open it again")]
+    Broken,
 }
 
 /// A scenario opened for time travel: its game replayed headless, with a snapshot kept every
 /// K ticks ([`SnapshotPolicy`]), so that [`seek`](Self::seek) to any tick costs one restore
 /// plus at most K ticks, forwards or backwards.
+///
+/// Change ticks are not part of a snapshot: in the first tick after a restore, `Changed<T>`
+/// and `Added<T>` see every restored value as new, where a straight run sees only the last
+/// tick's changes. Simulation logic that must replay the same keeps explicit state (a
+/// registered flag or counter, or an event) instead of relying on change detection (see
+/// DETERMINISM.md).
 ///
 /// ```
 /// use tickbus::prelude::*;
@@ -87,6 +99,8 @@ pub struct Timeline<G: Game> {
     input: EventSender<G::Input>,
     state: StateHasher,
     snapshots: Snapshots,
+    /// A restore failed part way ([`TimeTravelError::Broken`]).
+    broken: bool,
 }
 
 impl<G: Game> std::fmt::Debug for Timeline<G> {
@@ -132,6 +146,7 @@ impl<G: Game> Timeline<G> {
             input,
             state,
             snapshots,
+            broken: false,
         })
     }
 
@@ -177,6 +192,7 @@ impl<G: Game> Timeline<G> {
 
     /// Runs one tick forward, with the scenario's inputs of that tick.
     pub fn step(&mut self) -> Result<(), TimeTravelError> {
+        self.refuse_if_broken()?;
         let tick = self.tick();
         if tick >= self.end() {
             let end = self.end();
@@ -194,6 +210,7 @@ impl<G: Game> Timeline<G> {
     /// Goes to `tick` (0 to [`end`](Self::end)): from the nearest snapshot at or before it
     /// (unless running on from the current tick is shorter), then tick by tick.
     pub fn seek(&mut self, tick: u64) -> Result<(), TimeTravelError> {
+        self.refuse_if_broken()?;
         if tick > self.end() {
             let end = self.end();
             return Err(TimeTravelError::PastEnd { tick, end });
@@ -239,9 +256,93 @@ impl<G: Game> Timeline<G> {
                 tick,
             }));
         };
-        snapshot.restore(&mut self.engine, &self.state)?;
+        if let Err(failed) = snapshot.restore_telling(&mut self.engine, &self.state) {
+            self.broken = failed.changed;
+            return Err(failed.error.into());
+        }
         let from = self.engine.tick_count();
         feed_inputs_from::<G>(&mut self.engine, &self.scenario.inputs, from);
         Ok(())
+    }
+
+    fn refuse_if_broken(&self) -> Result<(), TimeTravelError> {
+        match self.broken {
+            true => Err(TimeTravelError::Broken),
+            false => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prelude::*;
+    use crate::replay::Replayer;
+
+    /// Spawns one entity per tick and inserts a registered resource at tick 1: a restore
+    /// into an engine without it inserts it, at an index the captured entities need.
+    struct Lazy;
+
+    #[derive(Component, Clone, Debug)]
+    struct Serial(u64);
+    crate::impl_stable_hash!(Serial { 0 });
+
+    #[derive(Resource, Clone, Debug)]
+    struct Bonus(u64);
+    crate::impl_stable_hash!(Bonus { 0 });
+
+    fn spawn_one(mut commands: Commands, time: Res<SimTime>) {
+        commands.spawn(Serial(time.tick()));
+        if time.tick() == 1 {
+            commands.insert_resource(Bonus(3));
+        }
+    }
+
+    impl Game for Lazy {
+        const NAME: &'static str = "lazy";
+        type Config = ();
+        type Input = u32;
+        fn build(_: &(), app: &mut App) {
+            app.add_systems(spawn_one.in_set(Spawners));
+        }
+        fn register_state(state: &mut StateHasher) {
+            state.resource::<Bonus>().component::<Serial>();
+        }
+    }
+
+    #[test]
+    fn a_restore_that_fails_part_way_breaks_the_timeline() {
+        let mut recorder = Recorder::<Lazy>::builder(()).build().unwrap();
+        recorder.run_ticks(60).unwrap();
+        let scenario = recorder.scenario();
+        // The same run, replayed: its tick-60 snapshot, foreign to the timeline below.
+        let setup = RunSetup {
+            seed: scenario.seed,
+            tick_rate: scenario.tick_rate,
+            executor: ExecutorKind::Sequential,
+        };
+        let (mut other, _input) = build_game::<Lazy>(&(), setup).unwrap();
+        other.run_ticks(60).unwrap();
+        let foreign = Snapshot::capture(&mut other, &state_hasher::<Lazy>()).unwrap();
+        assert!(
+            Replayer::<Lazy>::new(&scenario)
+                .run()
+                .unwrap()
+                .is_verified()
+        );
+        let policy = SnapshotPolicy::every(1000);
+        let mut timeline =
+            Timeline::<Lazy>::open_with(&scenario, ExecutorKind::Sequential, policy).unwrap();
+        timeline.snapshots.insert(foreign);
+        let failed = timeline.seek(60);
+        assert!(
+            matches!(
+                failed,
+                Err(TimeTravelError::Snapshot(SnapshotError::EntityTaken { .. }))
+            ),
+            "{failed:?}"
+        );
+        assert!(matches!(timeline.step(), Err(TimeTravelError::Broken)));
+        assert!(matches!(timeline.seek(0), Err(TimeTravelError::Broken)));
     }
 }

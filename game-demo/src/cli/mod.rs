@@ -156,7 +156,8 @@ struct ReplayArgs {
     #[arg(long, value_name = "TICKS", default_value_t = DEFAULT_MAX_TICKS)]
     max_ticks: u64,
     /// Open one file at this tick (ticks run: 0 is the start) and print its state hash, or
-    /// with --dump the world there.
+    /// with --dump the world there. It restores the nearest snapshot: change detection
+    /// (Changed/Added) then sees every restored value as new (see DETERMINISM.md).
     #[arg(long, value_name = "TICK", conflicts_with_all = ["json", "shard", "bisect"])]
     seek: Option<u64>,
     /// With --seek: print the world at that tick as RON (every entity with its components,
