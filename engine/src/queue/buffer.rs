@@ -52,8 +52,8 @@ pub struct QueueTotals {
 /// So every event is readable during exactly one tick: the one after it was written (or the
 /// one it was collected in). After warm-up no tick allocates.
 ///
-/// The buffer that was readable is not kept for `pending` but put in the [spare
-/// slot](SpareBuffer), which the first writer system to run takes as its private buffer:
+/// The buffer that was readable is not kept for `pending` but put in a spare slot, which
+/// the first writer system to run takes as its private buffer:
 /// a tick's writes go into the buffer the readers of the previous tick just went through,
 /// still in cache, and the written events alternate between two buffers (not three).
 #[derive(Resource)]
