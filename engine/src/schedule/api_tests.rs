@@ -592,23 +592,45 @@ fn a_set_condition_runs_once_per_tick_for_independent_members() {
 /// first (here `late_member` runs beside `slow`, which holds `early_member` back).
 #[test]
 fn a_failing_set_condition_names_the_first_member_on_every_executor() {
-    fn slow(mut busy: ResMut<Busy<0>>) {
-        let until = std::time::Instant::now() + std::time::Duration::from_micros(300);
-        while std::time::Instant::now() < until {
+    /// Runs at least 300 µs and, on the parallel executor, until the gate was asked (by
+    /// `late_member` on another thread) or 50 ms passed: a worker that starts late on a
+    /// loaded machine still meets it, without the test timing anything.
+    fn slow(mut busy: ResMut<Busy<0>>, asked: Res<GateAsked>) {
+        let asked_before = asked.count.load(Ordering::SeqCst);
+        let start = std::time::Instant::now();
+        let least = start + std::time::Duration::from_micros(300);
+        let most = start + asked.wait;
+        while std::time::Instant::now() < least
+            || (asked.count.load(Ordering::SeqCst) == asked_before
+                && std::time::Instant::now() < most)
+        {
             std::hint::spin_loop();
         }
         busy.0 += 1;
     }
     fn early_member(_busy: Res<Busy<0>>) {}
     fn late_member() {}
-    fn broken_gate() -> bool {
+    fn broken_gate(asked: Res<GateAsked>) -> bool {
+        asked.count.fetch_add(1, Ordering::SeqCst);
         panic!("the gate is broken")
+    }
+    #[derive(Resource)]
+    struct GateAsked {
+        count: AtomicU32,
+        wait: std::time::Duration,
     }
 
     for executor in executors() {
         let mut app = App::new();
         app.set_executor(executor)
             .init_resource::<Busy<0>>()
+            .insert_resource(GateAsked {
+                count: AtomicU32::new(0),
+                wait: match executor {
+                    ExecutorKind::Sequential => std::time::Duration::ZERO,
+                    _ => std::time::Duration::from_millis(50),
+                },
+            })
             .configure_sets(Phase::Early.run_if(broken_gate))
             .add_systems((slow, (early_member, late_member).in_set(Phase::Early)));
         let mut engine = app.build().unwrap();
