@@ -30,6 +30,13 @@ fn code(output: &Output) -> i32 {
     output.status.code().expect("exited normally")
 }
 
+/// Asserts the exit code and that the output says `needle`, showing the output otherwise.
+fn expect_exit(output: &Output, expected: i32, needle: &str) {
+    let said = text(output);
+    assert_eq!(code(output), expected, "{said}");
+    assert!(said.contains(needle), "{said}");
+}
+
 /// Records a short bot game into `dir` and returns its path.
 fn recorded(dir: &Path, name: &str, checkpoint_every: &str) -> PathBuf {
     recorded_with(dir, name, &["--checkpoint-every", checkpoint_every])
@@ -276,12 +283,7 @@ fn play_says_plainly_what_it_needs() {
         text(&output)
     );
     let output = run(&["play", "--seed", "1"], Path::new("."));
-    assert_eq!(code(&output), 1);
-    assert!(
-        text(&output).contains("error: game-demo play needs a terminal"),
-        "{}",
-        text(&output)
-    );
+    expect_exit(&output, 1, "error: game-demo play needs a terminal");
 }
 
 #[test]
@@ -339,18 +341,16 @@ fn shards_split_the_files_and_json_reports_each() {
     assert_eq!(report["checkpoints_verified"], report["checkpoints_total"]);
 
     let output = run(&["replay", "set", "--shard", "2/2"], dir.path());
-    assert_eq!(code(&output), 2);
-    assert!(
-        text(&output).contains("I must be at least 0 and less than N (0/2 to 1/2)"),
-        "{}",
-        text(&output)
+    expect_exit(
+        &output,
+        2,
+        "I must be at least 0 and less than N (0/2 to 1/2)",
     );
     let output = run(&["replay", "set", "--shard", "1/0"], dir.path());
-    assert_eq!(code(&output), 2);
-    assert!(
-        text(&output).contains("shard 1/0: N is the number of shards and must be at least 1"),
-        "{}",
-        text(&output)
+    expect_exit(
+        &output,
+        2,
+        "shard 1/0: N is the number of shards and must be at least 1",
     );
 }
 
@@ -446,12 +446,7 @@ fn every_subcommand_has_help_and_bad_arguments_are_explained() {
         &["replay", "--threads", "2", "--sequential"],
         Path::new("."),
     );
-    assert_eq!(code(&output), 2);
-    assert!(
-        text(&output).contains("cannot be used with"),
-        "{}",
-        text(&output)
-    );
+    expect_exit(&output, 2, "cannot be used with");
 }
 
 #[test]
@@ -504,12 +499,7 @@ fn seek_past_the_end_or_without_one_file_is_refused() {
         &["replay", "game.ron", "--seek", "301", "--dump"],
         dir.path(),
     );
-    assert_eq!(code(&output), 2);
-    assert!(
-        text(&output).contains("beyond the end"),
-        "{}",
-        text(&output)
-    );
+    expect_exit(&output, 2, "beyond the end");
     let output = run(&["replay", "--seek", "3"], dir.path());
     assert_eq!(code(&output), 2);
     assert!(text(&output).contains("exactly one"), "{}", text(&output));
