@@ -94,7 +94,7 @@ impl BenchEvent for Payload64 {
 }
 
 /// The work of one reader: a checksum over every field of every event it sees.
-fn checksum<'a, E: BenchEvent>(events: impl Iterator<Item = &'a E>) -> u64 {
+pub(crate) fn checksum<'a, E: BenchEvent>(events: impl Iterator<Item = &'a E>) -> u64 {
     events.fold(0, |sum, event| sum.wrapping_add(event.fields()))
 }
 

@@ -17,6 +17,7 @@ use tickbus_benches::sweep::{
     measure::Sampling,
     plot::write_svg,
     report::{Point, Report},
+    roofline,
     throughput::{self, EVENT_BYTES, SweepConfig, TickbusExecutor},
 };
 
@@ -59,6 +60,17 @@ struct Args {
     /// Draw million events per second against events per frame into this SVG file.
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<PathBuf>,
+    /// Also measure tickbus on the parallel executor with every system offloaded
+    /// (`OffloadPolicy::Always`), contender `tickbus_always`, to compare with the adaptive
+    /// policy's choice.
+    #[arg(long, conflicts_with = "ingest")]
+    also_offload_always: bool,
+    /// Measure the floors of the throughput workload instead (16-byte events, one writer):
+    /// compute only, one streaming pass, the queue's data flow on one thread and spread over
+    /// the threads; interleaved with tickbus and bevy, with the best ratio against bevy the
+    /// machine allows. Default: 1000000 events per frame.
+    #[arg(long, conflicts_with = "ingest")]
+    roofline: bool,
     /// Measure ingestion from producer threads instead (per-event and batch sends through a
     /// tickbus source, against a bare crossbeam channel).
     #[arg(long)]
@@ -120,7 +132,7 @@ fn measure_with_progress(
     measured
 }
 
-fn throughput_report(args: &Args) -> anyhow::Result<Report> {
+fn throughput_config(args: &Args, default_events: &[usize]) -> anyhow::Result<SweepConfig> {
     if let Some(bytes) = args.event_bytes.iter().find(|b| !EVENT_BYTES.contains(b)) {
         anyhow::bail!("--event-bytes {bytes}: only {EVENT_BYTES:?} are built in");
     }
@@ -128,14 +140,28 @@ fn throughput_report(args: &Args) -> anyhow::Result<Report> {
         args.writers >= 1 && args.readers >= 1,
         "--writers and --readers must be at least 1"
     );
-    let config = SweepConfig {
-        events_per_frame: args.events_or(&[1_000, 10_000, 100_000, 1_000_000]),
+    Ok(SweepConfig {
+        events_per_frame: args.events_or(default_events),
         event_bytes: args.event_bytes.clone(),
         writers: args.writers,
         readers: args.readers,
         executor: args.executor(),
+        also_offload_always: args.also_offload_always,
         sampling: args.sampling(),
-    };
+    })
+}
+
+fn describe(config: &SweepConfig) -> String {
+    format!(
+        "tickbus ({}), {} writer(s), {} reader(s)",
+        config.executor.describe(),
+        config.writers,
+        config.readers
+    )
+}
+
+fn throughput_report(args: &Args) -> anyhow::Result<Report> {
+    let config = throughput_config(args, &[1_000, 10_000, 100_000, 1_000_000])?;
     let measured = measure_with_progress(
         &config.points(),
         config.sampling.rounds,
@@ -144,14 +170,34 @@ fn throughput_report(args: &Args) -> anyhow::Result<Report> {
     );
     Ok(report(
         "throughput",
-        format!(
-            "tickbus ({}), {} writer(s), {} reader(s)",
-            config.executor.describe(),
-            config.writers,
-            config.readers
-        ),
+        describe(&config),
         config.sampling,
-        throughput::ratio_specs(),
+        throughput::ratio_specs(config.also_offload_always),
+        measured,
+    ))
+}
+
+fn roofline_report(args: &Args) -> anyhow::Result<Report> {
+    anyhow::ensure!(
+        args.writers == 1,
+        "--roofline measures one writer (--writers 1)"
+    );
+    let config = throughput_config(args, &[1_000_000])?;
+    let measured = measure_with_progress(
+        &config
+            .events_per_frame
+            .iter()
+            .map(|&events| (events, 16))
+            .collect::<Vec<_>>(),
+        config.sampling.rounds,
+        |(events, _)| format!("roofline, {events} × 16 B"),
+        |(events, _), round_done| roofline::measure_point(&config, events, round_done),
+    );
+    Ok(report(
+        "roofline",
+        describe(&config),
+        config.sampling,
+        roofline::ratio_specs(),
         measured,
     ))
 }
@@ -211,6 +257,8 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let report = if args.ingest {
         ingest_report(&args)?
+    } else if args.roofline {
+        roofline_report(&args)?
     } else {
         throughput_report(&args)?
     };

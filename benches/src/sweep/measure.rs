@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use tickbus::ExecutorTotals;
 
 /// One contender of a point: a name and a closure that runs one frame of its workload.
 pub struct Contestant {
@@ -11,6 +12,8 @@ pub struct Contestant {
     pub name: String,
     /// Runs one frame.
     pub frame: Box<dyn FnMut()>,
+    /// For a tickbus contender: how its executor ran the systems so far.
+    pub executor: Option<Box<dyn Fn() -> ExecutorTotals>>,
 }
 
 impl Contestant {
@@ -19,7 +22,48 @@ impl Contestant {
         Self {
             name: name.into(),
             frame: Box::new(frame),
+            executor: None,
         }
+    }
+
+    /// The same, with the executor's running totals, so the samples say how much of the
+    /// sampled ticks ran in parallel.
+    pub fn with_executor(mut self, totals: impl Fn() -> ExecutorTotals + 'static) -> Self {
+        self.executor = Some(Box::new(totals));
+        self
+    }
+}
+
+/// How a tickbus executor ran the sampled frames of one contender (the trial run that sizes
+/// the samples is not counted).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutorShare {
+    /// Ticks sampled.
+    pub ticks: u64,
+    /// Of those, ticks in which two or more systems ran at the same time.
+    pub ticks_with_overlap: u64,
+    /// Systems run on worker threads during those ticks.
+    pub systems_on_workers: u64,
+}
+
+impl ExecutorShare {
+    /// What happened between two readings of the running totals.
+    pub fn between(before: ExecutorTotals, after: ExecutorTotals) -> Self {
+        Self {
+            ticks: after.ticks - before.ticks,
+            ticks_with_overlap: after.ticks_with_overlap - before.ticks_with_overlap,
+            systems_on_workers: after.systems_on_workers - before.systems_on_workers,
+        }
+    }
+
+    /// The share of sampled ticks in which systems overlapped, in percent.
+    pub fn overlapped_percent(&self) -> f64 {
+        100.0 * self.ticks_with_overlap as f64 / self.ticks.max(1) as f64
+    }
+
+    /// Systems per sampled tick that ran on a worker thread.
+    pub fn on_workers_per_tick(&self) -> f64 {
+        self.systems_on_workers as f64 / self.ticks.max(1) as f64
     }
 }
 
@@ -33,6 +77,9 @@ pub struct Samples {
     /// Nanoseconds per frame of each sample, in round order (round `r` of every contender of
     /// a point ran in the same interleaved round).
     pub ns_per_frame: Vec<f64>,
+    /// For a tickbus contender: how its executor ran the sampled frames.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executor: Option<ExecutorShare>,
 }
 
 /// How long and how often to sample.
@@ -62,8 +109,11 @@ pub fn sample_interleaved(
                 .unwrap_or_else(|| frames_for(&mut contestant.frame, sampling.sample_time))
                 .max(1),
             ns_per_frame: Vec::with_capacity(sampling.rounds),
+            executor: None,
         })
         .collect();
+    let totals = |contestant: &Contestant| contestant.executor.as_ref().map(|totals| totals());
+    let before: Vec<Option<ExecutorTotals>> = contestants.iter().map(totals).collect();
     let count = contestants.len();
     for round in 0..sampling.rounds {
         for offset in 0..count {
@@ -75,6 +125,11 @@ pub fn sample_interleaved(
                 .push(time.as_nanos() as f64 / frames as f64);
         }
         after_round();
+    }
+    for ((sample, contestant), before) in samples.iter_mut().zip(&*contestants).zip(before) {
+        sample.executor = before
+            .zip(totals(contestant))
+            .map(|(before, after)| ExecutorShare::between(before, after));
     }
     samples
 }
@@ -125,5 +180,45 @@ mod tests {
             assert_eq!(count.get(), 35);
         }
         assert_eq!(samples[2].name, "c2");
+        assert!(samples.iter().all(|sample| sample.executor.is_none()));
+    }
+
+    #[test]
+    fn the_executor_share_counts_the_sampled_frames_only() {
+        let ticks = Rc::new(Cell::new(0u64));
+        let counter = ticks.clone();
+        let reader = ticks.clone();
+        // Every third tick overlaps, with two systems on workers.
+        let mut contestants = vec![
+            Contestant::new("t", move || counter.set(counter.get() + 1)).with_executor(move || {
+                ExecutorTotals {
+                    ticks: reader.get(),
+                    ticks_with_overlap: reader.get() / 3,
+                    systems_on_workers: 2 * (reader.get() / 3),
+                    peak_running: 2,
+                }
+            }),
+        ];
+        let sampling = Sampling {
+            rounds: 4,
+            frames: None,
+            sample_time: Duration::ZERO,
+        };
+        let samples = sample_interleaved(&mut contestants, sampling, || {});
+        // The trial ran 3 frames, then 4 rounds of 1 frame: ticks 3..7 are sampled.
+        assert_eq!(ticks.get(), 7);
+        let share = samples[0]
+            .executor
+            .expect("a tickbus contender has a share");
+        assert_eq!(
+            share,
+            ExecutorShare {
+                ticks: 4,
+                ticks_with_overlap: 1,
+                systems_on_workers: 2,
+            }
+        );
+        assert_eq!(share.overlapped_percent(), 25.0);
+        assert_eq!(share.on_workers_per_tick(), 0.5);
     }
 }

@@ -6,5 +6,6 @@ pub mod ingest;
 pub mod measure;
 pub mod plot;
 pub mod report;
+pub mod roofline;
 pub mod stats;
 pub mod throughput;

@@ -6,7 +6,7 @@ use std::{fmt::Write as _, path::Path};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    measure::{Samples, Sampling},
+    measure::{ExecutorShare, Samples, Sampling},
     stats::{Summary, Throughput, round_ratios},
 };
 
@@ -214,7 +214,51 @@ impl Report {
             }
             writeln!(out).unwrap();
         }
+        self.write_executor_table(&mut out, key_header, key_rule, &key);
         out
+    }
+
+    /// How much of the sampled ticks each tickbus contender ran in parallel (nothing when no
+    /// sample has the figures).
+    fn write_executor_table(
+        &self,
+        out: &mut String,
+        key_header: &str,
+        key_rule: &str,
+        key: &dyn Fn(&Point) -> String,
+    ) {
+        let rows: Vec<(&Point, &Samples, ExecutorShare)> = self
+            .points
+            .iter()
+            .flat_map(|point| {
+                point
+                    .samples
+                    .iter()
+                    .filter_map(move |samples| Some((point, samples, samples.executor?)))
+            })
+            .collect();
+        if rows.is_empty() {
+            return;
+        }
+        writeln!(out).unwrap();
+        writeln!(
+            out,
+            "{key_header} contender | ticks sampled | ticks with systems overlapping | systems on workers per tick |"
+        )
+        .unwrap();
+        writeln!(out, "{key_rule}---|---|---|---|").unwrap();
+        for (point, samples, share) in rows {
+            writeln!(
+                out,
+                "{} {} | {} | {:.0}% | {:.2} |",
+                key(point),
+                samples.name,
+                share.ticks,
+                share.overlapped_percent(),
+                share.on_workers_per_tick(),
+            )
+            .unwrap();
+        }
     }
 }
 
@@ -229,6 +273,7 @@ pub(crate) mod tests {
             name: name.to_owned(),
             frames_per_sample: 4,
             ns_per_frame: ns.to_vec(),
+            executor: None,
         };
         Report {
             sweep: "throughput".to_owned(),
@@ -286,9 +331,35 @@ pub(crate) mod tests {
             table.contains("| 1000 | 16 | 3.00 (2.00–4.00) | 1.50 (1.00–2.00) |"),
             "{table}"
         );
+        assert!(
+            !table.contains("overlapping"),
+            "no executor figures, no table"
+        );
         // A point without bevy shows no ratio rather than a made-up one.
         assert!(table.contains("| 1000000 | 64 | – | – |"), "{table}");
         assert!(table.contains("| 1000000 | 64 | tickbus | 2.00 | 500.0 | 2.0000 |"));
+    }
+
+    #[test]
+    fn the_executor_table_shows_the_share_of_overlapping_ticks() {
+        let mut report = sample_report();
+        report.points[0].samples[0].executor = Some(ExecutorShare {
+            ticks: 40,
+            ticks_with_overlap: 30,
+            systems_on_workers: 90,
+        });
+        let table = report.table();
+        assert!(
+            table.contains("| 1000 | 16 | tickbus | 40 | 75% | 2.25 |"),
+            "{table}"
+        );
+        assert!(!table.contains("| 1000 | 16 | bevy | 40"), "{table}");
+        let path =
+            std::env::temp_dir().join(format!("tickbus-bench-exec-{}.json", std::process::id()));
+        report.write_json(&path).unwrap();
+        let back = Report::read_json(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(back, report);
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! bevy's `Messages` under both of its executors and a raw reused `Vec` run the same writers
 //! and readers (see [`crate::events`]).
 
+use std::{cell::RefCell, rc::Rc};
+
 use serde::{Deserialize, Serialize};
-use tickbus::{App, ExecutorKind};
+use tickbus::{App, ExecutorKind, OffloadPolicy, ParallelConfig};
 
 use super::{
     measure::{Contestant, Sampling, sample_interleaved},
@@ -25,6 +27,9 @@ pub const BEVY_SINGLE: &str = "bevy_single";
 pub const BEVY_MULTI: &str = "bevy_multi";
 /// The floor: a reused `Vec` filled by `extend` and read once per reader.
 pub const RAW_EXTEND: &str = "raw_extend";
+/// With `--also-offload-always`: tickbus on the parallel executor (default thread count)
+/// with [`OffloadPolicy::Always`], to see what the adaptive policy chose against.
+pub const TICKBUS_ALWAYS: &str = "tickbus_always";
 
 /// Event sizes the sweep knows, in bytes.
 pub const EVENT_BYTES: [usize; 2] = [16, 64];
@@ -81,6 +86,9 @@ pub struct SweepConfig {
     pub readers: usize,
     /// The tickbus executor.
     pub executor: TickbusExecutor,
+    /// Also measure [`TICKBUS_ALWAYS`].
+    #[serde(default)]
+    pub also_offload_always: bool,
     /// Rounds and sample length.
     pub sampling: Sampling,
 }
@@ -98,8 +106,9 @@ impl SweepConfig {
 /// The ratios of the throughput table: bevy's time over tickbus's (how many times faster
 /// tickbus is; "best bevy": the faster bevy executor of each round) and tickbus's time over
 /// the raw floor's.
-pub fn ratio_specs() -> Vec<RatioSpec> {
-    vec![
+/// With `also_offload_always`, also tickbus's time over [`TICKBUS_ALWAYS`]'s.
+pub fn ratio_specs(also_offload_always: bool) -> Vec<RatioSpec> {
+    let mut specs = vec![
         RatioSpec::new("bevy_single ÷ tickbus", BEVY_SINGLE, TICKBUS),
         RatioSpec::new("bevy_multi ÷ tickbus", BEVY_MULTI, TICKBUS),
         RatioSpec::new(
@@ -108,7 +117,15 @@ pub fn ratio_specs() -> Vec<RatioSpec> {
             TICKBUS,
         ),
         RatioSpec::new("tickbus ÷ raw_extend", TICKBUS, RAW_EXTEND),
-    ]
+    ];
+    if also_offload_always {
+        specs.push(RatioSpec::new(
+            "tickbus ÷ tickbus_always",
+            TICKBUS,
+            TICKBUS_ALWAYS,
+        ));
+    }
+    specs
 }
 
 /// Measures one point: builds, warms up and checks every contender, then samples them
@@ -125,8 +142,8 @@ pub fn measure_point(
         readers: config.readers,
     };
     let mut contestants = match bytes {
-        16 => contestants::<Payload>(config.executor, shape),
-        64 => contestants::<Payload64>(config.executor, shape),
+        16 => contestants::<Payload>(config, shape),
+        64 => contestants::<Payload64>(config, shape),
         other => panic!("event size {other} is not one of {EVENT_BYTES:?}"),
     };
     let samples = sample_interleaved(&mut contestants, config.sampling, after_round);
@@ -140,12 +157,8 @@ pub fn measure_point(
     }
 }
 
-fn contestants<E: BenchEvent>(executor: TickbusExecutor, shape: Shape) -> Vec<Contestant> {
-    let mut app = App::new();
-    app.set_executor(executor.kind());
-    add_tickbus_workload::<E>(&mut app, shape);
-    let mut tickbus = Sim::tickbus(app);
-    warm_and_check::<E>(&mut tickbus, shape, true);
+pub(crate) fn contestants<E: BenchEvent>(config: &SweepConfig, shape: Shape) -> Vec<Contestant> {
+    let tickbus = tickbus_contestant::<E>(TICKBUS, config.executor.kind(), shape);
     let bevy = |contender| {
         let mut bevy = BevySim::new(contender);
         add_bevy_workload::<E>(&mut bevy, shape);
@@ -156,10 +169,40 @@ fn contestants<E: BenchEvent>(executor: TickbusExecutor, shape: Shape) -> Vec<Co
     let mut bevy_single = bevy(Contender::BevySingle);
     let mut bevy_multi = bevy(Contender::BevyMulti);
     let mut raw = RawVec::<E>::with_shape(shape);
-    vec![
-        Contestant::new(TICKBUS, move || tickbus.frame()),
+    let mut contestants = vec![
+        tickbus,
         Contestant::new(BEVY_SINGLE, move || bevy_single.frame()),
         Contestant::new(BEVY_MULTI, move || bevy_multi.frame()),
         Contestant::new(RAW_EXTEND, move || raw.frame()),
-    ]
+    ];
+    if config.also_offload_always {
+        let always = ExecutorKind::Parallel(ParallelConfig {
+            policy: OffloadPolicy::Always,
+            ..ParallelConfig::default()
+        });
+        contestants.push(tickbus_contestant::<E>(TICKBUS_ALWAYS, always, shape));
+    }
+    contestants
+}
+
+/// A tickbus engine with the workload on `executor`, warmed up and checked, reporting how
+/// its executor ran the sampled ticks.
+fn tickbus_contestant<E: BenchEvent>(
+    name: &str,
+    executor: ExecutorKind,
+    shape: Shape,
+) -> Contestant {
+    let mut app = App::new();
+    app.set_executor(executor);
+    add_tickbus_workload::<E>(&mut app, shape);
+    let mut sim = Sim::tickbus(app);
+    warm_and_check::<E>(&mut sim, shape, true);
+    let sim = Rc::new(RefCell::new(sim));
+    let totals = Rc::clone(&sim);
+    Contestant::new(name, move || sim.borrow_mut().frame()).with_executor(move || {
+        totals
+            .borrow()
+            .executor_totals()
+            .expect("a tickbus contender")
+    })
 }

@@ -1,0 +1,294 @@
+//! `--roofline`: what the hardware allows for the throughput workload, measured in the same
+//! process and interleaved with tickbus and bevy, so the table says how far each is from the
+//! floor and whether a ratio against bevy is reachable at all.
+//!
+//! The floors run the workload's own code (the writer's `extend` of `E::nth`, the readers'
+//! checksum) on plain `Vec`s, for one writer and `readers` readers:
+//!
+//! * `floor_compute`: the same work on a buffer of 4,096 events that stays in the L2 cache:
+//!   what the per-event code costs with no memory traffic (one thread).
+//! * `floor_stream`: the frame's data streamed once, summed as `u64` words: the memory
+//!   bandwidth of one thread, no per-event work.
+//! * `floor_two_buffers`: the queue's data flow on one thread: write this frame's events into
+//!   one buffer, read last frame's from the other, the buffers alternating.
+//! * `floor_readers_first`: the same, reading last frame's buffer before writing this
+//!   frame's, so the reads find the data the previous frame wrote last.
+//! * `floor_systems_par`: the same with the writer and readers as whole jobs spread over the
+//!   machine's threads round-robin (what a perfect executor could do with whole systems).
+//! * `floor_split_par`: the same work cut evenly over the threads, every pass split in parts
+//!   (no executor can do this with whole systems: the bound of the machine).
+//!
+//! The parallel floors start scoped threads every frame (tens of microseconds): they are meant
+//! for large frames.
+
+use std::hint::black_box;
+
+use super::{
+    measure::{Contestant, sample_interleaved},
+    report::{Point, RatioSpec},
+    throughput::{BEVY_MULTI, BEVY_SINGLE, SweepConfig, TICKBUS, contestants},
+};
+use crate::events::{BenchEvent, Payload, Shape, checksum};
+
+/// Compute only: the frame's work on an L2-resident buffer.
+pub const FLOOR_COMPUTE: &str = "floor_compute";
+/// One streaming pass over the frame's bytes.
+pub const FLOOR_STREAM: &str = "floor_stream";
+/// The queue's data flow, one thread.
+pub const FLOOR_TWO_BUFFERS: &str = "floor_two_buffers";
+/// The queue's data flow, one thread, the readers before the writer.
+pub const FLOOR_READERS_FIRST: &str = "floor_readers_first";
+/// The queue's data flow, whole jobs over the threads.
+pub const FLOOR_SYSTEMS_PAR: &str = "floor_systems_par";
+/// The queue's data flow, every pass split over the threads.
+pub const FLOOR_SPLIT_PAR: &str = "floor_split_par";
+
+/// Events in the buffer of [`FLOOR_COMPUTE`] (64 KB of 16-byte events).
+const L2_EVENTS: usize = 4096;
+
+/// The ratios of the roofline table: how much faster than the best bevy tickbus is and could
+/// be, and how far tickbus is from the floors.
+pub fn ratio_specs() -> Vec<RatioSpec> {
+    let best_bevy = format!("{BEVY_SINGLE}|{BEVY_MULTI}");
+    vec![
+        RatioSpec::new("best bevy ÷ tickbus", &best_bevy, TICKBUS),
+        RatioSpec::new(
+            "best bevy ÷ floor_systems_par",
+            &best_bevy,
+            FLOOR_SYSTEMS_PAR,
+        ),
+        RatioSpec::new("best bevy ÷ floor_split_par", &best_bevy, FLOOR_SPLIT_PAR),
+        RatioSpec::new("tickbus ÷ floor_systems_par", TICKBUS, FLOOR_SYSTEMS_PAR),
+        RatioSpec::new(
+            "floor_two_buffers ÷ floor_compute",
+            FLOOR_TWO_BUFFERS,
+            FLOOR_COMPUTE,
+        ),
+        RatioSpec::new(
+            "floor_two_buffers ÷ floor_readers_first",
+            FLOOR_TWO_BUFFERS,
+            FLOOR_READERS_FIRST,
+        ),
+    ]
+}
+
+/// Measures one roofline point (16-byte events, one writer): the throughput contenders and
+/// the floors, interleaved.
+pub fn measure_point(config: &SweepConfig, events: usize, after_round: impl FnMut()) -> Point {
+    let shape = Shape {
+        events,
+        writers: 1,
+        readers: config.readers,
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut all = contestants::<Payload>(config, shape);
+    all.extend(floors::<Payload>(shape, threads));
+    let samples = sample_interleaved(&mut all, config.sampling, after_round);
+    Point {
+        events_per_frame: events,
+        event_bytes: Payload::BYTES,
+        writers: 1,
+        readers: config.readers,
+        producers: None,
+        samples,
+    }
+}
+
+/// The floor contenders of `shape` on `threads` threads.
+pub fn floors<E: BenchEvent + Sync>(shape: Shape, threads: usize) -> Vec<Contestant> {
+    let mut compute = Frames::<E>::new(L2_EVENTS.min(shape.events.max(1)));
+    let rounds = shape.events.div_ceil(L2_EVENTS).max(1);
+    let words: Vec<u64> = (0..(shape.events * E::BYTES / 8) as u64).collect();
+    let mut sequential = Frames::<E>::new(shape.events);
+    let mut readers_first = Frames::<E>::new(shape.events);
+    let mut systems = Frames::<E>::new(shape.events);
+    let mut split = Frames::<E>::new(shape.events);
+    let readers = shape.readers;
+    vec![
+        Contestant::new(FLOOR_COMPUTE, move || {
+            for _ in 0..rounds {
+                compute.same_buffer(readers);
+            }
+        }),
+        Contestant::new(FLOOR_STREAM, move || {
+            let sum = black_box(words.as_slice())
+                .iter()
+                .fold(0u64, |sum, word| sum.wrapping_add(*word));
+            black_box(sum);
+        }),
+        Contestant::new(FLOOR_TWO_BUFFERS, move || {
+            sequential.two_buffers(readers, Order::WriterFirst)
+        }),
+        Contestant::new(FLOOR_READERS_FIRST, move || {
+            readers_first.two_buffers(readers, Order::ReadersFirst)
+        }),
+        Contestant::new(FLOOR_SYSTEMS_PAR, move || {
+            systems.systems_parallel(readers, threads)
+        }),
+        Contestant::new(FLOOR_SPLIT_PAR, move || {
+            split.split_parallel(readers, threads)
+        }),
+    ]
+}
+
+/// Whether a one-thread frame writes before or after it reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Order {
+    WriterFirst,
+    ReadersFirst,
+}
+
+/// Two reused buffers of `events` events; `current` is the one written this frame.
+struct Frames<E> {
+    buffers: [Vec<E>; 2],
+    events: usize,
+    current: usize,
+}
+
+impl<E: BenchEvent + Sync> Frames<E> {
+    fn new(events: usize) -> Self {
+        let filled = || (0..events).map(E::nth).collect::<Vec<E>>();
+        Self {
+            buffers: [filled(), filled()],
+            events,
+            current: 0,
+        }
+    }
+
+    /// Write, then read the same buffer `readers` times (the raw `Vec`'s data flow).
+    fn same_buffer(&mut self, readers: usize) {
+        let buffer = &mut self.buffers[0];
+        write_into(buffer, 0..self.events);
+        for _ in 0..readers {
+            read(buffer);
+        }
+    }
+
+    /// This frame's buffer and last frame's, after the alternation.
+    fn turn(&mut self) -> (&mut Vec<E>, &Vec<E>) {
+        self.current ^= 1;
+        let [first, second] = &mut self.buffers;
+        if self.current == 0 {
+            (first, second)
+        } else {
+            (second, first)
+        }
+    }
+
+    fn two_buffers(&mut self, readers: usize, order: Order) {
+        let events = self.events;
+        let (written, readable) = self.turn();
+        if order == Order::WriterFirst {
+            write_into(written, 0..events);
+        }
+        for _ in 0..readers {
+            read(readable);
+        }
+        if order == Order::ReadersFirst {
+            write_into(written, 0..events);
+        }
+    }
+
+    /// Job 0 is the writer, jobs 1..=readers the readers; thread `t` runs jobs `t`,
+    /// `t + threads`, ... in order.
+    fn systems_parallel(&mut self, readers: usize, threads: usize) {
+        let events = self.events;
+        let (written, readable) = self.turn();
+        let readable: &Vec<E> = readable;
+        let run_readers = move |first_job: usize| {
+            for _ in (first_job..=readers)
+                .step_by(threads)
+                .filter(|&job| job > 0)
+            {
+                read(readable);
+            }
+        };
+        std::thread::scope(|scope| {
+            for thread in 1..threads {
+                scope.spawn(move || run_readers(thread));
+            }
+            write_into(written, 0..events);
+            run_readers(0);
+        });
+    }
+
+    /// Every pass cut in `threads` parts, one per thread.
+    fn split_parallel(&mut self, readers: usize, threads: usize) {
+        let events = self.events;
+        let (written, readable) = self.turn();
+        written.clear();
+        written.resize(events, E::nth(0));
+        let part = events.div_ceil(threads.max(1)).max(1);
+        std::thread::scope(|scope| {
+            for (index, (out, input)) in written
+                .chunks_mut(part)
+                .zip(readable.chunks(part))
+                .enumerate()
+            {
+                scope.spawn(move || {
+                    let start = index * part;
+                    for (slot, i) in out.iter_mut().zip(start..) {
+                        *slot = E::nth(i);
+                    }
+                    for _ in 0..readers {
+                        read(input);
+                    }
+                });
+            }
+        });
+    }
+}
+
+fn write_into<E: BenchEvent>(buffer: &mut Vec<E>, events: std::ops::Range<usize>) {
+    buffer.clear();
+    buffer.extend(events.map(E::nth));
+}
+
+fn read<E: BenchEvent>(events: &[E]) {
+    black_box(checksum(black_box(events).iter()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_floor_writes_the_frame_into_the_buffer_of_the_turn() {
+        let shape = Shape {
+            events: 1000,
+            writers: 1,
+            readers: 3,
+        };
+        let mut frames = Frames::<Payload>::new(shape.events);
+        let expected: Vec<u64> = (0..1000).map(|i| Payload::nth(i).fields()).collect();
+        let written = |frames: &Frames<Payload>| -> Vec<u64> {
+            frames.buffers[frames.current]
+                .iter()
+                .map(Payload::fields)
+                .collect()
+        };
+        type Way = fn(&mut Frames<Payload>, usize);
+        let ways: [(&str, Way); 4] = [
+            ("systems, 1 thread", |f, r| f.systems_parallel(r, 1)),
+            ("systems, 3 threads", |f, r| f.systems_parallel(r, 3)),
+            ("split, 2 threads", |f, r| f.split_parallel(r, 2)),
+            ("split, 3 threads", |f, r| f.split_parallel(r, 3)),
+        ];
+        for (way, run) in ways {
+            // Spoil both buffers, so only this way's writes can make them right.
+            for buffer in &mut frames.buffers {
+                buffer.fill(Payload::nth(7));
+            }
+            let before = frames.current;
+            run(&mut frames, shape.readers);
+            assert_ne!(frames.current, before, "{way}: the buffers alternate");
+            assert_eq!(written(&frames), expected, "{way}");
+        }
+        for order in [Order::WriterFirst, Order::ReadersFirst] {
+            frames.buffers[frames.current ^ 1].fill(Payload::nth(7));
+            frames.two_buffers(shape.readers, order);
+            assert_eq!(written(&frames), expected);
+        }
+        assert_eq!(floors::<Payload>(shape, 2).len(), 6);
+    }
+}
