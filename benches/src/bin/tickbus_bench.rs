@@ -65,10 +65,10 @@ struct Args {
     /// policy's choice.
     #[arg(long, conflicts_with = "ingest")]
     also_offload_always: bool,
-    /// Measure the floors of the throughput workload instead (16-byte events, one writer):
+    /// Measure the floors of the throughput workload instead (one writer):
     /// compute only, one streaming pass, the queue's data flow on one thread and spread over
     /// the threads; interleaved with tickbus and bevy, with the best ratio against bevy the
-    /// machine allows. Default: 1000000 events per frame.
+    /// machine allows. Default: 1000000 events per frame, sizes from --event-bytes.
     #[arg(long, conflicts_with = "ingest")]
     roofline: bool,
     /// Measure ingestion from producer threads instead (per-event and batch sends through a
@@ -184,14 +184,10 @@ fn roofline_report(args: &Args) -> anyhow::Result<Report> {
     );
     let config = throughput_config(args, &[1_000_000])?;
     let measured = measure_with_progress(
-        &config
-            .events_per_frame
-            .iter()
-            .map(|&events| (events, 16))
-            .collect::<Vec<_>>(),
+        &config.points(),
         config.sampling.rounds,
-        |(events, _)| format!("roofline, {events} × 16 B"),
-        |(events, _), round_done| roofline::measure_point(&config, events, round_done),
+        |(events, bytes)| format!("roofline, {events} × {bytes} B"),
+        |(events, bytes), round_done| roofline::measure_point(&config, events, bytes, round_done),
     );
     Ok(report(
         "roofline",

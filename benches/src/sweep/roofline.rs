@@ -26,9 +26,9 @@ use std::hint::black_box;
 use super::{
     measure::{Contestant, sample_interleaved},
     report::{Point, RatioSpec},
-    throughput::{BEVY_MULTI, BEVY_SINGLE, SweepConfig, TICKBUS, contestants},
+    throughput::{BEVY_MULTI, BEVY_SINGLE, EVENT_BYTES, SweepConfig, TICKBUS, contestants},
 };
-use crate::events::{BenchEvent, Payload, Shape, checksum};
+use crate::events::{BenchEvent, Payload, Payload64, Shape, checksum};
 
 /// Compute only: the frame's work on an L2-resident buffer.
 pub const FLOOR_COMPUTE: &str = "floor_compute";
@@ -43,7 +43,8 @@ pub const FLOOR_SYSTEMS_PAR: &str = "floor_systems_par";
 /// The queue's data flow, every pass split over the threads.
 pub const FLOOR_SPLIT_PAR: &str = "floor_split_par";
 
-/// Events in the buffer of [`FLOOR_COMPUTE`] (64 KB of 16-byte events).
+/// Events in the buffer of [`FLOOR_COMPUTE`] (64 KB of 16-byte events, 256 KB of 64-byte
+/// ones).
 const L2_EVENTS: usize = 4096;
 
 /// The ratios of the roofline table: how much faster than the best bevy tickbus is and could
@@ -72,26 +73,44 @@ pub fn ratio_specs() -> Vec<RatioSpec> {
     ]
 }
 
-/// Measures one roofline point (16-byte events, one writer): the throughput contenders and
-/// the floors, interleaved.
-pub fn measure_point(config: &SweepConfig, events: usize, after_round: impl FnMut()) -> Point {
+/// Measures one roofline point (16- or 64-byte events, one writer): the throughput
+/// contenders and the floors, interleaved.
+pub fn measure_point(
+    config: &SweepConfig,
+    events: usize,
+    bytes: usize,
+    after_round: impl FnMut(),
+) -> Point {
     let shape = Shape {
         events,
         writers: 1,
         readers: config.readers,
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut all = contestants::<Payload>(config, shape);
-    all.extend(floors::<Payload>(shape, threads));
+    let mut all = match bytes {
+        16 => with_floors::<Payload>(config, shape, threads),
+        64 => with_floors::<Payload64>(config, shape, threads),
+        other => panic!("event size {other} is not one of {EVENT_BYTES:?}"),
+    };
     let samples = sample_interleaved(&mut all, config.sampling, after_round);
     Point {
         events_per_frame: events,
-        event_bytes: Payload::BYTES,
+        event_bytes: bytes,
         writers: 1,
         readers: config.readers,
         producers: None,
         samples,
     }
+}
+
+fn with_floors<E: BenchEvent + Sync>(
+    config: &SweepConfig,
+    shape: Shape,
+    threads: usize,
+) -> Vec<Contestant> {
+    let mut all = contestants::<E>(config, shape);
+    all.extend(floors::<E>(shape, threads));
+    all
 }
 
 /// The floor contenders of `shape` on `threads` threads.
