@@ -7,7 +7,9 @@
 //!    thread are worth a worker, and the step cannot beat its longest chain of dependent
 //!    systems nor its total work divided by the threads. If that best case saves less than a
 //!    tenth of the inline time, or less than waking a worker takes, the step runs inline and
-//!    nothing is measured. Recomputed on sampling ticks, when every system has fresh timings.
+//!    nothing is measured. Recomputed on sampling ticks, when every system has fresh timings
+//!    (for a step that could not pay, on every fourth of them: the answer reads every
+//!    system's timing, and the inline path should cost what the sequential executor costs).
 //! 2. **Does it pay here?** A step that passes is measured both ways, a few ticks each, then
 //!    run the way that was faster (inline unless parallel is at least 3% faster). The other
 //!    way is tried again (two ticks, whose figures replace the old ones) to follow changes in
@@ -37,6 +39,10 @@ const PROBE_TICKS: u32 = 2;
 const NOISY_TRY: u64 = 4;
 /// The longest gap after a noisy try.
 const NOISY_TRY_LONGEST_GAP: u32 = 4 * LAST_PROBE_GAP;
+/// A step judged unable to pay is judged again on every this many sampling ticks only
+/// (every 64 ticks): judging reads every system's timing, which for a step of a thousand
+/// trivial systems costs about a percent of its time when done on every sampling tick.
+const REJUDGE_DECLINED_EVERY: u32 = 4;
 
 /// Inline or handed to workers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,9 +120,29 @@ pub(crate) struct StepChoice {
     probing: u32,
     /// The way favoured when the current try began.
     favoured_before_probe: Option<Way>,
+    /// Sampling ticks since the step was last judged (while it could not pay).
+    unjudged_samplings: u32,
 }
 
 impl StepChoice {
+    /// Whether this tick re-answers question 1: on sampling ticks (every system timed), and
+    /// for a step that could not pay last time only on every
+    /// [`REJUDGE_DECLINED_EVERY`]th of them. A step never judged is judged on its first
+    /// sampling tick.
+    pub(crate) fn rejudges(&mut self, sampling_tick: bool) -> bool {
+        if !sampling_tick {
+            return false;
+        }
+        if self.could_pay {
+            return true;
+        }
+        let due = self
+            .unjudged_samplings
+            .is_multiple_of(REJUDGE_DECLINED_EVERY);
+        self.unjudged_samplings = self.unjudged_samplings.wrapping_add(1);
+        due
+    }
+
     /// Re-answers "could it pay at all" (question 1 of the module docs).
     /// What was measured stays when the answer flips: a step near the line would otherwise
     /// pay for its warm-up again and again.
@@ -124,6 +150,10 @@ impl StepChoice {
         if could_pay && self.probe_gap == 0 {
             self.probe_gap = FIRST_PROBE_GAP;
             self.until_probe = FIRST_PROBE_GAP;
+        }
+        if could_pay {
+            // Declined again later, it is judged on its next sampling tick once more.
+            self.unjudged_samplings = 0;
         }
         self.could_pay = could_pay;
     }
@@ -438,6 +468,34 @@ mod tests {
             choice.until_probe <= NOISY_TRY_LONGEST_GAP,
             "next try only in {} ticks",
             choice.until_probe
+        );
+    }
+
+    #[test]
+    fn a_step_that_cannot_pay_is_judged_again_on_every_fourth_sampling_tick_only() {
+        let mut choice = StepChoice::default();
+        let judged = |choice: &mut StepChoice| {
+            (0..16)
+                .map(|_| {
+                    let due = choice.rejudges(true);
+                    if due {
+                        choice.reconsider(false);
+                    }
+                    due
+                })
+                .filter(|&due| due)
+                .count()
+        };
+        assert!(!choice.rejudges(false), "only sampling ticks judge");
+        assert_eq!(
+            judged(&mut choice),
+            4,
+            "16 sampling ticks of a declined step"
+        );
+        choice.reconsider(true);
+        assert!(
+            (0..8).all(|_| choice.rejudges(true)),
+            "a step that could pay is judged on every sampling tick"
         );
     }
 
