@@ -8,8 +8,9 @@
 //!    systems nor its total work divided by the threads. If that best case saves less than a
 //!    tenth of the inline time, or less than waking a worker takes, the step runs inline and
 //!    nothing is measured. Recomputed on sampling ticks, when every system has fresh timings
-//!    (for a step that could not pay, on every fourth of them: the answer reads every
-//!    system's timing, and the inline path should cost what the sequential executor costs).
+//!    (for a step that could not pay on four of them in a row, on every fourth: the answer
+//!    reads every system's timing, and the inline path should cost what the sequential
+//!    executor costs).
 //! 2. **Does it pay here?** A step that passes is measured both ways, a few ticks each, then
 //!    run the way that was faster (inline unless parallel is at least 3% faster). The other
 //!    way is tried again (two ticks, whose figures replace the old ones) to follow changes in
@@ -39,9 +40,11 @@ const PROBE_TICKS: u32 = 2;
 const NOISY_TRY: u64 = 4;
 /// The longest gap after a noisy try.
 const NOISY_TRY_LONGEST_GAP: u32 = 4 * LAST_PROBE_GAP;
-/// A step judged unable to pay is judged again on every this many sampling ticks only
-/// (every 64 ticks): judging reads every system's timing, which for a step of a thousand
-/// trivial systems costs about a percent of its time when done on every sampling tick.
+/// A step judged unable to pay on this many sampling ticks in a row is from then on judged
+/// again on every this many sampling ticks only (every 64 ticks): judging reads every
+/// system's timing, which for a step of a thousand trivial systems costs about a percent of
+/// its time when done on every sampling tick. The first judgements of a step all happen, so
+/// a step whose systems were not timed yet (its first tick) is not put off.
 const REJUDGE_DECLINED_EVERY: u32 = 4;
 
 /// Inline or handed to workers.
@@ -120,15 +123,14 @@ pub(crate) struct StepChoice {
     probing: u32,
     /// The way favoured when the current try began.
     favoured_before_probe: Option<Way>,
-    /// Sampling ticks since the step was last judged (while it could not pay).
-    unjudged_samplings: u32,
+    /// Sampling ticks in a row on which the step could not pay.
+    declined_samplings: u32,
 }
 
 impl StepChoice {
-    /// Whether this tick re-answers question 1: on sampling ticks (every system timed), and
-    /// for a step that could not pay last time only on every
-    /// [`REJUDGE_DECLINED_EVERY`]th of them. A step never judged is judged on its first
-    /// sampling tick.
+    /// Whether this tick re-answers question 1: every sampling tick (every system timed),
+    /// except for a step that could not pay on the last [`REJUDGE_DECLINED_EVERY`] of them,
+    /// which is judged on every [`REJUDGE_DECLINED_EVERY`]th only.
     pub(crate) fn rejudges(&mut self, sampling_tick: bool) -> bool {
         if !sampling_tick {
             return false;
@@ -136,11 +138,11 @@ impl StepChoice {
         if self.could_pay {
             return true;
         }
-        let due = self
-            .unjudged_samplings
-            .is_multiple_of(REJUDGE_DECLINED_EVERY);
-        self.unjudged_samplings = self.unjudged_samplings.wrapping_add(1);
-        due
+        self.declined_samplings = self.declined_samplings.saturating_add(1);
+        self.declined_samplings <= REJUDGE_DECLINED_EVERY
+            || self
+                .declined_samplings
+                .is_multiple_of(REJUDGE_DECLINED_EVERY)
     }
 
     /// Re-answers "could it pay at all" (question 1 of the module docs).
@@ -152,8 +154,7 @@ impl StepChoice {
             self.until_probe = FIRST_PROBE_GAP;
         }
         if could_pay {
-            // Declined again later, it is judged on its next sampling tick once more.
-            self.unjudged_samplings = 0;
+            self.declined_samplings = 0;
         }
         self.could_pay = could_pay;
     }
@@ -472,31 +473,29 @@ mod tests {
     }
 
     #[test]
-    fn a_step_that_cannot_pay_is_judged_again_on_every_fourth_sampling_tick_only() {
+    fn a_step_that_keeps_declining_is_judged_on_every_fourth_sampling_tick_only() {
         let mut choice = StepChoice::default();
-        let judged = |choice: &mut StepChoice| {
-            (0..16)
-                .map(|_| {
+        let judged = |choice: &mut StepChoice, samplings: usize| {
+            (0..samplings)
+                .filter(|_| {
                     let due = choice.rejudges(true);
                     if due {
                         choice.reconsider(false);
                     }
                     due
                 })
-                .filter(|&due| due)
                 .count()
         };
         assert!(!choice.rejudges(false), "only sampling ticks judge");
-        assert_eq!(
-            judged(&mut choice),
-            4,
-            "16 sampling ticks of a declined step"
-        );
+        assert_eq!(judged(&mut choice, 4), 4, "the first four are all judged");
+        assert_eq!(judged(&mut choice, 16), 4, "then every fourth");
         choice.reconsider(true);
         assert!(
             (0..8).all(|_| choice.rejudges(true)),
             "a step that could pay is judged on every sampling tick"
         );
+        choice.reconsider(false);
+        assert_eq!(judged(&mut choice, 4), 4, "declining anew starts over");
     }
 
     #[test]
