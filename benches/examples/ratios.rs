@@ -14,9 +14,20 @@
 //! parallelism would cost where the default declines it). The output is a Markdown
 //! table; `offloaded/frame` is how many systems per frame the parallel executor handed to its
 //! worker during the measurement (0: it judged that parallelism would not pay).
+//!
+//! A second table replays the game-demo's recorded scenarios (`scenarios/asteroids-*.ron`,
+//! filter `replay`) on the parallel executor with 2 threads and on the sequential one, one
+//! replay of each per round in alternating order, and gives the median time per tick of each,
+//! the ratio of the medians and the spread of the per-round ratios (p25–p75): real games, where
+//! most steps are too small for parallelism to pay.
 
-use std::time::Duration;
+use std::{path::PathBuf, time::Duration};
 
+use game_demo::game::Asteroids;
+use tickbus::{
+    ExecutorKind,
+    replay::{Replayer, Scenario},
+};
 use tickbus_benches::{
     Contender,
     cases::{Case, event_cases, interleaved_samples},
@@ -92,6 +103,78 @@ fn row(case: &Case, options: &Options) {
     );
 }
 
+/// The recorded games replayed by the second table.
+const REPLAYS: [&str; 3] = ["asteroids-smoke", "asteroids-long", "asteroids-stress"];
+
+/// The second table: the game-demo's recordings replayed on both executors, interleaved.
+fn replay_table(options: &Options) {
+    let wanted: Vec<&str> = REPLAYS
+        .into_iter()
+        .filter(|name| {
+            let case = format!("replay/{name}");
+            options
+                .filter
+                .as_ref()
+                .is_none_or(|filter| case.contains(filter.as_str()))
+        })
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    println!();
+    println!(
+        "| case | tickbus par2 | tickbus seq | par2 / seq | per-round par2 / seq (p25–p75) | offloaded/tick |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for name in wanted {
+        replay_row(name, options.rounds);
+    }
+}
+
+fn replay_row(name: &str, rounds: usize) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(format!("{name}.ron"));
+    let scenario = Scenario::load::<Asteroids>(&path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let executors = [ExecutorKind::parallel(2), ExecutorKind::Sequential];
+    let mut per_tick: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
+    let mut ratios = Vec::with_capacity(rounds);
+    let mut offloaded = 0.0;
+    for round in 0..rounds {
+        // Alternate which goes first: the second of two back-to-back replays may be slower.
+        for which in [round % 2, 1 - round % 2] {
+            let report = Replayer::<Asteroids>::new(&scenario)
+                .executor(executors[which])
+                .run()
+                .unwrap_or_else(|error| panic!("{name}: {error}"));
+            assert!(report.is_verified(), "{name} does not replay: {report}");
+            per_tick[which].push(report.elapsed / report.ticks_run.max(1) as u32);
+            if which == 0 {
+                offloaded += report.executor.systems_on_workers as f64
+                    / report.ticks_run.max(1) as f64
+                    / rounds as f64;
+            }
+        }
+        ratios.push(per_tick[0][round].as_secs_f64() / per_tick[1][round].as_secs_f64());
+    }
+    ratios.sort_by(f64::total_cmp);
+    let median = |times: &mut Vec<Duration>| {
+        times.sort_unstable();
+        times[times.len() / 2]
+    };
+    let [parallel, sequential] = &mut per_tick;
+    let (parallel, sequential) = (median(parallel), median(sequential));
+    println!(
+        "| replay/{name} | {} | {} | {:.2} | {:.2}–{:.2} | {offloaded:.2} |",
+        micros(parallel),
+        micros(sequential),
+        parallel.as_secs_f64() / sequential.as_secs_f64(),
+        ratios[ratios.len() / 4],
+        ratios[ratios.len() * 3 / 4],
+    );
+}
+
 fn main() {
     let options = options();
     println!(
@@ -110,4 +193,5 @@ fn main() {
             row(&case, &options);
         }
     }
+    replay_table(&options);
 }

@@ -82,7 +82,9 @@ impl ComputePool {
     /// The first chunk always runs on the calling thread and is timed: when the rest would
     /// take less than [`PARALLEL_MIN_WORK`] (or than a few wake-ups of a worker, as measured)
     /// at that pace, it runs there too, since waking other threads would cost more than it
-    /// saves. Which thread runs a chunk never changes what the chunk is.
+    /// saves. One timing can be a preemption, so a loop that looks worth sharing runs its
+    /// second chunk there too, timed, and is shared only if the faster of the two still says
+    /// so. Which thread runs a chunk never changes what the chunk is.
     pub fn for_each_chunk_mut<T: Send>(
         &self,
         data: &mut [T],
@@ -98,17 +100,26 @@ impl ComputePool {
         let first_panic = catch_unwind(AssertUnwindSafe(|| f(0, first)))
             .err()
             .map(|payload| (0, payload));
+        let first_took = start.elapsed();
         let rest_chunks = rest.len().div_ceil(chunk_len);
-        let estimate = start.elapsed().saturating_mul(rest_chunks as u32);
         let task = ChunkTask {
             chunks: Mutex::new(rest.chunks_mut(chunk_len).enumerate()),
             f: &f,
             panic: Mutex::new(first_panic),
         };
         match self.pool.as_deref() {
-            Some(pool) if rest_chunks > 1 && estimate >= min_parallel_work(pool) => {
-                let helpers = pool.idle().min(rest_chunks - 1);
-                pool.with_helpers(&task, helpers, |_| task.help(Ticket::UNPOSTED));
+            Some(pool) if rest_chunks > 1 && worth_sharing(first_took, rest_chunks, pool) => {
+                // Confirm with the next chunk before waking anyone.
+                let second = Instant::now();
+                task.run_next();
+                let per_chunk = first_took.min(second.elapsed());
+                let left = rest_chunks - 1;
+                if left > 1 && worth_sharing(per_chunk, left, pool) {
+                    let helpers = pool.idle().min(left - 1);
+                    pool.with_helpers(&task, helpers, |_| task.help(Ticket::UNPOSTED));
+                } else {
+                    task.help(Ticket::UNPOSTED);
+                }
             }
             _ => task.help(Ticket::UNPOSTED),
         }
@@ -144,10 +155,12 @@ impl ComputePool {
 /// Below this much estimated work, a data-parallel loop stays on the calling thread.
 pub const PARALLEL_MIN_WORK: Duration = Duration::from_micros(20);
 
-/// The estimated work from which spreading a loop pays: [`PARALLEL_MIN_WORK`], or four
-/// recent wake-ups of a worker if that is more.
-fn min_parallel_work(pool: &WorkerPool) -> Duration {
-    PARALLEL_MIN_WORK.max(pool.wake_latency() * 4)
+/// Whether `chunks` more chunks at `per_chunk` each are worth sharing: at least
+/// [`PARALLEL_MIN_WORK`] and four recent wake-ups of a worker (that estimate reads the clock,
+/// so it is asked only of loops above the first bound).
+fn worth_sharing(per_chunk: Duration, chunks: usize, pool: &WorkerPool) -> bool {
+    let estimate = per_chunk.saturating_mul(u32::try_from(chunks).unwrap_or(u32::MAX));
+    estimate >= PARALLEL_MIN_WORK && estimate >= pool.wake_latency().saturating_mul(4)
 }
 
 /// The chunks of one loop: whoever helps takes the next chunk until none is left. No thread
@@ -164,17 +177,29 @@ where
     F: Fn(usize, &mut [T]) + Sync,
 {
     fn help(&self, _ticket: Ticket) {
-        loop {
-            let next = self
-                .chunks
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .next();
-            let Some((index, chunk)) = next else { return };
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| (self.f)(index + 1, chunk))) {
-                self.keep_lowest_panic(index + 1, payload);
-            }
+        while self.run_next() {}
+    }
+}
+
+impl<'a, T: Send + 'a, I, F> ChunkTask<I, F>
+where
+    I: Iterator<Item = (usize, &'a mut [T])> + Send,
+    F: Fn(usize, &mut [T]) + Sync,
+{
+    /// Runs the next chunk, if one is left (false: none was).
+    fn run_next(&self) -> bool {
+        let next = self
+            .chunks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .next();
+        let Some((index, chunk)) = next else {
+            return false;
+        };
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| (self.f)(index + 1, chunk))) {
+            self.keep_lowest_panic(index + 1, payload);
         }
+        true
     }
 }
 
@@ -232,6 +257,40 @@ mod tests {
             let expected: Vec<usize> = (0..640).map(|i| i / 16 + 1).collect();
             assert_eq!(data, expected);
         }
+    }
+
+    #[test]
+    fn a_loop_whose_first_chunk_was_slowed_once_is_not_shared() {
+        let compute = pool(1);
+        let postings = || compute.pool.as_ref().expect("a pool").postings();
+        let mut data = vec![0u32; 8];
+        let mut offered_cheap_loop = || {
+            let before = postings();
+            compute.for_each_chunk_mut(&mut data, 1, |index, chunk| {
+                if index == 0 {
+                    // As if the thread had been preempted in the middle of a cheap chunk.
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                chunk[0] += 1;
+            });
+            postings() > before
+        };
+        // A real preemption of the second chunk as well would share the loop, as it should:
+        // one loop of three not offered shows the rule without depending on the machine.
+        let runs = (1..=3).find(|_| !offered_cheap_loop());
+        assert!(runs.is_some(), "cheap chunks were offered to the workers");
+        let runs = runs.unwrap_or_default();
+        assert!(data.iter().all(|&x| x == runs));
+        let before = postings();
+        compute.for_each_chunk_mut(&mut data, 1, |_, chunk| {
+            let until = Instant::now() + Duration::from_micros(50);
+            while Instant::now() < until {
+                std::hint::spin_loop();
+            }
+            chunk[0] += 1;
+        });
+        assert_eq!(postings(), before + 1, "a loop of 400 µs is shared");
+        assert!(data.iter().all(|&x| x == runs + 1));
     }
 
     #[test]

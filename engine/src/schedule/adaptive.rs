@@ -7,7 +7,10 @@
 //!    thread are worth a worker, and the step cannot beat its longest chain of dependent
 //!    systems nor its total work divided by the threads. If that best case saves less than a
 //!    tenth of the inline time, or less than waking a worker takes, the step runs inline and
-//!    nothing is measured. Recomputed on sampling ticks, when every system has fresh timings.
+//!    nothing is measured. Recomputed on sampling ticks, when every system has fresh timings
+//!    (for a step that could not pay on four of them in a row, on every fourth: the answer
+//!    reads every system's timing, and the inline path should cost what the sequential
+//!    executor costs).
 //! 2. **Does it pay here?** A step that passes is measured both ways, a few ticks each, then
 //!    run the way that was faster (inline unless parallel is at least 3% faster). The other
 //!    way is tried again (two ticks, whose figures replace the old ones) to follow changes in
@@ -37,6 +40,12 @@ const PROBE_TICKS: u32 = 2;
 const NOISY_TRY: u64 = 4;
 /// The longest gap after a noisy try.
 const NOISY_TRY_LONGEST_GAP: u32 = 4 * LAST_PROBE_GAP;
+/// A step judged unable to pay on this many sampling ticks in a row is from then on judged
+/// again on every this many sampling ticks only (every 64 ticks): judging reads every
+/// system's timing, which for a step of a thousand trivial systems costs about a percent of
+/// its time when done on every sampling tick. The first judgements of a step all happen, so
+/// a step whose systems were not timed yet (its first tick) is not put off.
+const REJUDGE_DECLINED_EVERY: u32 = 4;
 
 /// Inline or handed to workers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,9 +123,28 @@ pub(crate) struct StepChoice {
     probing: u32,
     /// The way favoured when the current try began.
     favoured_before_probe: Option<Way>,
+    /// Sampling ticks in a row on which the step could not pay.
+    declined_samplings: u32,
 }
 
 impl StepChoice {
+    /// Whether this tick re-answers question 1: every sampling tick (every system timed),
+    /// except for a step that could not pay on the last [`REJUDGE_DECLINED_EVERY`] of them,
+    /// which is judged on every [`REJUDGE_DECLINED_EVERY`]th only.
+    pub(crate) fn rejudges(&mut self, sampling_tick: bool) -> bool {
+        if !sampling_tick {
+            return false;
+        }
+        if self.could_pay {
+            return true;
+        }
+        self.declined_samplings = self.declined_samplings.saturating_add(1);
+        self.declined_samplings <= REJUDGE_DECLINED_EVERY
+            || self
+                .declined_samplings
+                .is_multiple_of(REJUDGE_DECLINED_EVERY)
+    }
+
     /// Re-answers "could it pay at all" (question 1 of the module docs).
     /// What was measured stays when the answer flips: a step near the line would otherwise
     /// pay for its warm-up again and again.
@@ -124,6 +152,9 @@ impl StepChoice {
         if could_pay && self.probe_gap == 0 {
             self.probe_gap = FIRST_PROBE_GAP;
             self.until_probe = FIRST_PROBE_GAP;
+        }
+        if could_pay {
+            self.declined_samplings = 0;
         }
         self.could_pay = could_pay;
     }
@@ -439,6 +470,32 @@ mod tests {
             "next try only in {} ticks",
             choice.until_probe
         );
+    }
+
+    #[test]
+    fn a_step_that_keeps_declining_is_judged_on_every_fourth_sampling_tick_only() {
+        let mut choice = StepChoice::default();
+        let judged = |choice: &mut StepChoice, samplings: usize| {
+            (0..samplings)
+                .filter(|_| {
+                    let due = choice.rejudges(true);
+                    if due {
+                        choice.reconsider(false);
+                    }
+                    due
+                })
+                .count()
+        };
+        assert!(!choice.rejudges(false), "only sampling ticks judge");
+        assert_eq!(judged(&mut choice, 4), 4, "the first four are all judged");
+        assert_eq!(judged(&mut choice, 16), 4, "then every fourth");
+        choice.reconsider(true);
+        assert!(
+            (0..8).all(|_| choice.rejudges(true)),
+            "a step that could pay is judged on every sampling tick"
+        );
+        choice.reconsider(false);
+        assert_eq!(judged(&mut choice, 4), 4, "declining anew starts over");
     }
 
     #[test]

@@ -143,10 +143,14 @@ impl ParallelExecutor {
     }
 }
 
-/// The adaptive way for this step this tick (`None`: inline, unmeasured).
+/// The adaptive way for this step this tick (`None`: inline, unmeasured). Reads the clock
+/// (the workers' wake-up latency) and the systems' timings only on the sampling ticks that
+/// re-judge the step: on every other tick of a step that cannot pay, choosing costs a few
+/// comparisons, so the inline path is the sequential executor's loop and nothing more.
 fn choose(
     choices: &mut Vec<StepChoice>,
-    outlook: &Outlook,
+    pool: &WorkerPool,
+    config: &ParallelConfig,
     scratch: &mut Scratch,
     run: &StepRun<'_>,
 ) -> Option<Way> {
@@ -154,11 +158,16 @@ fn choose(
         choices.resize(run.step_index + 1, StepChoice::default());
     }
     let choice = &mut choices[run.step_index];
-    if run.sampling_tick {
+    if choice.rejudges(run.sampling_tick) {
+        let outlook = Outlook {
+            threads: config.threads,
+            offload_min: config.offload_min,
+            wake_latency: pool.wake_latency(),
+        };
         choice.reconsider(adaptive::could_pay(
             run.nodes,
             run.step,
-            outlook,
+            &outlook,
             &mut scratch.finish,
         ));
     }
@@ -179,12 +188,7 @@ impl Executor for ParallelExecutor {
         if config.policy == OffloadPolicy::Always {
             return dispatch(pool, config, scratch, run, counters);
         }
-        let outlook = Outlook {
-            threads: config.threads,
-            offload_min: config.offload_min,
-            wake_latency: pool.wake_latency(),
-        };
-        let Some(way) = choose(choices, &outlook, scratch, &run) else {
+        let Some(way) = choose(choices, pool, config, scratch, &run) else {
             return run_inline(run, counters);
         };
         let started = Instant::now();

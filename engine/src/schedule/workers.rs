@@ -271,6 +271,12 @@ impl WorkerPool {
         self.shared.wake_latency_at(Instant::now())
     }
 
+    /// Postings made so far (tests: whether work was offered to the workers at all).
+    #[cfg(test)]
+    pub(crate) fn postings(&self) -> u64 {
+        self.shared.lock().sequence
+    }
+
     /// How long workers spin for new work before they sleep.
     pub(crate) fn spin(&self) -> Duration {
         self.shared.spin
