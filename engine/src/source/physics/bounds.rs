@@ -3,7 +3,7 @@
 
 use bevy_ecs::{
     entity::Entity,
-    prelude::{Res, ResMut},
+    prelude::{Local, Res, ResMut},
     resource::Resource,
 };
 use glam::Vec2;
@@ -59,17 +59,20 @@ pub fn crossing(bounds: &Aabb, aabb: &Aabb) -> Option<(Vec2, f32)> {
 
 /// The bounds system: with [`PhysicsConfig::bounds`] set, sends [`LeftBounds`] for every
 /// collider that crosses them now but did not in the previous step, in [`entity_order`].
+/// `now` is its buffer, kept from tick to tick (it holds the previous step's list between
+/// ticks), so a steady tick allocates nothing.
 pub fn check_bounds(
     config: Res<PhysicsConfig>,
     found: Res<BroadphasePairs>,
     mut outside: ResMut<OutOfBounds>,
     mut left: EventWriter<LeftBounds>,
+    mut now: Local<Vec<Entity>>,
 ) {
     let Some(bounds) = config.bounds else {
         outside.current.clear();
         return;
     };
-    let mut now = Vec::new();
+    now.clear();
     for proxy in &found.proxies {
         let Some((normal, depth)) = crossing(&bounds, &proxy.aabb) else {
             continue;
@@ -83,7 +86,7 @@ pub fn check_bounds(
             });
         }
     }
-    outside.current = now;
+    std::mem::swap(&mut outside.current, &mut *now);
 }
 
 #[cfg(test)]

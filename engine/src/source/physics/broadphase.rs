@@ -10,7 +10,7 @@ use std::ops::RangeInclusive;
 
 use bevy_ecs::{
     entity::Entity,
-    prelude::{Query, Res, ResMut},
+    prelude::{Local, Query, Res, ResMut},
     resource::Resource,
 };
 use glam::Vec2;
@@ -88,34 +88,47 @@ impl CellArea {
 }
 
 /// `(cell key, box index)` for every cell of every span, grouped by cell, indices ascending
-/// within a cell. A counting sort over the strip's cells when they are few enough (the
-/// common, dense case), a comparison sort otherwise (a sparse world with far-flung boxes).
-fn group_by_cell(spans: &[(u32, CellSpan)]) -> Vec<(u64, u32)> {
+/// within a cell, into `entries` (`starts` is the counting sort's buffer). A counting sort
+/// over the strip's cells when they are few enough (the common, dense case), a comparison
+/// sort otherwise (a sparse world with far-flung boxes).
+fn group_by_cell(
+    spans: &[(u32, CellSpan)],
+    starts: &mut Vec<usize>,
+    entries: &mut Vec<(u64, u32)>,
+) {
+    entries.clear();
     let Some(area) = CellArea::around(spans) else {
-        return Vec::new();
+        return;
     };
     // Spans here cover at most MAX_CELLS_PER_BOX cells each.
     let total: usize = spans.iter().map(|(_, span)| span.len() as usize).sum();
     if area.cells > 8 * total as i64 + 4096 {
-        sort_by_cell(spans)
+        sort_by_cell(spans, entries);
     } else {
-        count_by_cell(spans, &area, total)
+        count_by_cell(spans, &area, total, starts, entries);
     }
 }
 
-fn sort_by_cell(spans: &[(u32, CellSpan)]) -> Vec<(u64, u32)> {
-    let mut entries: Vec<(u64, u32)> = spans
-        .iter()
-        .flat_map(|&(index, span)| span.cells().map(move |(x, y)| (cell_key(x, y), index)))
-        .collect();
+fn sort_by_cell(spans: &[(u32, CellSpan)], entries: &mut Vec<(u64, u32)>) {
+    entries.extend(
+        spans
+            .iter()
+            .flat_map(|&(index, span)| span.cells().map(move |(x, y)| (cell_key(x, y), index))),
+    );
     entries.sort_unstable();
-    entries
 }
 
 /// Counting sort: count per cell, prefix sums, then place the entries in span order, so
 /// indices stay ascending within a cell.
-fn count_by_cell(spans: &[(u32, CellSpan)], area: &CellArea, total: usize) -> Vec<(u64, u32)> {
-    let mut starts = vec![0usize; area.cells as usize + 1];
+fn count_by_cell(
+    spans: &[(u32, CellSpan)],
+    area: &CellArea,
+    total: usize,
+    starts: &mut Vec<usize>,
+    entries: &mut Vec<(u64, u32)>,
+) {
+    starts.clear();
+    starts.resize(area.cells as usize + 1, 0);
     for (_, span) in spans {
         span.cells()
             .for_each(|(x, y)| starts[area.slot(x, y) + 1] += 1);
@@ -123,7 +136,7 @@ fn count_by_cell(spans: &[(u32, CellSpan)], area: &CellArea, total: usize) -> Ve
     for cell in 1..starts.len() {
         starts[cell] += starts[cell - 1];
     }
-    let mut entries = vec![(0u64, 0u32); total];
+    entries.resize(total, (0, 0));
     for &(index, span) in spans {
         for (x, y) in span.cells() {
             let next = &mut starts[area.slot(x, y)];
@@ -131,7 +144,39 @@ fn count_by_cell(spans: &[(u32, CellSpan)], area: &CellArea, total: usize) -> Ve
             *next += 1;
         }
     }
-    entries
+}
+
+/// The buffers of one pair search, kept from call to call so that a steady stream of calls
+/// allocates nothing: each only grows to the largest size it needed so far (bounded by the
+/// boxes of the largest call).
+#[derive(Default, Debug)]
+pub struct GridScratch {
+    /// Per chunk of boxes: its cell spans and its boxes too large for the grid.
+    span_chunks: Vec<SpanChunk>,
+    /// Every box's span, in index order.
+    spans: Vec<(u32, CellSpan)>,
+    /// The boxes too large for the grid, in index order.
+    large: Vec<u32>,
+    /// Per strip of columns: its spans and its buffers (only the first strips of a call are
+    /// used; the others keep their buffers for the next call).
+    strips: Vec<Strip>,
+}
+
+/// The spans found in one chunk of boxes.
+#[derive(Default, Debug)]
+struct SpanChunk {
+    spans: Vec<(u32, CellSpan)>,
+    large: Vec<u32>,
+}
+
+/// One column strip of the grid: its clipped spans, the buffers of its pair search, and the
+/// pairs it owns.
+#[derive(Default, Debug)]
+struct Strip {
+    spans: Vec<(u32, CellSpan)>,
+    starts: Vec<usize>,
+    entries: Vec<(u64, u32)>,
+    found: Vec<(u32, u32)>,
 }
 
 /// A uniform grid of square cells.
@@ -156,14 +201,32 @@ impl UniformGrid {
     /// The columns of cells are independent jobs on `pool`: each owns the pairs whose owner
     /// cell lies in it, so the jobs never report the same pair.
     pub fn pairs(&self, boxes: &[Aabb], pool: &ComputePool) -> Vec<(u32, u32)> {
-        let (spans, large) = self.spans(boxes, pool);
-        let strips = split_into_strips(&spans);
-        let per_strip =
-            pool.map_chunks(&strips, 1, |_, strip| self.pairs_in_strip(&strip[0], boxes));
-        let mut pairs: Vec<(u32, u32)> = per_strip.into_iter().flatten().collect();
-        pairs_with_large(boxes, &large, &mut pairs);
-        pairs.sort_unstable();
+        let mut pairs = Vec::new();
+        self.pairs_into(boxes, pool, &mut GridScratch::default(), &mut pairs);
         pairs
+    }
+
+    /// [`pairs`](Self::pairs) into `pairs` (cleared first), with the buffers of `scratch`:
+    /// repeated calls allocate nothing once the buffers have grown to the largest call.
+    pub fn pairs_into(
+        &self,
+        boxes: &[Aabb],
+        pool: &ComputePool,
+        scratch: &mut GridScratch,
+        pairs: &mut Vec<(u32, u32)>,
+    ) {
+        self.spans(boxes, pool, scratch);
+        let used = split_into_strips(&scratch.spans, &mut scratch.strips);
+        let strips = &mut scratch.strips[..used];
+        pool.for_each_chunk_mut(strips, 1, |_, strip| {
+            self.pairs_in_strip(&mut strip[0], boxes)
+        });
+        pairs.clear();
+        for strip in &*strips {
+            pairs.extend_from_slice(&strip.found);
+        }
+        pairs_with_large(boxes, &scratch.large, pairs);
+        pairs.sort_unstable();
     }
 
     fn cell_of(&self, point: Vec2) -> (i32, i32) {
@@ -173,30 +236,41 @@ impl UniformGrid {
     }
 
     /// The cell span of every finite box of ordinary size, and the boxes too large for that,
-    /// both in index order (computed in parallel chunks, concatenated in chunk order).
-    fn spans(&self, boxes: &[Aabb], pool: &ComputePool) -> (Vec<(u32, CellSpan)>, Vec<u32>) {
-        let chunks = pool.map_chunks(boxes, BOXES_PER_CHUNK, |chunk, boxes| {
-            let first = chunk * BOXES_PER_CHUNK;
-            let mut spans = Vec::with_capacity(boxes.len());
-            let mut large = Vec::new();
-            for (offset, aabb) in boxes.iter().enumerate() {
-                let index = (first + offset) as u32;
-                match self.span_of(aabb) {
-                    Some(span) if span.len() <= MAX_CELLS_PER_BOX => {
-                        spans.push((index, span));
-                    }
-                    Some(_) => large.push(index),
-                    None => {}
-                }
-            }
-            (spans, large)
-        });
-        let (mut spans, mut large) = (Vec::with_capacity(boxes.len()), Vec::new());
-        for (chunk_spans, chunk_large) in chunks {
-            spans.extend(chunk_spans);
-            large.extend(chunk_large);
+    /// both in index order, into `scratch.spans` and `scratch.large` (computed in parallel
+    /// chunks, concatenated in chunk order).
+    fn spans(&self, boxes: &[Aabb], pool: &ComputePool, scratch: &mut GridScratch) {
+        let chunks = boxes.len().div_ceil(BOXES_PER_CHUNK);
+        if scratch.span_chunks.len() < chunks {
+            scratch.span_chunks.resize_with(chunks, SpanChunk::default);
         }
-        (spans, large)
+        let span_chunks = &mut scratch.span_chunks[..chunks];
+        pool.for_each_chunk_mut(span_chunks, 1, |chunk, found| {
+            let first = chunk * BOXES_PER_CHUNK;
+            let last = boxes.len().min(first + BOXES_PER_CHUNK);
+            self.spans_of_chunk(first, &boxes[first..last], &mut found[0]);
+        });
+        scratch.spans.clear();
+        scratch.large.clear();
+        for chunk in &*span_chunks {
+            scratch.spans.extend_from_slice(&chunk.spans);
+            scratch.large.extend_from_slice(&chunk.large);
+        }
+    }
+
+    /// The spans of one chunk of boxes, the first of which has index `first`.
+    fn spans_of_chunk(&self, first: usize, boxes: &[Aabb], found: &mut SpanChunk) {
+        found.spans.clear();
+        found.large.clear();
+        for (offset, aabb) in boxes.iter().enumerate() {
+            let index = (first + offset) as u32;
+            match self.span_of(aabb) {
+                Some(span) if span.len() <= MAX_CELLS_PER_BOX => {
+                    found.spans.push((index, span));
+                }
+                Some(_) => found.large.push(index),
+                None => {}
+            }
+        }
     }
 
     /// The cells a box covers, or `None` for a box with a NaN or infinite coordinate.
@@ -209,14 +283,14 @@ impl UniformGrid {
         Some(CellSpan { x0, y0, x1, y1 })
     }
 
-    /// The pairs owned by the cells of one strip (its spans are clipped to its columns).
-    fn pairs_in_strip(&self, strip: &[(u32, CellSpan)], boxes: &[Aabb]) -> Vec<(u32, u32)> {
-        let entries = group_by_cell(strip);
-        let mut found = Vec::new();
-        for (start, end) in cell_runs(&entries) {
-            self.pairs_in_cell(&entries[start..end], boxes, &mut found);
+    /// The pairs owned by the cells of one strip (its spans are clipped to its columns), into
+    /// `strip.found`.
+    fn pairs_in_strip(&self, strip: &mut Strip, boxes: &[Aabb]) {
+        group_by_cell(&strip.spans, &mut strip.starts, &mut strip.entries);
+        strip.found.clear();
+        for (start, end) in cell_runs(&strip.entries) {
+            self.pairs_in_cell(&strip.entries[start..end], boxes, &mut strip.found);
         }
-        found
     }
 
     /// The pairs one cell owns: overlapping, and the lower corner of their intersection lies
@@ -239,9 +313,11 @@ impl UniformGrid {
 
 /// Cuts the columns the spans cover into at most [`STRIPS`] equal ranges and hands every
 /// span, clipped, to each strip it reaches (in index order, which the pair search relies on).
-fn split_into_strips(spans: &[(u32, CellSpan)]) -> Vec<Vec<(u32, CellSpan)>> {
+/// Fills the first strips of `strips` (adding strips if there are too few) and returns how
+/// many it used.
+fn split_into_strips(spans: &[(u32, CellSpan)], strips: &mut Vec<Strip>) -> usize {
     let Some(first) = spans.iter().map(|(_, s)| i64::from(s.x0)).min() else {
-        return Vec::new();
+        return 0;
     };
     let last = spans
         .iter()
@@ -249,7 +325,13 @@ fn split_into_strips(spans: &[(u32, CellSpan)]) -> Vec<Vec<(u32, CellSpan)>> {
         .max()
         .unwrap_or(first);
     let width = (last - first + STRIPS) / STRIPS;
-    let mut strips = vec![Vec::new(); ((last - first) / width + 1) as usize];
+    let used = ((last - first) / width + 1) as usize;
+    if strips.len() < used {
+        strips.resize_with(used, Strip::default);
+    }
+    for strip in &mut strips[..used] {
+        strip.spans.clear();
+    }
     for &(index, span) in spans {
         let from = (i64::from(span.x0) - first) / width;
         let to = (i64::from(span.x1) - first) / width;
@@ -259,11 +341,11 @@ fn split_into_strips(spans: &[(u32, CellSpan)]) -> Vec<Vec<(u32, CellSpan)>> {
             let start = first + k * width;
             let columns = start as i32..=(start + width - 1).min(last) as i32;
             if let Some(clipped) = span.clip(&columns) {
-                strips[k as usize].push((index, clipped));
+                strips[k as usize].spans.push((index, clipped));
             }
         }
     }
-    strips
+    used
 }
 
 fn cell_key(x: i32, y: i32) -> u64 {
@@ -271,18 +353,16 @@ fn cell_key(x: i32, y: i32) -> u64 {
 }
 
 /// `(start, end)` of every run of at least two equal cell keys in sorted entries.
-fn cell_runs(entries: &[(u64, u32)]) -> Vec<(usize, usize)> {
-    let mut runs = Vec::new();
+fn cell_runs(entries: &[(u64, u32)]) -> impl Iterator<Item = (usize, usize)> + '_ {
     let mut start = 0;
-    for end in 1..=entries.len() {
-        if end == entries.len() || entries[end].0 != entries[start].0 {
-            if end - start > 1 {
-                runs.push((start, end));
-            }
-            start = end;
+    (1..=entries.len()).filter_map(move |end| {
+        if end < entries.len() && entries[end].0 == entries[start].0 {
+            return None;
         }
-    }
-    runs
+        let run = (start, end);
+        start = end;
+        (run.1 - run.0 > 1).then_some(run)
+    })
 }
 
 /// Tests every large box against every other box (each pair once).
@@ -337,12 +417,14 @@ pub struct BroadphasePairs {
 }
 
 /// The broadphase system: snapshots the colliders (sorted by [`entity_order`]: ids are
-/// deterministic in this engine) and finds the pairs whose boxes overlap.
+/// deterministic in this engine) and finds the pairs whose boxes overlap. Its buffers are
+/// kept from tick to tick, so a steady tick allocates nothing.
 pub fn broadphase(
     pool: Res<ComputePool>,
     config: Res<PhysicsConfig>,
     colliders: Query<(Entity, &Body, &Collider)>,
     mut found: ResMut<BroadphasePairs>,
+    mut scratch: Local<BroadphaseScratch>,
 ) {
     let found = &mut *found;
     found.proxies.clear();
@@ -357,8 +439,17 @@ pub fn broadphase(
     found
         .proxies
         .sort_unstable_by_key(|proxy| entity_order(proxy.entity));
-    let boxes: Vec<Aabb> = found.proxies.iter().map(|proxy| proxy.aabb).collect();
-    found.pairs = UniformGrid::new(config.cell_size).pairs(&boxes, &pool);
+    let BroadphaseScratch { boxes, grid } = &mut *scratch;
+    boxes.clear();
+    boxes.extend(found.proxies.iter().map(|proxy| proxy.aabb));
+    UniformGrid::new(config.cell_size).pairs_into(boxes, &pool, grid, &mut found.pairs);
+}
+
+/// The broadphase system's buffers, kept from tick to tick.
+#[derive(Default)]
+pub struct BroadphaseScratch {
+    boxes: Vec<Aabb>,
+    grid: GridScratch,
 }
 
 #[cfg(test)]
@@ -469,6 +560,21 @@ mod tests {
         fn the_grid_agrees_on_touching_boxes_and_cell_edges((boxes, cell) in snapped_scene()) {
             let grid = UniformGrid::new(cell);
             prop_assert_eq!(grid.pairs(&boxes, &ComputePool::default()), brute_force_pairs(&boxes));
+        }
+
+        /// Buffers left from a larger or smaller scene (more strips, other spans) change
+        /// nothing in the next one.
+        #[test]
+        fn reused_buffers_find_exactly_the_brute_force_pairs(
+            scenes in prop::collection::vec(scene(), 1..6),
+        ) {
+            let mut scratch = GridScratch::default();
+            let mut pairs = vec![(7, 7)];
+            for (boxes, cell) in &scenes {
+                let grid = UniformGrid::new(*cell);
+                grid.pairs_into(boxes, &ComputePool::default(), &mut scratch, &mut pairs);
+                prop_assert_eq!(&pairs, &brute_force_pairs(boxes));
+            }
         }
     }
 }

@@ -3,12 +3,12 @@
 
 use bevy_ecs::{
     entity::Entity,
-    prelude::{Res, ResMut},
+    prelude::{Local, Res, ResMut},
     resource::Resource,
 };
 use glam::Vec2;
 
-use super::{BroadphasePairs, entity_order, narrowphase::collide};
+use super::{BroadphasePairs, broadphase::Proxy, entity_order, narrowphase::collide};
 use crate::{ComputePool, EventWriter};
 
 /// Candidate pairs handed to a worker at a time.
@@ -94,10 +94,16 @@ impl Contacts {
     }
 
     /// Replaces the contacts with this step's and reports what started and ended, each in
-    /// pair order.
-    fn update(&mut self, now: Vec<Contact>, started: &mut Vec<Contact>, ended: &mut Vec<Contact>) {
-        let previous = std::mem::replace(&mut self.current, now);
-        diff_sorted(&previous, &self.current, ended, started);
+    /// pair order. `now` gets the previous step's contacts back, so that its buffer serves
+    /// the next step.
+    fn update(
+        &mut self,
+        now: &mut Vec<Contact>,
+        started: &mut Vec<Contact>,
+        ended: &mut Vec<Contact>,
+    ) {
+        std::mem::swap(&mut self.current, now);
+        diff_sorted(now, &self.current, ended, started);
     }
 }
 
@@ -131,33 +137,65 @@ fn diff_sorted(
 
 /// The narrowphase system: tests every candidate pair exactly (in parallel chunks, combined
 /// in pair order), updates [`Contacts`] and sends [`ContactStarted`] / [`ContactEnded`] sorted
-/// by entity pair, readable next tick.
+/// by entity pair, readable next tick. Its buffers are kept from tick to tick, so a steady
+/// tick allocates nothing.
 pub fn narrowphase(
     pool: Res<ComputePool>,
     found: Res<BroadphasePairs>,
     mut contacts: ResMut<Contacts>,
     mut started: EventWriter<ContactStarted>,
     mut ended: EventWriter<ContactEnded>,
+    mut scratch: Local<NarrowphaseScratch>,
 ) {
-    let proxies = &found.proxies;
-    let chunks = pool.map_chunks(&found.pairs, PAIRS_PER_CHUNK, |_, pairs| {
-        let touching = pairs.iter().filter_map(|&(i, j)| {
-            let (a, b) = (&proxies[i as usize], &proxies[j as usize]);
-            let hit = collide(&a.collider, a.center, &b.collider, b.center)?;
-            Some(Contact {
-                a: a.entity,
-                b: b.entity,
-                normal: hit.normal,
-                depth: hit.depth,
-            })
-        });
-        touching.collect::<Vec<_>>()
+    let scratch = &mut *scratch;
+    let chunks = found.pairs.len().div_ceil(PAIRS_PER_CHUNK);
+    if scratch.chunks.len() < chunks {
+        scratch.chunks.resize_with(chunks, Vec::new);
+    }
+    let per_chunk = &mut scratch.chunks[..chunks];
+    pool.for_each_chunk_mut(per_chunk, 1, |chunk, touching| {
+        let first = chunk * PAIRS_PER_CHUNK;
+        let pairs = &found.pairs[first..found.pairs.len().min(first + PAIRS_PER_CHUNK)];
+        contacts_of(pairs, &found.proxies, &mut touching[0]);
     });
-    let now: Vec<Contact> = chunks.into_iter().flatten().collect();
-    let (mut begun, mut gone) = (Vec::new(), Vec::new());
-    contacts.update(now, &mut begun, &mut gone);
-    started.send_batch(begun.into_iter().map(ContactStarted));
-    ended.send_batch(gone.into_iter().map(ContactEnded));
+    scratch.now.clear();
+    for touching in &*per_chunk {
+        scratch.now.extend_from_slice(touching);
+    }
+    scratch.started.clear();
+    scratch.ended.clear();
+    contacts.update(&mut scratch.now, &mut scratch.started, &mut scratch.ended);
+    started.send_batch(scratch.started.iter().copied().map(ContactStarted));
+    ended.send_batch(scratch.ended.iter().copied().map(ContactEnded));
+}
+
+/// The contacts of the candidate `pairs` (indices into `proxies`), in pair order, into
+/// `touching` (cleared first).
+fn contacts_of(pairs: &[(u32, u32)], proxies: &[Proxy], touching: &mut Vec<Contact>) {
+    touching.clear();
+    touching.extend(pairs.iter().filter_map(|&(i, j)| {
+        let (a, b) = (&proxies[i as usize], &proxies[j as usize]);
+        let hit = collide(&a.collider, a.center, &b.collider, b.center)?;
+        Some(Contact {
+            a: a.entity,
+            b: b.entity,
+            normal: hit.normal,
+            depth: hit.depth,
+        })
+    }));
+}
+
+/// The narrowphase system's buffers, kept from tick to tick; each only grows to the most
+/// pairs or contacts of a tick so far.
+#[derive(Default)]
+pub struct NarrowphaseScratch {
+    /// The contacts of each chunk of candidate pairs (only the first chunks of a tick are
+    /// used; the others keep their buffers).
+    chunks: Vec<Vec<Contact>>,
+    /// This step's contacts; after the update, the previous step's.
+    now: Vec<Contact>,
+    started: Vec<Contact>,
+    ended: Vec<Contact>,
 }
 
 #[cfg(test)]
@@ -177,11 +215,15 @@ mod tests {
     fn pairs_start_and_end_by_comparing_sorted_lists() {
         let mut contacts = Contacts::default();
         let (mut started, mut ended) = (Vec::new(), Vec::new());
-        contacts.update(vec![contact(1, 2), contact(1, 5)], &mut started, &mut ended);
+        contacts.update(
+            &mut vec![contact(1, 2), contact(1, 5)],
+            &mut started,
+            &mut ended,
+        );
         assert_eq!((started.len(), ended.len()), (2, 0));
         started.clear();
         contacts.update(
-            vec![contact(1, 5), contact(2, 3), contact(4, 9)],
+            &mut vec![contact(1, 5), contact(2, 3), contact(4, 9)],
             &mut started,
             &mut ended,
         );

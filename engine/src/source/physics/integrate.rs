@@ -1,6 +1,6 @@
 //! Moves every body by its velocity (and gravity), in parallel chunks on the engine's pool.
 
-use bevy_ecs::prelude::{Query, Res};
+use bevy_ecs::prelude::{Local, Query, Res};
 
 use super::{Body, Mass, PhysicsConfig};
 use crate::{ComputePool, SimTime};
@@ -9,22 +9,31 @@ use crate::{ComputePool, SimTime};
 /// position += velocity × dt.
 ///
 /// Each body is updated from its own data only, so splitting the bodies over any number of
-/// threads gives bit-identical results.
+/// threads gives bit-identical results. The bodies are copied into `moving` (a buffer kept
+/// from tick to tick, so a steady tick allocates nothing), stepped there in parallel chunks,
+/// and written back in the same query order.
 pub fn integrate(
     pool: Res<ComputePool>,
     config: Res<PhysicsConfig>,
     time: Res<SimTime>,
     mut bodies: Query<(&mut Body, Option<&Mass>)>,
+    mut moving: Local<Vec<(Body, bool)>>,
 ) {
     let dt = time.dt().as_secs_f32();
     let gravity = config.gravity;
-    let mut items: Vec<_> = bodies.iter_mut().collect();
-    pool.for_each_chunk_mut(&mut items, config.chunk_len, |_, chunk| {
-        for (body, mass) in chunk {
-            let movable = mass.is_none_or(|mass| mass.inverse() > 0.0);
-            step_body(body, gravity, dt, movable);
+    moving.clear();
+    moving.extend(bodies.iter().map(|(body, mass)| {
+        let movable = mass.is_none_or(|mass| mass.inverse() > 0.0);
+        (*body, movable)
+    }));
+    pool.for_each_chunk_mut(&mut moving, config.chunk_len, |_, chunk| {
+        for (body, movable) in chunk {
+            step_body(body, gravity, dt, *movable);
         }
     });
+    for ((mut body, _), (moved, _)) in bodies.iter_mut().zip(moving.iter()) {
+        *body = *moved;
+    }
 }
 
 fn step_body(body: &mut Body, gravity: glam::Vec2, dt: f32, movable: bool) {

@@ -75,5 +75,5 @@ use resolve::resolve;
 /// the stable API.
 #[doc(hidden)]
 pub mod internals {
-    pub use super::broadphase::{UniformGrid, brute_force_pairs};
+    pub use super::broadphase::{GridScratch, UniformGrid, brute_force_pairs};
 }
