@@ -53,6 +53,10 @@ use crate::schedule::{
 #[derive(Resource, Clone, Default)]
 pub struct ComputePool {
     pool: Option<Arc<WorkerPool>>,
+    /// Offer every loop of two or more chunks to the workers, measured or not: set under
+    /// [`OffloadPolicy::Always`](crate::OffloadPolicy::Always), for tests that must see
+    /// loops shared whatever the machine's load.
+    share_every_loop: bool,
 }
 
 /// A chunk's panic: its index and payload.
@@ -67,8 +71,11 @@ impl std::fmt::Debug for ComputePool {
 }
 
 impl ComputePool {
-    pub(crate) fn new(pool: Option<Arc<WorkerPool>>) -> Self {
-        Self { pool }
+    pub(crate) fn new(pool: Option<Arc<WorkerPool>>, share_every_loop: bool) -> Self {
+        Self {
+            pool,
+            share_every_loop,
+        }
     }
 
     /// Threads that work on a loop: the pool's workers and the calling thread.
@@ -108,6 +115,10 @@ impl ComputePool {
             panic: Mutex::new(first_panic),
         };
         match self.pool.as_deref() {
+            Some(pool) if self.share_every_loop && rest_chunks > 0 => {
+                let helpers = pool.idle().min(rest_chunks);
+                pool.with_helpers(&task, helpers, |_| task.help(Ticket::UNPOSTED));
+            }
             Some(pool) if rest_chunks > 1 && worth_sharing(first_took, rest_chunks, pool) => {
                 // Confirm with the next chunk before waking anyone.
                 let second = Instant::now();
@@ -227,7 +238,7 @@ mod tests {
 
     fn pool(workers: usize) -> ComputePool {
         let pool = WorkerPool::new(workers, Duration::from_micros(50), false).unwrap();
-        ComputePool::new(Some(Arc::new(pool)))
+        ComputePool::new(Some(Arc::new(pool)), false)
     }
 
     #[test]
@@ -291,6 +302,23 @@ mod tests {
         });
         assert_eq!(postings(), before + 1, "a loop of 400 µs is shared");
         assert!(data.iter().all(|&x| x == runs + 1));
+    }
+
+    #[test]
+    fn a_pool_that_shares_every_loop_offers_even_a_trivial_one() {
+        let worker = WorkerPool::new(1, Duration::from_micros(50), false).unwrap();
+        let compute = ComputePool::new(Some(Arc::new(worker)), true);
+        let workers = compute.pool.as_ref().expect("a pool");
+        // Only idle workers are asked: wait (bounded) until the new worker got there.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while workers.idle() == 0 && Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        let before = workers.postings();
+        let mut data = vec![0u32; 8];
+        compute.for_each_chunk_mut(&mut data, 1, |_, chunk| chunk[0] += 1);
+        assert_eq!(workers.postings(), before + 1, "a trivial loop was offered");
+        assert!(data.iter().all(|&x| x == 1));
     }
 
     #[test]

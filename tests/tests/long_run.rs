@@ -119,13 +119,22 @@ fn spread(world: &mut World) {
     let mut spread = world.resource_mut::<Spread>();
     let caller = thread::current().id();
     let elsewhere = AtomicU64::new(0);
-    pool.for_each_chunk_mut(&mut spread.chunks, 1, |_, _| {
+    // The parallel run uses `OffloadPolicy::Always`, under which the pool offers every loop
+    // to its idle workers; the caller's later chunks wait (up to a deadline, so a sequential
+    // run is not held up for long) until a worker took one, so that the proof does not depend
+    // on the machine's load.
+    let deadline = Instant::now() + Duration::from_millis(50);
+    pool.for_each_chunk_mut(&mut spread.chunks, 1, |index, _| {
         let until = Instant::now() + Duration::from_micros(30);
         while Instant::now() < until {
             std::hint::spin_loop();
         }
         if thread::current().id() != caller {
             elsewhere.fetch_add(1, Ordering::Relaxed);
+        } else if index > 0 && pool.threads() > 1 {
+            while elsewhere.load(Ordering::Relaxed) == 0 && Instant::now() < deadline {
+                std::hint::spin_loop();
+            }
         }
     });
     spread.chunks_elsewhere += elsewhere.into_inner();

@@ -67,7 +67,9 @@ pub enum OffloadPolicy {
     Adaptive,
     /// Every step of two or more systems, every `Send` system, measured or not; the driving
     /// thread leaves them to idle workers that are on their way first (for up to 0.2 ms).
-    /// Slower for small systems: this is for tests that must see systems overlap.
+    /// [`ComputePool`](crate::ComputePool) loops of two or more chunks are offered to idle
+    /// workers too, however short. Slower for small systems: this is for tests that must see
+    /// systems and loops overlap.
     Always,
 }
 
@@ -206,7 +208,8 @@ impl Executor for ParallelExecutor {
     }
 
     fn compute_pool(&self) -> ComputePool {
-        ComputePool::new(self.pool.clone())
+        let forced = self.config.policy == OffloadPolicy::Always;
+        ComputePool::new(self.pool.clone(), forced)
     }
 }
 
