@@ -20,8 +20,9 @@ use crate::schedule::{
 /// thread count, so per-chunk results combined in index order are identical for any number
 /// of threads (the determinism rule for parallel float reductions). The thread that calls it
 /// works too, so `threads = N` means N threads on the loop. The workers are the parallel
-/// executor's: a loop in a system that runs on a worker is shared with the threads that are
-/// idle at that moment, the driving thread included.
+/// executor's: a loop in a system that runs on a worker is shared with the other workers and
+/// with the driving thread, each joining when it is free (the driving thread helps while it
+/// waits for its step).
 ///
 /// If `f` panics on a chunk, every other chunk is still processed, and then the panic of the
 /// lowest chunk index is resumed on the calling thread: which chunks were done does not
@@ -89,9 +90,12 @@ impl ComputePool {
     /// The first chunk always runs on the calling thread and is timed: when the rest would
     /// take less than [`PARALLEL_MIN_WORK`] (or than a few wake-ups of a worker, as measured)
     /// at that pace, it runs there too, since waking other threads would cost more than it
-    /// saves. One timing can be a preemption, so a loop that looks worth sharing runs its
-    /// second chunk there too, timed, and is shared only if the faster of the two still says
-    /// so. Which thread runs a chunk never changes what the chunk is.
+    /// saves. One timing can be a preemption, so a loop that looks worth sharing and has two
+    /// chunks per thread or more runs its second chunk there too, timed, and is shared only if
+    /// the faster of the two still says so. A loop of fewer than three chunks is never shared.
+    /// Under [`OffloadPolicy::Always`](crate::OffloadPolicy::Always) every loop of two chunks
+    /// or more is offered to the workers, unmeasured. Which thread runs a chunk never changes
+    /// what the chunk is.
     pub fn for_each_chunk_mut<T: Send>(
         &self,
         data: &mut [T],
@@ -116,17 +120,15 @@ impl ComputePool {
         };
         match self.pool.as_deref() {
             Some(pool) if self.share_every_loop && rest_chunks > 0 => {
-                let helpers = pool.idle().min(rest_chunks);
+                let helpers = pool.workers().min(rest_chunks);
                 pool.with_helpers(&task, helpers, |_| task.help(Ticket::UNPOSTED));
             }
             Some(pool) if rest_chunks > 1 && worth_sharing(first_took, rest_chunks, pool) => {
-                // Confirm with the next chunk before waking anyone.
-                let second = Instant::now();
-                task.run_next();
-                let per_chunk = first_took.min(second.elapsed());
-                let left = rest_chunks - 1;
+                let (per_chunk, left) = task.confirm_pace(first_took, rest_chunks, self.threads());
                 if left > 1 && worth_sharing(per_chunk, left, pool) {
-                    let helpers = pool.idle().min(left - 1);
+                    // Busy workers are asked too: a loop started by a system on a worker is
+                    // then shared with the driving thread, which helps while it waits.
+                    let helpers = pool.workers().min(left - 1);
                     pool.with_helpers(&task, helpers, |_| task.help(Ticket::UNPOSTED));
                 } else {
                     task.help(Ticket::UNPOSTED);
@@ -163,7 +165,8 @@ impl ComputePool {
     }
 }
 
-/// Below this much estimated work, a data-parallel loop stays on the calling thread.
+/// Below this much estimated work, a data-parallel loop stays on the calling thread (unless
+/// the executor's policy is [`OffloadPolicy::Always`](crate::OffloadPolicy::Always)).
 pub const PARALLEL_MIN_WORK: Duration = Duration::from_micros(20);
 
 /// Whether `chunks` more chunks at `per_chunk` each are worth sharing: at least
@@ -197,6 +200,24 @@ where
     I: Iterator<Item = (usize, &'a mut [T])> + Send,
     F: Fn(usize, &mut [T]) + Sync,
 {
+    /// The pace of a loop that looks worth sharing, and the chunks left: one timing can be a
+    /// preemption, so with chunks to spare (two per thread or more) the next chunk runs on
+    /// this thread too, timed, and the faster of the two counts. With fewer, confirming would
+    /// cost a large share of the loop, so the first timing stands.
+    fn confirm_pace(
+        &self,
+        first_took: Duration,
+        rest_chunks: usize,
+        threads: usize,
+    ) -> (Duration, usize) {
+        if rest_chunks < 2 * threads {
+            return (first_took, rest_chunks);
+        }
+        let second = Instant::now();
+        self.run_next();
+        (first_took.min(second.elapsed()), rest_chunks - 1)
+    }
+
     /// Runs the next chunk, if one is left (false: none was).
     fn run_next(&self) -> bool {
         let next = self
@@ -234,6 +255,8 @@ impl<I, F> ChunkTask<I, F> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
 
     fn pool(workers: usize) -> ComputePool {
@@ -305,19 +328,45 @@ mod tests {
     }
 
     #[test]
-    fn a_pool_that_shares_every_loop_offers_even_a_trivial_one() {
+    fn a_pool_that_shares_every_loop_gives_even_a_trivial_one_to_a_worker() {
         let worker = WorkerPool::new(1, Duration::from_micros(50), false).unwrap();
         let compute = ComputePool::new(Some(Arc::new(worker)), true);
-        let workers = compute.pool.as_ref().expect("a pool");
-        // Only idle workers are asked: wait (bounded) until the new worker got there.
+        let caller = std::thread::current().id();
+        let elsewhere = AtomicUsize::new(0);
+        // The caller's later chunks wait (bounded) for the worker to take one.
         let deadline = Instant::now() + Duration::from_secs(5);
-        while workers.idle() == 0 && Instant::now() < deadline {
-            std::thread::yield_now();
-        }
-        let before = workers.postings();
         let mut data = vec![0u32; 8];
-        compute.for_each_chunk_mut(&mut data, 1, |_, chunk| chunk[0] += 1);
-        assert_eq!(workers.postings(), before + 1, "a trivial loop was offered");
+        compute.for_each_chunk_mut(&mut data, 1, |index, chunk| {
+            chunk[0] += 1;
+            if std::thread::current().id() != caller {
+                elsewhere.fetch_add(1, Ordering::Relaxed);
+            }
+            while index > 0 && elsewhere.load(Ordering::Relaxed) == 0 && Instant::now() < deadline {
+                std::hint::spin_loop();
+            }
+        });
+        assert!(elsewhere.into_inner() > 0, "a worker ran a chunk");
+        assert!(data.iter().all(|&x| x == 1));
+    }
+
+    #[test]
+    fn a_loop_of_three_heavy_chunks_is_shared() {
+        let compute = pool(1);
+        let workers = compute.pool.as_ref().expect("a pool");
+        let before = workers.postings();
+        let mut data = vec![0u32; 3];
+        compute.for_each_chunk_mut(&mut data, 1, |_, chunk| {
+            let until = Instant::now() + Duration::from_micros(300);
+            while Instant::now() < until {
+                std::hint::spin_loop();
+            }
+            chunk[0] += 1;
+        });
+        assert_eq!(
+            workers.postings(),
+            before + 1,
+            "900 µs in three chunks was offered"
+        );
         assert!(data.iter().all(|&x| x == 1));
     }
 

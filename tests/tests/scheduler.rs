@@ -716,3 +716,62 @@ fn an_unattributable_spawn_names_only_systems_that_could_have_spawned() {
         assert!(!error.to_string().contains("without_parameters"), "{error}");
     }
 }
+
+/// A pool loop in a system that ran on the only worker, and the chunks of it that other
+/// threads ran.
+#[derive(Resource, Default)]
+struct LoopOnWorker {
+    ticks_on_worker: u64,
+    chunks_elsewhere: u64,
+}
+
+fn spin_for(micros: u64) {
+    let until = Instant::now() + Duration::from_micros(micros);
+    while Instant::now() < until {
+        std::hint::spin_loop();
+    }
+}
+
+fn long_loop(pool: Res<tickbus::ComputePool>, mut seen: ResMut<LoopOnWorker>) {
+    let me = std::thread::current();
+    let elsewhere = AtomicUsize::new(0);
+    let mut chunks = [0u8; 16];
+    pool.for_each_chunk_mut(&mut chunks, 1, |_, _| {
+        spin_for(100);
+        if std::thread::current().id() != me.id() {
+            elsewhere.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    if me
+        .name()
+        .is_some_and(|name| name.starts_with("tickbus-worker"))
+    {
+        seen.ticks_on_worker += 1;
+        seen.chunks_elsewhere += elsewhere.into_inner() as u64;
+    }
+}
+
+fn short_system(mut ticks: Local<u64>) {
+    spin_for(10);
+    *ticks += 1;
+}
+
+#[test]
+fn a_loop_started_on_the_only_worker_is_shared_with_the_driving_thread() {
+    let mut app = App::new();
+    app.set_executor(eager(2))
+        .init_resource::<LoopOnWorker>()
+        .add_systems((long_loop, short_system));
+    let mut engine = app.build().unwrap();
+    engine.run_ticks(100).unwrap();
+    let seen = engine.world().resource::<LoopOnWorker>();
+    assert!(
+        seen.ticks_on_worker > 0,
+        "setup: the loop ran on the worker"
+    );
+    assert!(
+        seen.chunks_elsewhere > 0,
+        "the driving thread helped the worker's loop in {} ticks",
+        seen.ticks_on_worker
+    );
+}

@@ -44,7 +44,9 @@ const NOISY_TRY_LONGEST_GAP: u32 = 4 * LAST_PROBE_GAP;
 /// again on every this many sampling ticks only (every 64 ticks): judging reads every
 /// system's timing, which for a step of a thousand trivial systems costs about a percent of
 /// its time when done on every sampling tick. The first judgements of a step all happen, so
-/// a step whose systems were not timed yet (its first tick) is not put off.
+/// a step whose systems were not timed yet (its first tick) is not put off; but a step whose
+/// systems were switched off by run conditions for a while (a menu, a paused game state)
+/// counts as declining, and may wait up to 64 ticks before it is offloaded again.
 const REJUDGE_DECLINED_EVERY: u32 = 4;
 
 /// Inline or handed to workers.
@@ -139,6 +141,11 @@ impl StepChoice {
             return true;
         }
         self.declined_samplings = self.declined_samplings.saturating_add(1);
+        if self.declined_samplings > 2 * REJUDGE_DECLINED_EVERY {
+            // Kept within (EVERY, 2 × EVERY] in the same phase: a count that stopped at its
+            // largest value would never be a multiple again, and the step never judged.
+            self.declined_samplings -= REJUDGE_DECLINED_EVERY;
+        }
         self.declined_samplings <= REJUDGE_DECLINED_EVERY
             || self
                 .declined_samplings
@@ -496,6 +503,16 @@ mod tests {
         );
         choice.reconsider(false);
         assert_eq!(judged(&mut choice, 4), 4, "declining anew starts over");
+        assert_eq!(
+            judged(&mut choice, 4_000),
+            1_000,
+            "every fourth, however long"
+        );
+        assert!(
+            choice.declined_samplings <= 2 * REJUDGE_DECLINED_EVERY,
+            "the count stays small, so it never stops at its largest value: {}",
+            choice.declined_samplings
+        );
     }
 
     #[test]

@@ -62,7 +62,10 @@ pub enum OffloadPolicy {
     /// more than the workers' recent wake-up latency; such a step is then timed both ways and
     /// run the faster way (inline unless parallel wins by 3%), trying the other way again now
     /// and then, never so often that the tries cost more than 1% of the step's time. So it
-    /// stays level with the sequential executor where parallelism cannot pay.
+    /// stays level with the sequential executor where parallelism cannot pay. A step that
+    /// could not pay for a while is reconsidered every 64 ticks only, so a step that starts
+    /// to pay (systems that grew, or were switched on again by a run condition) may run
+    /// inline for up to 64 ticks before it is first tried in parallel.
     #[default]
     Adaptive,
     /// Every step of two or more systems, every `Send` system, measured or not; the driving
