@@ -21,8 +21,9 @@ use crate::schedule::{
 /// of threads (the determinism rule for parallel float reductions). The thread that calls it
 /// works too, so `threads = N` means N threads on the loop. The workers are the parallel
 /// executor's: a loop in a system that runs on a worker is shared with the other workers and
-/// with the driving thread, each joining when it is free (the driving thread helps while it
-/// waits for its step).
+/// with the driving thread, each joining when it is free; the driving thread joins only while
+/// it spins waiting for its step ([`ParallelConfig::spin`](crate::ParallelConfig::spin)),
+/// not once it sleeps.
 ///
 /// If `f` panics on a chunk, every other chunk is still processed, and then the panic of the
 /// lowest chunk index is resumed on the calling thread: which chunks were done does not
@@ -127,7 +128,7 @@ impl ComputePool {
                 let (per_chunk, left) = task.confirm_pace(first_took, rest_chunks, self.threads());
                 if left > 1 && worth_sharing(per_chunk, left, pool) {
                     // Busy workers are asked too: a loop started by a system on a worker is
-                    // then shared with the driving thread, which helps while it waits.
+                    // then shared with the driving thread, which helps while it spins waiting.
                     let helpers = pool.workers().min(left - 1);
                     pool.with_helpers(&task, helpers, |_| task.help(Ticket::UNPOSTED));
                 } else {

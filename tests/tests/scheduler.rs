@@ -736,10 +736,16 @@ fn long_loop(pool: Res<tickbus::ComputePool>, mut seen: ResMut<LoopOnWorker>) {
     let me = std::thread::current();
     let elsewhere = AtomicUsize::new(0);
     let mut chunks = [0u8; 16];
-    pool.for_each_chunk_mut(&mut chunks, 1, |_, _| {
+    // The starting thread's later chunks wait (bounded) for another thread to take one, so
+    // that a busy machine descheduling the helper does not decide the outcome.
+    let deadline = Instant::now() + Duration::from_millis(100);
+    pool.for_each_chunk_mut(&mut chunks, 1, |index, _| {
         spin_for(100);
         if std::thread::current().id() != me.id() {
             elsewhere.fetch_add(1, Ordering::Relaxed);
+        }
+        while index > 0 && elsewhere.load(Ordering::Relaxed) == 0 && Instant::now() < deadline {
+            std::hint::spin_loop();
         }
     });
     if me
@@ -758,12 +764,27 @@ fn short_system(mut ticks: Local<u64>) {
 
 #[test]
 fn a_loop_started_on_the_only_worker_is_shared_with_the_driving_thread() {
+    // The driving thread helps while it spins waiting for its step, then sleeps (a posting
+    // wakes workers only): a spin longer than the loop's wait keeps it awake meanwhile.
+    let ExecutorKind::Parallel(config) = eager(2) else {
+        unreachable!("eager is a parallel executor")
+    };
     let mut app = App::new();
-    app.set_executor(eager(2))
-        .init_resource::<LoopOnWorker>()
-        .add_systems((long_loop, short_system));
+    app.set_executor(ExecutorKind::Parallel(tickbus::ParallelConfig {
+        spin: Duration::from_millis(200),
+        ..config
+    }))
+    .init_resource::<LoopOnWorker>()
+    .add_systems((long_loop, short_system));
     let mut engine = app.build().unwrap();
-    engine.run_ticks(100).unwrap();
+    // On a busy machine the driving thread often runs the loop itself (the worker did not
+    // come in time): tick until the loop ran on the worker a few times.
+    for _ in 0..2_000 {
+        engine.run_ticks(1).unwrap();
+        if engine.world().resource::<LoopOnWorker>().ticks_on_worker >= 5 {
+            break;
+        }
+    }
     let seen = engine.world().resource::<LoopOnWorker>();
     assert!(
         seen.ticks_on_worker > 0,
