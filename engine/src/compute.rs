@@ -260,6 +260,14 @@ mod tests {
 
     use super::*;
 
+    /// Busy-waits for `micros` microseconds: a chunk of known cost.
+    fn spin_for(micros: u64) {
+        let until = Instant::now() + Duration::from_micros(micros);
+        while Instant::now() < until {
+            std::hint::spin_loop();
+        }
+    }
+
     fn pool(workers: usize) -> ComputePool {
         let pool = WorkerPool::new(workers, Duration::from_micros(50), false).unwrap();
         ComputePool::new(Some(Arc::new(pool)), false)
@@ -280,10 +288,7 @@ mod tests {
     #[test]
     fn slow_chunks_are_spread_and_still_visited_once() {
         let slow = |index: usize, chunk: &mut [usize]| {
-            let until = Instant::now() + Duration::from_micros(20);
-            while Instant::now() < until {
-                std::hint::spin_loop();
-            }
+            spin_for(20);
             chunk.iter_mut().for_each(|x| *x += index + 1);
         };
         for compute in [ComputePool::default(), pool(1), pool(3)] {
@@ -318,10 +323,7 @@ mod tests {
         assert!(data.iter().all(|&x| x == runs));
         let before = postings();
         compute.for_each_chunk_mut(&mut data, 1, |_, chunk| {
-            let until = Instant::now() + Duration::from_micros(50);
-            while Instant::now() < until {
-                std::hint::spin_loop();
-            }
+            spin_for(50);
             chunk[0] += 1;
         });
         assert_eq!(postings(), before + 1, "a loop of 400 µs is shared");
@@ -357,10 +359,7 @@ mod tests {
         let before = workers.postings();
         let mut data = vec![0u32; 3];
         compute.for_each_chunk_mut(&mut data, 1, |_, chunk| {
-            let until = Instant::now() + Duration::from_micros(300);
-            while Instant::now() < until {
-                std::hint::spin_loop();
-            }
+            spin_for(300);
             chunk[0] += 1;
         });
         assert_eq!(
@@ -377,10 +376,7 @@ mod tests {
             let mut data: Vec<u32> = vec![0; 64 * 40];
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 compute.for_each_chunk_mut(&mut data, 64, |index, chunk| {
-                    let until = Instant::now() + Duration::from_micros(5);
-                    while Instant::now() < until {
-                        std::hint::spin_loop();
-                    }
+                    spin_for(5);
                     if index % 10 == 7 {
                         panic!("chunk {index}");
                     }

@@ -143,19 +143,13 @@ fn touch_shared(mut shared: ResMut<Shared>) {
     if shared.in_flight.fetch_add(1, Ordering::SeqCst) != 0 {
         shared.overlaps.fetch_add(1, Ordering::SeqCst);
     }
-    let until = Instant::now() + Duration::from_micros(20);
-    while Instant::now() < until {
-        std::hint::spin_loop();
-    }
+    spin_for(20);
     shared.runs += 1;
     shared.in_flight.fetch_sub(1, Ordering::SeqCst);
 }
 
 fn idle_work() {
-    let until = Instant::now() + Duration::from_micros(20);
-    while Instant::now() < until {
-        std::hint::spin_loop();
-    }
+    spin_for(20);
 }
 
 #[test]
@@ -362,10 +356,7 @@ fn a_panic_names_the_system_and_the_tick_and_the_engine_stays_usable() {
 #[test]
 fn two_failures_in_one_tick_report_the_lowest_registration_index_everywhere() {
     fn slow_front() {
-        let until = Instant::now() + Duration::from_micros(50);
-        while Instant::now() < until {
-            std::hint::spin_loop();
-        }
+        spin_for(50);
     }
     fn fail_low(time: Res<SimTime>) {
         assert!(time.tick() != 2, "low");
@@ -563,10 +554,7 @@ fn data_parallel_work_inside_a_parallel_step_does_not_deadlock() {
         });
     }
     fn busy() {
-        let until = Instant::now() + Duration::from_micros(200);
-        while Instant::now() < until {
-            std::hint::spin_loop();
-        }
+        spin_for(200);
     }
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -725,6 +713,7 @@ struct LoopOnWorker {
     chunks_elsewhere: u64,
 }
 
+/// Busy-waits for `micros` microseconds: a system or chunk of known cost.
 fn spin_for(micros: u64) {
     let until = Instant::now() + Duration::from_micros(micros);
     while Instant::now() < until {
