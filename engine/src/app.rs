@@ -3,16 +3,20 @@
 use std::time::Duration;
 
 use bevy_ecs::{
+    component::Mutable,
     resource::Resource,
     schedule::{InternedSystemSet, IntoScheduleConfigs},
-    system::ScheduleSystem,
+    system::{IntoSystem, ScheduleSystem},
     world::{FromWorld, World},
 };
 
 use crate::{
     BuildError, Engine, Event, EventSender, SourceConfig,
     ingest::{Collect, InputSource},
-    queue::registry::ensure_queue,
+    queue::{
+        fold::{EventFolds, merge_system, run_event_folds},
+        registry::ensure_queue,
+    },
     schedule::{ExecutorKind, config::SystemsConfig},
     source::input::source_channel,
 };
@@ -146,6 +150,99 @@ impl App {
     /// this fixes its place in the stats order.)
     pub fn add_event<T: Event>(&mut self) -> &mut Self {
         ensure_queue::<T>(&mut self.world);
+        self
+    }
+
+    /// Adds a fold over every event of type `E`: a reader that the engine runs together with
+    /// the other folds of `E`, chunk by chunk, on all of its threads.
+    ///
+    /// Every tick, the events an [`EventReader<E>`](crate::EventReader) would see are cut into
+    /// chunks of [`FOLD_CHUNK_BYTES`](crate::FOLD_CHUNK_BYTES); `fold` turns each chunk into a
+    /// partial result, on whichever thread takes the chunk, and every fold of `E` reads a
+    /// chunk while it is in the cache, so the tick's events are read from memory once
+    /// however many folds there are. Then `merge` adds the partials to the resource `R` (made
+    /// from the world or its `Default` unless it exists), on one thread, in chunk order, in
+    /// the same tick. Chunk boundaries do not depend on the thread count, so the result is
+    /// the same on every executor and thread count, even for partials that do not commute.
+    ///
+    /// Use folds for readers that reduce many events to a little state (counts, sums,
+    /// histograms, the few events that pass a filter); a reader that needs other system
+    /// parameters stays an [`EventReader`](crate::EventReader) system. The folds of `E` run
+    /// in one system, and each fold's merge in a system of its own (both named after `E`),
+    /// added here: systems that use `R` and are added later run after the merge, as
+    /// conflicting systems run in registration order. If `fold` panics on a chunk, the other
+    /// chunks are still folded and merged, and the tick fails naming the folds' system.
+    ///
+    /// ```
+    /// use tickbus::prelude::*;
+    ///
+    /// #[derive(Debug, Clone, Copy)]
+    /// struct Hit {
+    ///     damage: u32,
+    /// }
+    ///
+    /// #[derive(Resource, Default)]
+    /// struct DamageTaken(u64);
+    ///
+    /// #[derive(Resource, Default)]
+    /// struct BigHits(Vec<u32>);
+    ///
+    /// fn attack(mut hits: EventWriter<Hit>) {
+    ///     hits.send_batch((0..10_000).map(|damage| Hit { damage }));
+    /// }
+    ///
+    /// let mut app = App::new();
+    /// app.add_systems(attack)
+    ///     .add_event_fold(
+    ///         |hits: &[Hit]| hits.iter().map(|hit| u64::from(hit.damage)).sum::<u64>(),
+    ///         |total: &mut DamageTaken, chunk_total| total.0 += chunk_total,
+    ///     )
+    ///     .add_event_fold(
+    ///         |hits: &[Hit]| -> Vec<u32> {
+    ///             hits.iter().map(|hit| hit.damage).filter(|&d| d >= 9_998).collect()
+    ///         },
+    ///         |big: &mut BigHits, chunk_hits| big.0.extend(chunk_hits),
+    ///     );
+    /// let mut engine = app.build().unwrap();
+    /// engine.run_ticks(2).unwrap(); // a tick's hits are read in the next tick
+    /// assert_eq!(engine.world().resource::<DamageTaken>().0, 49_995_000);
+    /// assert_eq!(engine.world().resource::<BigHits>().0, [9_998, 9_999]);
+    /// ```
+    pub fn add_event_fold<E, R, P>(
+        &mut self,
+        fold: impl Fn(&[E]) -> P + Send + Sync + 'static,
+        merge: impl FnMut(&mut R, P) + Send + Sync + 'static,
+    ) -> &mut Self
+    where
+        E: Event,
+        R: Resource<Mutability = Mutable> + FromWorld,
+        P: Send + Sync + 'static,
+    {
+        fn add<E: Event, R: Resource<Mutability = Mutable>, P: Send + Sync + 'static, F>(
+            app: &mut App,
+            fold: F,
+            merge: impl FnMut(&mut R, P) + Send + Sync + 'static,
+        ) where
+            F: Fn(&[E]) -> P + Send + Sync + 'static,
+        {
+            let event = std::any::type_name::<E>();
+            if !app.world.contains_resource::<EventFolds<E>>() {
+                app.world.insert_resource(EventFolds::<E>::default());
+                let folds = IntoSystem::into_system(run_event_folds::<E>)
+                    .with_name(format!("event folds of {event}"));
+                app.add_systems(folds);
+            }
+            let index = app.world.resource_mut::<EventFolds<E>>().push(fold);
+            let merge = IntoSystem::into_system(merge_system::<E, R, P, F>(index, merge))
+                .with_name(format!(
+                    "merge of event fold {index} of {event} into {}",
+                    std::any::type_name::<R>()
+                ));
+            app.add_systems(merge);
+        }
+        ensure_queue::<E>(&mut self.world);
+        self.world.init_resource::<R>();
+        add(self, fold, merge);
         self
     }
 

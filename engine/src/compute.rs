@@ -108,15 +108,47 @@ impl ComputePool {
         if first.is_empty() {
             return;
         }
+        let rest_chunks = rest.len().div_ceil(chunk_len);
+        self.run_chunks(first, rest.chunks_mut(chunk_len), rest_chunks, &f);
+    }
+
+    /// Calls `f(chunk_index, chunk)` for every `chunk_len`-long chunk of `data` (the last may
+    /// be shorter), spread over the engine's threads when that pays: the shared-slice form of
+    /// [`for_each_chunk_mut`](Self::for_each_chunk_mut), with the same rules, for loops that
+    /// only read `data` (their results go wherever `f` puts them).
+    pub fn for_each_chunk<T: Sync>(
+        &self,
+        data: &[T],
+        chunk_len: usize,
+        f: impl Fn(usize, &[T]) + Sync,
+    ) {
+        let chunk_len = chunk_len.max(1);
+        let (first, rest) = data.split_at(chunk_len.min(data.len()));
+        if first.is_empty() {
+            return;
+        }
+        let rest_chunks = rest.len().div_ceil(chunk_len);
+        self.run_chunks(first, rest.chunks(chunk_len), rest_chunks, &f);
+    }
+
+    /// Runs chunk 0 (`first`) here, timed, then the `rest_chunks` chunks of `rest` (indices
+    /// from 1) here or shared with the workers, as [`for_each_chunk_mut`](Self::for_each_chunk_mut)
+    /// describes; resumes the lowest chunk's panic, if any.
+    fn run_chunks<C: Send>(
+        &self,
+        first: C,
+        rest: impl Iterator<Item = C> + Send,
+        rest_chunks: usize,
+        f: &(impl Fn(usize, C) + Sync),
+    ) {
         let start = Instant::now();
         let first_panic = catch_unwind(AssertUnwindSafe(|| f(0, first)))
             .err()
             .map(|payload| (0, payload));
         let first_took = start.elapsed();
-        let rest_chunks = rest.len().div_ceil(chunk_len);
         let task = ChunkTask {
-            chunks: Mutex::new(rest.chunks_mut(chunk_len).enumerate()),
-            f: &f,
+            chunks: Mutex::new(rest.enumerate()),
+            f,
             panic: Mutex::new(first_panic),
         };
         match self.pool.as_deref() {
@@ -186,20 +218,20 @@ struct ChunkTask<I, F> {
     panic: Mutex<Option<ChunkPanic>>,
 }
 
-impl<'a, T: Send + 'a, I, F> Help for ChunkTask<I, F>
+impl<C, I, F> Help for ChunkTask<I, &F>
 where
-    I: Iterator<Item = (usize, &'a mut [T])> + Send,
-    F: Fn(usize, &mut [T]) + Sync,
+    I: Iterator<Item = (usize, C)> + Send,
+    F: Fn(usize, C) + Sync,
 {
     fn help(&self, _ticket: Ticket) {
         while self.run_next() {}
     }
 }
 
-impl<'a, T: Send + 'a, I, F> ChunkTask<I, F>
+impl<C, I, F> ChunkTask<I, &F>
 where
-    I: Iterator<Item = (usize, &'a mut [T])> + Send,
-    F: Fn(usize, &mut [T]) + Sync,
+    I: Iterator<Item = (usize, C)> + Send,
+    F: Fn(usize, C) + Sync,
 {
     /// The pace of a loop that looks worth sharing, and the chunks left: one timing can be a
     /// preemption, so with chunks to spare (two per thread or more) the next chunk runs on

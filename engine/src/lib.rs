@@ -147,7 +147,8 @@ pub use engine::{Engine, FrameReport};
 pub use error::{BuildError, TickError};
 pub use ingest::{InputSource, SourceFeed, SourceTap, SourceTickStats};
 pub use queue::{
-    EventQueue, EventReader, EventWriter, QueueTickStats, QueueTotals, WorldEventsExt, on_event,
+    EventQueue, EventReader, EventWriter, FOLD_CHUNK_BYTES, QueueTickStats, QueueTotals,
+    WorldEventsExt, fold_chunk_len, on_event,
 };
 pub use schedule::{
     ExecutorKind, OffloadPolicy, ParallelConfig, SchedulePlan, Spawners, SystemRun,

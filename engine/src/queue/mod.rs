@@ -1,9 +1,10 @@
 //! Typed double-buffered event queues: the store, its reader and writer system parameters,
-//! writes through the world, the registry the engine swaps every tick, and the `on_event`
-//! run condition.
+//! writes through the world, the registry the engine swaps every tick, the `on_event` run
+//! condition, and event folds (readers run together chunk by chunk).
 
 mod buffer;
 mod condition;
+pub(crate) mod fold;
 #[allow(unsafe_code)]
 mod params;
 mod reader;
@@ -13,6 +14,7 @@ mod writer;
 
 pub use buffer::{EventQueue, QueueTickStats, QueueTotals};
 pub use condition::on_event;
+pub use fold::{FOLD_CHUNK_BYTES, fold_chunk_len};
 pub use reader::EventReader;
 pub use world::WorldEventsExt;
 pub use writer::EventWriter;
