@@ -1,5 +1,6 @@
 //! Steady state allocates nothing: after warm-up, ticks that write, merge, swap and read a
-//! fixed number of events (the readers behind a set's run condition) make zero heap
+//! fixed number of events (the readers behind a set's run condition, and an event fold over
+//! several chunks) make zero heap
 //! allocations on any thread, on the sequential executor and on the parallel one with its
 //! workers really used (counted by a global
 //! allocator that only this test binary uses). The binary runs without the test harness
@@ -10,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tickbus::{ExecutorKind, ExecutorTotals, ParallelConfig, prelude::*};
+use tickbus::{ExecutorKind, ExecutorTotals, ParallelConfig, fold_chunk_len, prelude::*};
 use tickbus_tests::alloc_count::{Counting, allocations_during};
 
 #[global_allocator]
@@ -43,6 +44,17 @@ fn sum_samples(samples: EventReader<Sample>, mut sum: ResMut<Sum>) {
 
 fn count_samples(samples: EventReader<Sample>, mut count: ResMut<Count>) {
     count.0 += samples.len();
+}
+
+/// Events for the fold: four fold chunks a tick, so that its loop is shared.
+#[derive(Debug, Clone, Copy)]
+struct Wide(u64);
+
+#[derive(Resource, Default)]
+struct WideSum(u64);
+
+fn write_wide(mut out: EventWriter<Wide>) {
+    out.send_batch((0..4 * fold_chunk_len::<Wide>() as u64).map(Wide));
 }
 
 /// Arrivals at the meeting of [`meet`] and [`meet_too`].
@@ -78,7 +90,12 @@ fn allocations_in_steady_state(executor: ExecutorKind, meeting: bool) -> (usize,
         .init_resource::<Count>()
         .configure_sets(Readers.run_if(not_the_end_of_time))
         .add_systems(write_samples)
-        .add_systems((sum_samples, count_samples).in_set(Readers));
+        .add_systems((sum_samples, count_samples).in_set(Readers))
+        .add_systems(write_wide)
+        .add_event_fold(
+            |wide: &[Wide]| wide.iter().map(|w| w.0).sum::<u64>(),
+            |sum: &mut WideSum, chunk_sum| sum.0 += chunk_sum,
+        );
     if meeting {
         app.init_resource::<Meeting>().add_systems((meet, meet_too));
     }
@@ -95,6 +112,9 @@ fn allocations_in_steady_state(executor: ExecutorKind, meeting: bool) -> (usize,
         }
     });
     assert_eq!(engine.world().resource::<Count>().0, 250 * 500 - 500 + 250);
+    let wide = 4 * fold_chunk_len::<Wide>() as u64;
+    let wide_sum = 249 * (wide * (wide - 1) / 2);
+    assert_eq!(engine.world().resource::<WideSum>().0, wide_sum, "the fold");
     let after = engine.executor_totals();
     let warm = ExecutorTotals {
         ticks: after.ticks - before.ticks,

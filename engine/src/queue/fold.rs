@@ -13,7 +13,12 @@
 //! partials do not commute (a float sum, a list of events that passed a filter) still gives
 //! the same result on any number of threads.
 
-use std::{any::Any, marker::PhantomData, sync::OnceLock};
+use std::{
+    any::Any,
+    marker::PhantomData,
+    panic::{AssertUnwindSafe, catch_unwind, resume_unwind},
+    sync::OnceLock,
+};
 
 use bevy_ecs::{
     component::Mutable,
@@ -21,7 +26,7 @@ use bevy_ecs::{
     system::{Res, ResMut},
 };
 
-use crate::{ComputePool, Event, EventReader};
+use crate::{ComputePool, Event, EventReader, schedule::node::drop_panic};
 
 /// Bytes of events in one chunk of an event fold (the last chunk of a tick may be shorter).
 ///
@@ -118,10 +123,26 @@ pub(crate) fn run_event_folds<E: Event>(
     folds.folds.iter_mut().for_each(|fold| fold.start(chunks));
     let folds = &folds.folds;
     pool.for_each_chunk(events, chunk_len, |index, chunk| {
-        for fold in folds {
-            fold.fold_chunk(index, chunk);
-        }
+        fold_every_one(folds, index, chunk);
     });
+}
+
+/// Folds one chunk with every fold, also those after one that panicked: a fold's panic must
+/// not cost the others their result. The first panic goes on to the pool, which reports the
+/// lowest chunk's.
+fn fold_every_one<E>(folds: &[Box<dyn ErasedFold<E>>], index: usize, chunk: &[E]) {
+    let mut first_panic = None;
+    for fold in folds {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| fold.fold_chunk(index, chunk))) {
+            match first_panic {
+                None => first_panic = Some(payload),
+                Some(_) => drop_panic(payload),
+            }
+        }
+    }
+    if let Some(payload) = first_panic {
+        resume_unwind(payload);
+    }
 }
 
 /// The system that merges the partials of fold `index` of `E` into `R`, in chunk order.

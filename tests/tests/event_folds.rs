@@ -1,0 +1,267 @@
+//! Event folds (`App::add_event_fold`): every fold sees every event of a tick once, a tick
+//! late as readers do, merged in chunk order before later systems run; the result is bit for
+//! bit the same on every executor and thread count; the chunks really run on several threads;
+//! a fold that panics fails the tick without losing the other folds' results.
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    thread::ThreadId,
+    time::{Duration, Instant},
+};
+
+use tickbus::{ExecutorKind, TickError, fold_chunk_len, prelude::*};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Sample {
+    tick: u64,
+    seq: u32,
+    value: f64,
+}
+
+/// Events written per tick: empty ticks, one event, and counts around chunk boundaries.
+fn writes(tick: u64) -> u32 {
+    let chunk = u32::try_from(fold_chunk_len::<Sample>()).expect("a small chunk");
+    [0, 1, chunk - 1, chunk, chunk + 1, 3 * chunk + chunk / 2, 7][tick as usize % 7]
+}
+
+/// A value whose float sums depend on the order of addition.
+fn value(tick: u64, seq: u32) -> f64 {
+    let x = (tick * 10_007 + u64::from(seq)) as f64;
+    x.sin() * 1e-3 + if seq.is_multiple_of(3) { 1e9 } else { 1.0 }
+}
+
+fn write_samples(mut out: EventWriter<Sample>, time: Res<SimTime>) {
+    let tick = time.tick();
+    out.send_batch((0..writes(tick)).map(|seq| Sample {
+        tick,
+        seq,
+        value: value(tick, seq),
+    }));
+}
+
+/// Every sample the copying fold merged, in merge order.
+#[derive(Resource, Default)]
+struct Copied(Vec<Sample>);
+
+/// The float sum of every value, merged chunk by chunk.
+#[derive(Resource, Default)]
+struct Total(f64);
+
+/// Per tick: how many samples a system added after the folds found merged.
+#[derive(Resource, Default)]
+struct SeenAfter(Vec<usize>);
+
+fn app_with_folds(executor: ExecutorKind) -> App {
+    let mut app = App::new();
+    app.set_executor(executor)
+        .add_systems(write_samples)
+        .add_event_fold(
+            |samples: &[Sample]| samples.to_vec(),
+            |copied: &mut Copied, chunk: Vec<Sample>| copied.0.extend(chunk),
+        )
+        .add_event_fold(
+            |samples: &[Sample]| samples.iter().map(|s| s.value).sum::<f64>(),
+            |total: &mut Total, sum| total.0 += sum,
+        )
+        .init_resource::<SeenAfter>()
+        .add_systems(|copied: Res<Copied>, mut seen: ResMut<SeenAfter>| {
+            seen.0.push(copied.0.len());
+        });
+    app
+}
+
+fn executors() -> Vec<ExecutorKind> {
+    let mut executors = vec![ExecutorKind::Sequential, ExecutorKind::default()];
+    executors.extend([1, 2, 4].map(ExecutorKind::forced_parallel));
+    executors
+}
+
+const TICKS: u64 = 15;
+
+/// Samples written in ticks `0..ticks`, in order.
+fn written_before(ticks: u64) -> Vec<Sample> {
+    (0..ticks)
+        .flat_map(|tick| {
+            (0..writes(tick)).map(move |seq| Sample {
+                tick,
+                seq,
+                value: value(tick, seq),
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn every_fold_sees_every_event_once_a_tick_late_in_order_and_later_systems_see_the_merge() {
+    for executor in executors() {
+        let mut engine = app_with_folds(executor).build().expect("valid schedule");
+        engine.run_ticks(TICKS).expect("ticks run");
+        let world = engine.world();
+        // The last tick's writes are readable only in the next tick.
+        let expected = written_before(TICKS - 1);
+        assert_eq!(world.resource::<Copied>().0, expected, "{executor:?}");
+        let seen: Vec<usize> = world.resource::<SeenAfter>().0.clone();
+        let merged_by_then: Vec<usize> = (0..TICKS).map(|t| written_before(t).len()).collect();
+        assert_eq!(seen, merged_by_then, "{executor:?}: merged within the tick");
+    }
+}
+
+#[test]
+fn float_folds_are_bit_for_bit_the_same_on_every_executor_and_thread_count() {
+    // The reference: each tick's values summed chunk by chunk, chunks added in order.
+    let chunk_len = fold_chunk_len::<Sample>();
+    let reference = (0..TICKS - 1).fold(0.0_f64, |total, tick| {
+        let values: Vec<f64> = (0..writes(tick)).map(|seq| value(tick, seq)).collect();
+        values
+            .chunks(chunk_len)
+            .fold(total, |total, chunk| total + chunk.iter().sum::<f64>())
+    });
+    let in_one_pass: f64 = written_before(TICKS - 1).iter().map(|s| s.value).sum();
+    assert_ne!(
+        reference.to_bits(),
+        in_one_pass.to_bits(),
+        "the values must be order-sensitive for this test to mean anything"
+    );
+    for executor in executors() {
+        let mut engine = app_with_folds(executor).build().expect("valid schedule");
+        engine.run_ticks(TICKS).expect("ticks run");
+        let total = engine.world().resource::<Total>().0;
+        assert_eq!(total.to_bits(), reference.to_bits(), "{executor:?}");
+    }
+}
+
+/// Which threads ran a fold's chunks: the first chunk's thread, and how many chunks ran on
+/// another.
+#[derive(Default)]
+struct ChunkThreads {
+    first: Mutex<Option<ThreadId>>,
+    elsewhere: AtomicUsize,
+}
+
+impl ChunkThreads {
+    /// Records the chunk starting at `seq`; a later chunk on the first chunk's thread waits
+    /// (bounded) until another thread has run one, so that the test does not depend on
+    /// which thread is quicker to take chunks.
+    fn record(&self, seq: u32) {
+        let current = std::thread::current().id();
+        let mut first = self.first.lock().expect("not poisoned");
+        if seq == 0 {
+            *first = Some(current);
+            return;
+        }
+        let on_first = *first == Some(current);
+        drop(first);
+        if !on_first {
+            self.elsewhere.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let deadline = Instant::now() + Duration::from_millis(100);
+        while self.elsewhere.load(Ordering::Relaxed) == 0 && Instant::now() < deadline {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+#[derive(Resource, Default)]
+struct Folded(usize);
+
+#[test]
+fn the_chunks_of_a_fold_run_on_several_threads() {
+    let threads = Arc::new(ChunkThreads::default());
+    let chunks_seen = Arc::clone(&threads);
+    let chunk_len = u32::try_from(fold_chunk_len::<Sample>()).expect("a small chunk");
+    let mut app = App::new();
+    app.set_executor(ExecutorKind::forced_parallel(2))
+        .add_systems(move |mut out: EventWriter<Sample>, time: Res<SimTime>| {
+            let tick = time.tick();
+            out.send_batch((0..4 * chunk_len).map(|seq| Sample {
+                tick,
+                seq,
+                value: 0.0,
+            }));
+        })
+        .add_event_fold(
+            move |samples: &[Sample]| {
+                chunks_seen.record(samples[0].seq);
+                samples.len()
+            },
+            |folded: &mut Folded, count| folded.0 += count,
+        );
+    let mut engine = app.build().expect("valid schedule");
+    let mut ticks = 0;
+    while threads.elsewhere.load(Ordering::Relaxed) == 0 && ticks < 200 {
+        engine.run_ticks(1).expect("ticks run");
+        ticks += 1;
+    }
+    assert!(
+        threads.elsewhere.load(Ordering::Relaxed) > 0,
+        "in {ticks} ticks, no chunk ran beside the first chunk's thread"
+    );
+    let folded = engine.world().resource::<Folded>().0;
+    assert_eq!(
+        folded,
+        (ticks - 1) * 4 * chunk_len as usize,
+        "every event once"
+    );
+}
+
+#[derive(Resource, Default)]
+struct Counted(usize);
+
+#[test]
+fn a_fold_that_panics_fails_the_tick_and_every_other_chunk_is_still_merged() {
+    let poison_seq = 2 * fold_chunk_len::<Sample>() as u32 + 5;
+    for executor in executors() {
+        let mut app = App::new();
+        app.set_executor(executor)
+            .add_systems(|mut out: EventWriter<Sample>, time: Res<SimTime>| {
+                let tick = time.tick();
+                out.send_batch((0..writes(5)).map(|seq| Sample {
+                    tick,
+                    seq,
+                    value: 0.0,
+                }));
+            })
+            .add_event_fold(
+                move |samples: &[Sample]| {
+                    let poisoned = samples.iter().any(|s| s.tick == 2 && s.seq == poison_seq);
+                    assert!(!poisoned, "poisoned sample");
+                    samples.len()
+                },
+                |counted: &mut Counted, count| counted.0 += count,
+            )
+            .add_event_fold(
+                |samples: &[Sample]| samples.len(),
+                |copied: &mut Folded, count| copied.0 += count,
+            );
+        let mut engine = app.build().expect("valid schedule");
+        let per_tick = writes(5) as usize;
+        engine.run_ticks(3).expect("ticks 0-2 run");
+        let error = engine
+            .run_ticks(1)
+            .expect_err("tick 3 reads the poisoned sample");
+        match &error {
+            TickError::SystemPanicked {
+                system,
+                tick,
+                message,
+            } => {
+                assert!(system.contains("event folds of"), "{system}");
+                assert_eq!(*tick, 3);
+                assert!(message.contains("poisoned sample"), "{message}");
+            }
+            other => panic!("{executor:?}: unexpected error {other}"),
+        }
+        let world = engine.world();
+        assert_eq!(world.resource::<Folded>().0, 3 * per_tick, "{executor:?}");
+        let chunk_len = fold_chunk_len::<Sample>();
+        assert_eq!(
+            world.resource::<Counted>().0,
+            3 * per_tick - chunk_len,
+            "{executor:?}: all but the poisoned chunk"
+        );
+    }
+}
