@@ -89,6 +89,12 @@
 //! it is deliberately not in the prelude, so bevy's `Event` (observers) keeps its meaning
 //! there. Code holding `&mut World` sends with [`WorldEventsExt::send_event`].
 //!
+//! Readers that reduce many events to a little state (counts, sums, histograms, filters) can
+//! be event folds instead of reader systems ([`App::add_event_fold`]): the folds of one event
+//! type run together over cache-sized chunks on all threads, so a tick of a million events
+//! is read from memory once however many folds there are, and their results are merged in
+//! chunk order, the same on any number of threads.
+//!
 //! ## Beyond the core
 //!
 //! * Startup systems ([`App::add_startup_systems`]), set run conditions and [`on_event`]: see
