@@ -1,7 +1,9 @@
 //! Event folds (`App::add_event_fold`): every fold sees every event of a tick once, a tick
 //! late as readers do, merged in chunk order before later systems run; the result is bit for
 //! bit the same on every executor and thread count; the chunks really run on several threads;
-//! a fold that panics fails the tick without losing the other folds' results.
+//! a fold that panics fails the tick without losing the other folds' results, and the
+//! failure reported is the same on every executor; zero-sized events, one fold function
+//! used twice, and snapshots of a game with folds.
 
 use std::{
     sync::{
@@ -12,7 +14,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tickbus::{ExecutorKind, TickError, fold_chunk_len, prelude::*};
+use tickbus::{
+    ExecutorKind, TickError, fold_chunk_len,
+    prelude::*,
+    replay::{Game, RunSetup, Snapshot, StateHasher, build_game, state_hasher},
+};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Sample {
@@ -264,4 +270,162 @@ fn a_fold_that_panics_fails_the_tick_and_every_other_chunk_is_still_merged() {
             "{executor:?}: all but the poisoned chunk"
         );
     }
+}
+
+/// An event that says where it is in its tick's batch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Numbered {
+    seq: u32,
+}
+
+#[derive(Resource, Default)]
+struct Count(usize);
+
+#[derive(Resource, Default)]
+struct CountToo(usize);
+
+fn write_chunks(chunks: u32) -> impl FnMut(EventWriter<Numbered>) {
+    let len = u32::try_from(fold_chunk_len::<Numbered>()).expect("a small chunk");
+    move |mut out: EventWriter<Numbered>| {
+        out.send_batch((0..chunks * len).map(|seq| Numbered { seq }))
+    }
+}
+
+fn chunk_of(samples: &[Numbered]) -> usize {
+    samples[0].seq as usize / fold_chunk_len::<Numbered>()
+}
+
+#[test]
+fn of_several_panicking_folds_and_chunks_the_lowest_chunk_and_first_fold_is_reported() {
+    for executor in executors() {
+        for _ in 0..5 {
+            let mut app = App::new();
+            app.set_executor(executor)
+                .add_systems(write_chunks(8))
+                .add_event_fold(
+                    |samples: &[Numbered]| {
+                        let chunk = chunk_of(samples);
+                        assert!(chunk != 5 && chunk != 2, "first fold, chunk {chunk}");
+                        samples.len()
+                    },
+                    |count: &mut Count, n| count.0 += n,
+                )
+                .add_event_fold(
+                    |samples: &[Numbered]| {
+                        let chunk = chunk_of(samples);
+                        assert!(chunk != 2 && chunk != 7, "second fold, chunk {chunk}");
+                        samples.len()
+                    },
+                    |count: &mut CountToo, n| count.0 += n,
+                );
+            let mut engine = app.build().expect("valid schedule");
+            engine.run_ticks(1).expect("tick 0 reads nothing");
+            match engine.run_ticks(1) {
+                Err(TickError::SystemPanicked { message, .. }) => {
+                    assert!(
+                        message.contains("first fold, chunk 2"),
+                        "{executor:?}: {message}"
+                    );
+                }
+                other => panic!("{executor:?}: {other:?}"),
+            }
+            let len = fold_chunk_len::<Numbered>();
+            assert_eq!(engine.world().resource::<Count>().0, 6 * len);
+            assert_eq!(engine.world().resource::<CountToo>().0, 6 * len);
+        }
+    }
+}
+
+/// A zero-sized event.
+#[derive(Debug, Clone, Copy)]
+struct Beat;
+
+#[test]
+fn a_fold_over_a_zero_sized_event_sees_every_event() {
+    for executor in executors() {
+        let mut app = App::new();
+        app.set_executor(executor)
+            .add_systems(|mut out: EventWriter<Beat>| out.send_batch((0..100_000).map(|_| Beat)))
+            .add_event_fold(
+                |beats: &[Beat]| beats.len(),
+                |count: &mut Count, n| count.0 += n,
+            );
+        let mut engine = app.build().expect("valid schedule");
+        engine.run_ticks(3).expect("ticks run");
+        assert_eq!(
+            engine.world().resource::<Count>().0,
+            200_000,
+            "{executor:?}"
+        );
+    }
+}
+
+fn count_len(samples: &[Numbered]) -> usize {
+    samples.len()
+}
+
+fn add_count(count: &mut Count, n: usize) {
+    count.0 += n;
+}
+
+#[test]
+fn the_same_fold_and_merge_functions_twice_merge_twice() {
+    for executor in executors() {
+        let mut app = App::new();
+        app.set_executor(executor)
+            .add_systems(write_chunks(3))
+            .add_event_fold(count_len, add_count)
+            .add_event_fold(count_len, add_count);
+        let mut engine = app.build().expect("valid schedule");
+        engine.run_ticks(3).expect("ticks run");
+        let expected = 2 * 2 * 3 * fold_chunk_len::<Numbered>();
+        assert_eq!(
+            engine.world().resource::<Count>().0,
+            expected,
+            "{executor:?}"
+        );
+    }
+}
+
+/// A game whose only reader of its input is a fold.
+struct Folding;
+
+#[derive(Resource, Default, Clone, Debug)]
+struct SeqTotal(u64);
+tickbus::impl_stable_hash!(SeqTotal { 0 });
+
+impl Game for Folding {
+    const NAME: &'static str = "folding";
+    type Config = ();
+    type Input = u32;
+    fn build(_: &(), app: &mut App) {
+        app.add_systems(|mut out: EventWriter<Numbered>| {
+            out.send_batch((0..10).map(|seq| Numbered { seq }))
+        })
+        .add_event_fold(
+            |samples: &[Numbered]| samples.iter().map(|s| u64::from(s.seq)).sum::<u64>(),
+            |total: &mut SeqTotal, sum| total.0 += sum,
+        );
+    }
+    fn register_state(state: &mut StateHasher) {
+        state.resource::<SeqTotal>().event::<Numbered>();
+    }
+}
+
+#[test]
+fn a_snapshot_of_a_game_with_a_fold_holds_everything_it_found() {
+    let setup = RunSetup {
+        seed: 1,
+        tick_rate: 60,
+        executor: ExecutorKind::Sequential,
+    };
+    let (mut engine, _input) = build_game::<Folding>(&(), setup).expect("builds");
+    let state = state_hasher::<Folding>();
+    engine.run_ticks(5).expect("ticks run");
+    let snapshot = Snapshot::capture(&mut engine, &state).expect("captured");
+    assert!(
+        snapshot.uncaptured().is_empty(),
+        "{:?}",
+        snapshot.uncaptured()
+    );
 }

@@ -661,5 +661,8 @@ fn uncaptured(world: &World, state: &StateHasher) -> Uncaptured {
 }
 
 fn is_engine_resource(name: &str) -> bool {
-    ENGINE_RESOURCES.contains(&name) || name.starts_with("EventQueue<")
+    // Event folds hold their closures and, between ticks, no partials: nothing to capture.
+    ENGINE_RESOURCES.contains(&name)
+        || name.starts_with("EventQueue<")
+        || name.starts_with("EventFolds<")
 }
