@@ -14,7 +14,7 @@ use crate::{
     BuildError, Engine, Event, EventSender, SourceConfig,
     ingest::{Collect, InputSource},
     queue::{
-        fold::{EventFolds, merge_system, run_event_folds},
+        fold::{EventFoldSystems, EventFolds, merge_system, run_event_folds},
         registry::ensure_queue,
     },
     schedule::{ExecutorKind, config::SystemsConfig},
@@ -167,11 +167,20 @@ impl App {
     ///
     /// Use folds for readers that reduce many events to a little state (counts, sums,
     /// histograms, the few events that pass a filter); a reader that needs other system
-    /// parameters stays an [`EventReader`](crate::EventReader) system. The folds of `E` run
-    /// in one system, and each fold's merge in a system of its own (both named after `E`),
-    /// added here: systems that use `R` and are added later run after the merge, as
-    /// conflicting systems run in registration order. If `fold` panics on a chunk, the other
-    /// chunks are still folded and merged, and the tick fails naming the folds' system.
+    /// parameters stays an [`EventReader`](crate::EventReader) system. `fold` must depend on
+    /// its chunk only (no shared counters or locks): which thread folds which chunk, and
+    /// when, varies from tick to tick.
+    ///
+    /// The folds of `E` run in one system, and each fold's merge in a system of its own (named
+    /// after `E` and `R` in plans, errors and traces), added here, all in the set
+    /// [`EventFoldSystems`](crate::EventFoldSystems): order against it
+    /// (`.after(EventFoldSystems)`) or give it run conditions with
+    /// [`configure_sets`](Self::configure_sets). Systems that use `R` and are added later
+    /// run after the merge without being told, as conflicting systems run in registration
+    /// order; a system added earlier (by a plugin, say) needs `.after(EventFoldSystems)` to
+    /// see this tick's merge. If `fold` panics on a chunk, every other chunk, and every other
+    /// fold's share of that chunk, is still folded and merged, and the tick fails naming the
+    /// folds' system (the panic of the lowest chunk, first fold first, on every executor).
     ///
     /// ```
     /// use tickbus::prelude::*;
@@ -230,7 +239,7 @@ impl App {
                 app.world.insert_resource(EventFolds::<E>::default());
                 let folds = IntoSystem::into_system(run_event_folds::<E>)
                     .with_name(format!("event folds of {event}"));
-                app.add_systems(folds);
+                app.add_systems(folds.in_set(EventFoldSystems));
             }
             let index = app.world.resource_mut::<EventFolds<E>>().push(fold);
             let merge = IntoSystem::into_system(merge_system::<E, R, P, F>(index, merge))
@@ -238,7 +247,7 @@ impl App {
                     "merge of event fold {index} of {event} into {}",
                     std::any::type_name::<R>()
                 ));
-            app.add_systems(merge);
+            app.add_systems(merge.in_set(EventFoldSystems));
         }
         ensure_queue::<E>(&mut self.world);
         self.world.init_resource::<R>();

@@ -141,6 +141,11 @@ impl ComputePool {
         rest_chunks: usize,
         f: &(impl Fn(usize, C) + Sync),
     ) {
+        if rest_chunks == 0 {
+            // Nothing to share: no timing, no task.
+            f(0, first);
+            return;
+        }
         let start = Instant::now();
         let first_panic = catch_unwind(AssertUnwindSafe(|| f(0, first)))
             .err()

@@ -153,8 +153,8 @@ pub use engine::{Engine, FrameReport};
 pub use error::{BuildError, TickError};
 pub use ingest::{InputSource, SourceFeed, SourceTap, SourceTickStats};
 pub use queue::{
-    EventQueue, EventReader, EventWriter, FOLD_CHUNK_BYTES, QueueTickStats, QueueTotals,
-    WorldEventsExt, fold_chunk_len, on_event,
+    EventFoldSystems, EventQueue, EventReader, EventWriter, FOLD_CHUNK_BYTES, QueueTickStats,
+    QueueTotals, WorldEventsExt, fold_chunk_len, on_event,
 };
 pub use schedule::{
     ExecutorKind, OffloadPolicy, ParallelConfig, SchedulePlan, Spawners, SystemRun,
@@ -210,8 +210,9 @@ pub mod prelude {
     pub use crate::replay::{SimRng, SimSeed};
     pub use crate::timer::{TimerAppExt, TimerFired, TimerHandle, Timers};
     pub use crate::{
-        App, Clock, Engine, EventReader, EventSender, EventWriter, ExecutorKind, FixedStep,
-        ManualClock, Plugin, RealClock, SimTime, SourceConfig, Spawners, WorldEventsExt, on_event,
+        App, Clock, Engine, EventFoldSystems, EventReader, EventSender, EventWriter, ExecutorKind,
+        FixedStep, ManualClock, Plugin, RealClock, SimTime, SourceConfig, Spawners, WorldEventsExt,
+        on_event,
     };
     pub use bevy_ecs::prelude::{
         Added, AnyOf, Bundle, Changed, Commands, Component, Deferred, DetectChanges,

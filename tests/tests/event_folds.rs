@@ -3,7 +3,8 @@
 //! bit the same on every executor and thread count; the chunks really run on several threads;
 //! a fold that panics fails the tick without losing the other folds' results, and the
 //! failure reported is the same on every executor; zero-sized events, one fold function
-//! used twice, and snapshots of a game with folds.
+//! used twice, and snapshots of a game with folds; ordering against and pausing the folds
+//! through their set.
 
 use std::{
     sync::{
@@ -428,4 +429,71 @@ fn a_snapshot_of_a_game_with_a_fold_holds_everything_it_found() {
         "{:?}",
         snapshot.uncaptured()
     );
+}
+
+/// Per tick: the merged count a system found when it ran.
+#[derive(Resource, Default)]
+struct CountsSeen(Vec<usize>);
+
+#[derive(Resource)]
+struct Paused(bool);
+
+#[test]
+fn a_system_added_before_the_fold_sees_this_ticks_merge_only_when_ordered_after_the_set() {
+    for ordered in [true, false] {
+        for executor in executors() {
+            let mut app = App::new();
+            let look = |count: Res<Count>, mut seen: ResMut<CountsSeen>| seen.0.push(count.0);
+            app.set_executor(executor).init_resource::<CountsSeen>();
+            if ordered {
+                app.add_systems(look.after(EventFoldSystems));
+            } else {
+                app.add_systems(look);
+            }
+            app.add_systems(write_chunks(2))
+                .add_event_fold(count_len, add_count);
+            let mut engine = app.build().expect("valid schedule");
+            engine.run_ticks(4).expect("ticks run");
+            let per_tick = 2 * fold_chunk_len::<Numbered>();
+            let merged_in: Vec<usize> = (0..4).map(|tick| tick * per_tick).collect();
+            let seen = &engine.world().resource::<CountsSeen>().0;
+            if ordered {
+                assert_eq!(*seen, merged_in, "{executor:?}: the tick's own merge");
+            } else {
+                // Registered first and conflicting on `Count`, it runs before the merge.
+                let a_tick_late: Vec<usize> = (0..4)
+                    .map(|tick: usize| tick.saturating_sub(1) * per_tick)
+                    .collect();
+                assert_eq!(
+                    *seen, a_tick_late,
+                    "{executor:?}: the previous tick's merge"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_run_condition_on_the_fold_set_pauses_every_fold_and_merge() {
+    for executor in executors() {
+        let mut app = App::new();
+        app.set_executor(executor)
+            .insert_resource(Paused(false))
+            .configure_sets(EventFoldSystems.run_if(|paused: Res<Paused>| !paused.0))
+            .add_systems(write_chunks(3))
+            .add_event_fold(count_len, add_count)
+            .add_event_fold(count_len, |count: &mut CountToo, n| count.0 += n);
+        let mut engine = app.build().expect("valid schedule");
+        engine.run_ticks(2).expect("ticks run");
+        engine.world_mut().insert_resource(Paused(true));
+        engine.run_ticks(3).expect("paused ticks run");
+        engine.world_mut().insert_resource(Paused(false));
+        engine.run_ticks(1).expect("ticks run");
+        let per_tick = 3 * fold_chunk_len::<Numbered>();
+        // Ticks 1 and 5 read events; tick 0 had none, ticks 2-4 were paused (their events
+        // are missed, as a skipped reader misses them).
+        let world = engine.world();
+        assert_eq!(world.resource::<Count>().0, 2 * per_tick, "{executor:?}");
+        assert_eq!(world.resource::<CountToo>().0, 2 * per_tick, "{executor:?}");
+    }
 }

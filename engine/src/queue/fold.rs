@@ -23,6 +23,7 @@ use std::{
 use bevy_ecs::{
     component::Mutable,
     resource::Resource,
+    schedule::SystemSet,
     system::{Res, ResMut},
 };
 
@@ -32,8 +33,16 @@ use crate::{ComputePool, Event, EventReader, schedule::node::drop_panic};
 ///
 /// Small enough that a chunk stays in a core's L1 data cache (32 KiB or more on current
 /// desktop and server cores) while every fold of the type reads it; large enough that handing
-/// out a chunk costs little against reading it.
+/// out a chunk costs little against reading it. Chunk boundaries follow from the event's
+/// size: changing an event type's size moves them, and with them the rounding of a fold
+/// whose partials do not commute (a float sum), hence the state hashes of recorded scenarios.
 pub const FOLD_CHUNK_BYTES: usize = 16 * 1024;
+
+/// The set of every event fold's systems (the folds of each event type and their merges):
+/// order other systems against it (`.after(EventFoldSystems)`) or give it run conditions
+/// (`configure_sets(EventFoldSystems.run_if(..))`, evaluated once per tick for all of them).
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EventFoldSystems;
 
 /// Events of type `E` in one fold chunk: [`FOLD_CHUNK_BYTES`] worth, at least one.
 pub fn fold_chunk_len<E>() -> usize {

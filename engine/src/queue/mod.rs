@@ -14,7 +14,7 @@ mod writer;
 
 pub use buffer::{EventQueue, QueueTickStats, QueueTotals};
 pub use condition::on_event;
-pub use fold::{FOLD_CHUNK_BYTES, fold_chunk_len};
+pub use fold::{EventFoldSystems, FOLD_CHUNK_BYTES, fold_chunk_len};
 pub use reader::EventReader;
 pub use world::WorldEventsExt;
 pub use writer::EventWriter;
