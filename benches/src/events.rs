@@ -5,6 +5,10 @@
 //!   the buffers are merged into the queue, the queue swaps at the start of the next tick and
 //!   the readers read it there (one tick of latency, N events per tick in steady state).
 //!   Nothing is ordered: writers and readers never conflict.
+//! * tickbus with folds ([`add_tickbus_fold_workload`]): the same writers, each reader an
+//!   event fold ([`App::add_event_fold`]): the engine runs all readers over one chunk of the
+//!   events while it is in the L1 cache, the chunks spread over its threads, and adds each
+//!   reader's per-chunk checksums into its sum.
 //! * bevy: `Messages` with `MessageWriter` / `MessageReader` systems in a `Schedule`,
 //!   `message_update_system` first, the readers after the writers.
 //!
@@ -21,7 +25,7 @@ use bevy_ecs::{
     prelude::{IntoScheduleConfigs, Res, Resource, World},
     schedule::SystemSet,
 };
-use tickbus::{App, EventReader, EventWriter};
+use tickbus::{App, EventReader, EventWriter, ExecutorKind};
 
 use crate::{BevySim, Contender, Sim, tickbus_app};
 
@@ -124,7 +128,10 @@ struct FrameShape(Shape);
 
 /// One running sum per reader. Atomic so that readers take shared access only and stay
 /// independent of each other (one relaxed add per reader and frame).
-#[derive(Resource)]
+///
+/// `Default` (no reader) only because [`App::add_event_fold`] requires a resource it could
+/// make; the workloads insert the real one, sized for their readers, before adding folds.
+#[derive(Resource, Default)]
 struct ReadSums(Vec<AtomicU64>);
 
 impl ReadSums {
@@ -144,8 +151,32 @@ fn insert_resources(world: &mut World, shape: Shape) {
     ));
 }
 
-/// Adds the workload's writers and readers to a tickbus app.
+/// Adds the workload's writers and readers to a tickbus app, each reader an
+/// [`EventReader`] system.
 pub fn add_tickbus_workload<E: BenchEvent>(app: &mut App, shape: Shape) {
+    add_tickbus_writers::<E>(app, shape);
+    for reader in 0..shape.readers {
+        app.add_systems(move |events: EventReader<E>, sums: Res<ReadSums>| {
+            sums.add(reader, checksum(events.iter()));
+        });
+    }
+}
+
+/// Adds the workload's writers and readers to a tickbus app, each reader an event fold: a
+/// checksum per chunk, the chunks' checksums added to the reader's sum. Wrapping addition is
+/// associative, so the sum is the one a reader system computes over the whole tick.
+pub fn add_tickbus_fold_workload<E: BenchEvent>(app: &mut App, shape: Shape) {
+    add_tickbus_writers::<E>(app, shape);
+    for reader in 0..shape.readers {
+        app.add_event_fold(
+            |events: &[E]| checksum(events.iter()),
+            move |sums: &mut ReadSums, partial| sums.add(reader, partial),
+        );
+    }
+}
+
+/// The resources, the event type and the writers of a tickbus workload.
+fn add_tickbus_writers<E: BenchEvent>(app: &mut App, shape: Shape) {
     insert_resources(app.world_mut(), shape);
     app.add_event::<E>();
     for writer in 0..shape.writers {
@@ -153,11 +184,24 @@ pub fn add_tickbus_workload<E: BenchEvent>(app: &mut App, shape: Shape) {
             out.send_batch(frame.0.slice(writer).map(E::nth));
         });
     }
-    for reader in 0..shape.readers {
-        app.add_systems(move |events: EventReader<E>, sums: Res<ReadSums>| {
-            sums.add(reader, checksum(events.iter()));
-        });
-    }
+}
+
+/// How the readers of a tickbus workload are built: [`add_tickbus_workload`] or
+/// [`add_tickbus_fold_workload`].
+pub type TickbusWorkload = fn(&mut App, Shape);
+
+/// A tickbus engine on `executor` with `workload` of `E` events, warmed up and checked.
+pub fn tickbus_sim<E: BenchEvent>(
+    executor: ExecutorKind,
+    shape: Shape,
+    workload: TickbusWorkload,
+) -> Sim {
+    let mut app = App::new();
+    app.set_executor(executor);
+    workload(&mut app, shape);
+    let mut sim = Sim::tickbus(app);
+    warm_and_check::<E>(&mut sim, shape, true);
+    sim
 }
 
 /// The set of bevy writer systems, which the readers follow.
@@ -283,5 +327,26 @@ mod tests {
         };
         let covered: Vec<usize> = (0..3).flat_map(|w| shape.slice(w)).collect();
         assert_eq!(covered, (0..10).collect::<Vec<_>>());
+    }
+
+    /// 5,000 events: 5 chunks of 16-byte events (the last one short), 20 of 64-byte ones;
+    /// a merge that lost or repeated a chunk's partial would miss the expected sums.
+    #[test]
+    fn every_fold_reader_sums_every_event_over_many_chunks() {
+        const EVENTS: usize = 5_000;
+        assert!(EVENTS.div_ceil(tickbus::fold_chunk_len::<Payload>()) >= 5);
+        let executors = [ExecutorKind::default(), ExecutorKind::Sequential];
+        for executor in executors {
+            for readers in [1, 3, 4] {
+                let shape = Shape {
+                    events: EVENTS,
+                    writers: 1,
+                    readers,
+                };
+                // `tickbus_sim` panics naming the reader whose sum is wrong.
+                tickbus_sim::<Payload>(executor, shape, add_tickbus_fold_workload::<Payload>);
+                tickbus_sim::<Payload64>(executor, shape, add_tickbus_fold_workload::<Payload64>);
+            }
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! `tickbus-bench`: how many events per frame can a tick afford? tickbus against bevy's
+//! `tickbus-bench`: how many events per frame can a tick afford? tickbus, with its readers as
+//! `EventReader` systems (`tickbus`) and as event folds (`tickbus_fold`), against bevy's
 //! `Messages` (both bevy executors) and a raw reused `Vec`, measured side by side in one
 //! process, interleaved round by round; or, with `--ingest`, events arriving from producer
 //! threads through channel sources against a bare crossbeam channel.
@@ -21,8 +22,10 @@ use tickbus_benches::sweep::{
     throughput::{self, EVENT_BYTES, SweepConfig, TickbusExecutor},
 };
 
-/// Event throughput per frame: tickbus, bevy Messages (single- and multi-threaded executor)
-/// and a raw reused Vec, measured interleaved in one process.
+/// Event throughput per frame, measured interleaved in one process: tickbus with its readers
+/// as EventReader systems (tickbus) and as event folds (tickbus_fold, App::add_event_fold),
+/// both on the same executor; bevy Messages (bevy_single, bevy_multi); a raw reused Vec
+/// (raw_extend).
 #[derive(Parser, Debug)]
 #[command(name = "tickbus-bench", version)]
 struct Args {
@@ -36,13 +39,15 @@ struct Args {
     /// Writer systems of the event type (each writes an equal share of the frame).
     #[arg(long, default_value_t = 1)]
     writers: usize,
-    /// Reader systems of the event type (each reads every event).
+    /// Readers of the event type (each reads every event): reader systems for tickbus and
+    /// bevy, event folds for tickbus_fold.
     #[arg(long, default_value_t = 4)]
     readers: usize,
-    /// Threads of tickbus's parallel executor (default: its own default).
+    /// Threads of tickbus's parallel executor, for tickbus and tickbus_fold (default: its own
+    /// default).
     #[arg(long, conflicts_with = "sequential")]
     threads: Option<usize>,
-    /// Run tickbus on its sequential executor.
+    /// Run tickbus and tickbus_fold on tickbus's sequential executor.
     #[arg(long)]
     sequential: bool,
     /// Frames timed per sample (default: as many as take --sample-ms).
@@ -67,8 +72,8 @@ struct Args {
     also_offload_always: bool,
     /// Measure the floors of the throughput workload instead (one writer):
     /// compute only, one streaming pass, the queue's data flow on one thread and spread over
-    /// the threads; interleaved with tickbus and bevy, with the best ratio against bevy the
-    /// machine allows. Default: 1000000 events per frame, sizes from --event-bytes.
+    /// the threads; interleaved with the throughput contenders, with the best ratio against
+    /// bevy the machine allows. Default: 1000000 events per frame, sizes from --event-bytes.
     #[arg(long, conflicts_with = "ingest")]
     roofline: bool,
     /// Measure ingestion from producer threads instead (per-event and batch sends through a

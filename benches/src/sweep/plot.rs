@@ -97,7 +97,7 @@ pub fn write_svg(report: &Report, path: &Path) -> Result<(), PlotError> {
         .draw()
         .map_err(|e| draw_error(&e))?;
     for (index, line) in lines.iter().enumerate() {
-        let color = Palette99::pick(index).to_rgba();
+        let color = line_colour(index).to_rgba();
         chart
             .draw_series(LineSeries::new(
                 line.points.iter().copied(),
@@ -115,6 +115,27 @@ pub fn write_svg(report: &Report, path: &Path) -> Result<(), PlotError> {
         .draw()
         .map_err(|e| draw_error(&e))?;
     root.present().map_err(|e| draw_error(&e))
+}
+
+/// Line colours, in the order of the lines: plotters' `Palette99` without its light
+/// colours (yellow, cyan, lime, pink...), which are hard to see on white; a sweep of both
+/// event sizes has ten lines.
+const LINE_COLOURS: [RGBColor; 10] = [
+    RGBColor(230, 25, 75),
+    RGBColor(60, 180, 75),
+    RGBColor(0, 130, 200),
+    RGBColor(245, 130, 48),
+    RGBColor(145, 30, 180),
+    RGBColor(240, 50, 230),
+    RGBColor(0, 128, 128),
+    RGBColor(170, 110, 40),
+    RGBColor(128, 0, 0),
+    RGBColor(0, 0, 128),
+];
+
+/// The colour of line `index` (the colours repeat after ten lines).
+fn line_colour(index: usize) -> RGBColor {
+    LINE_COLOURS[index % LINE_COLOURS.len()]
 }
 
 /// The x range (widened a little around the sizes) and the highest y.
@@ -154,6 +175,18 @@ mod tests {
         assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(200)]);
         assert!(svg.contains("tickbus 64 B") && svg.contains("raw 16 B"));
         assert!(svg.matches("<polyline").count() >= 4, "one line per series");
+    }
+
+    #[test]
+    fn ten_lines_get_ten_colours_that_show_on_white() {
+        let colours: Vec<RGBColor> = (0..10).map(line_colour).collect();
+        for (i, colour) in colours.iter().enumerate() {
+            assert!(!colours[..i].contains(colour), "line {i} repeats a colour");
+            // Rec. 601 luma: white is 255; yellow (255, 225, 25) is about 211.
+            let RGBColor(r, g, b) = *colour;
+            let luma = 0.299 * f64::from(r) + 0.587 * f64::from(g) + 0.114 * f64::from(b);
+            assert!(luma < 170.0, "line {i}: {colour:?} is too light for white");
+        }
     }
 
     #[test]

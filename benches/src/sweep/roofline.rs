@@ -1,6 +1,7 @@
 //! `--roofline`: what the hardware allows for the throughput workload, measured in the same
-//! process and interleaved with tickbus and bevy, so the table says how far each is from the
-//! floor and whether a ratio against bevy is reachable at all.
+//! process and interleaved with the throughput contenders (tickbus with reader systems and
+//! with folds, bevy, the raw `Vec`), so the table says how far each is from the floor and
+//! whether a ratio against bevy is reachable at all.
 //!
 //! The floors run the workload's own code (the writer's `extend` of `E::nth`, the readers'
 //! checksum) on plain `Vec`s, for one writer and `readers` readers:
@@ -26,7 +27,7 @@ use std::hint::black_box;
 use super::{
     measure::{Contestant, sample_interleaved},
     report::{Point, RatioSpec},
-    throughput::{BEVY_MULTI, BEVY_SINGLE, EVENT_BYTES, SweepConfig, TICKBUS, contestants},
+    throughput::{BEST_BEVY, EVENT_BYTES, SweepConfig, TICKBUS, TICKBUS_FOLD, contestants},
 };
 use crate::events::{BenchEvent, Payload, Payload64, Shape, checksum};
 
@@ -47,19 +48,25 @@ pub const FLOOR_SPLIT_PAR: &str = "floor_split_par";
 /// ones).
 const L2_EVENTS: usize = 4096;
 
-/// The ratios of the roofline table: how much faster than the best bevy tickbus is and could
-/// be, and how far tickbus is from the floors.
+/// The ratios of the roofline table: how much faster than the best bevy tickbus (with
+/// reader systems and with folds) is and could be, and how far tickbus is from the floors
+/// (folds split every pass over the threads, as `floor_split_par` does).
 pub fn ratio_specs() -> Vec<RatioSpec> {
-    let best_bevy = format!("{BEVY_SINGLE}|{BEVY_MULTI}");
     vec![
-        RatioSpec::new("best bevy ÷ tickbus", &best_bevy, TICKBUS),
+        RatioSpec::new("best bevy ÷ tickbus", BEST_BEVY, TICKBUS),
+        RatioSpec::new("best bevy ÷ tickbus_fold", BEST_BEVY, TICKBUS_FOLD),
         RatioSpec::new(
             "best bevy ÷ floor_systems_par",
-            &best_bevy,
+            BEST_BEVY,
             FLOOR_SYSTEMS_PAR,
         ),
-        RatioSpec::new("best bevy ÷ floor_split_par", &best_bevy, FLOOR_SPLIT_PAR),
+        RatioSpec::new("best bevy ÷ floor_split_par", BEST_BEVY, FLOOR_SPLIT_PAR),
         RatioSpec::new("tickbus ÷ floor_systems_par", TICKBUS, FLOOR_SYSTEMS_PAR),
+        RatioSpec::new(
+            "tickbus_fold ÷ floor_split_par",
+            TICKBUS_FOLD,
+            FLOOR_SPLIT_PAR,
+        ),
         RatioSpec::new(
             "floor_two_buffers ÷ floor_compute",
             FLOOR_TWO_BUFFERS,
@@ -309,5 +316,17 @@ mod tests {
             assert_eq!(written(&frames), expected);
         }
         assert_eq!(floors::<Payload>(shape, 2).len(), 6);
+    }
+
+    #[test]
+    fn every_roofline_ratio_is_measured() {
+        let config = crate::sweep::throughput::tests::small_config(false);
+        let shape = Shape {
+            events: 1_000,
+            writers: 1,
+            readers: config.readers,
+        };
+        let measured = with_floors::<Payload>(&config, shape, 2);
+        crate::sweep::throughput::tests::assert_every_ratio_is_measured(&ratio_specs(), &measured);
     }
 }

@@ -1,11 +1,12 @@
-//! The throughput sweep: one point per (events per frame, event size); at each point tickbus,
-//! bevy's `Messages` under both of its executors and a raw reused `Vec` run the same writers
-//! and readers (see [`crate::events`]).
+//! The throughput sweep: one point per (events per frame, event size); at each point tickbus
+//! (readers as [`EventReader`](tickbus::EventReader) systems, and as event folds), bevy's
+//! `Messages` under both of its executors and a raw reused `Vec` run the same writers and
+//! readers (see [`crate::events`]).
 
 use std::{cell::RefCell, rc::Rc};
 
 use serde::{Deserialize, Serialize};
-use tickbus::{App, ExecutorKind, OffloadPolicy, ParallelConfig};
+use tickbus::{ExecutorKind, OffloadPolicy, ParallelConfig};
 
 use super::{
     measure::{Contestant, Sampling, sample_interleaved},
@@ -14,13 +15,15 @@ use super::{
 use crate::{
     BevySim, Contender, Sim,
     events::{
-        BenchEvent, Payload, Payload64, RawVec, Shape, add_bevy_workload, add_tickbus_workload,
-        warm_and_check,
+        BenchEvent, Payload, Payload64, RawVec, Shape, TickbusWorkload, add_bevy_workload,
+        add_tickbus_fold_workload, add_tickbus_workload, tickbus_sim, warm_and_check,
     },
 };
 
-/// The tickbus contender's name.
+/// The tickbus contender's name: its readers are `EventReader` systems.
 pub const TICKBUS: &str = "tickbus";
+/// tickbus with its readers as event folds (`App::add_event_fold`), on the same executor.
+pub const TICKBUS_FOLD: &str = "tickbus_fold";
 /// bevy `Messages` under the single-threaded executor.
 pub const BEVY_SINGLE: &str = "bevy_single";
 /// bevy `Messages` under the multi-threaded executor.
@@ -103,20 +106,22 @@ impl SweepConfig {
     }
 }
 
-/// The ratios of the throughput table: bevy's time over tickbus's (how many times faster
-/// tickbus is; "best bevy": the faster bevy executor of each round) and tickbus's time over
-/// the raw floor's.
+/// Both bevy executors as one side of a ratio: the faster of them in each round.
+pub(crate) const BEST_BEVY: &str = "bevy_single|bevy_multi";
+
+/// The ratios of the throughput table: bevy's time over tickbus's and over tickbus with folds
+/// (how many times faster tickbus is; "best bevy": the faster bevy executor of each round),
+/// both tickbus forms' times over the raw floor's, and tickbus's over tickbus with folds.
 /// With `also_offload_always`, also tickbus's time over [`TICKBUS_ALWAYS`]'s.
 pub fn ratio_specs(also_offload_always: bool) -> Vec<RatioSpec> {
     let mut specs = vec![
         RatioSpec::new("bevy_single ÷ tickbus", BEVY_SINGLE, TICKBUS),
         RatioSpec::new("bevy_multi ÷ tickbus", BEVY_MULTI, TICKBUS),
-        RatioSpec::new(
-            "best bevy ÷ tickbus",
-            &format!("{BEVY_SINGLE}|{BEVY_MULTI}"),
-            TICKBUS,
-        ),
+        RatioSpec::new("best bevy ÷ tickbus", BEST_BEVY, TICKBUS),
+        RatioSpec::new("best bevy ÷ tickbus_fold", BEST_BEVY, TICKBUS_FOLD),
         RatioSpec::new("tickbus ÷ raw_extend", TICKBUS, RAW_EXTEND),
+        RatioSpec::new("tickbus_fold ÷ raw_extend", TICKBUS_FOLD, RAW_EXTEND),
+        RatioSpec::new("tickbus ÷ tickbus_fold", TICKBUS, TICKBUS_FOLD),
     ];
     if also_offload_always {
         specs.push(RatioSpec::new(
@@ -158,7 +163,14 @@ pub fn measure_point(
 }
 
 pub(crate) fn contestants<E: BenchEvent>(config: &SweepConfig, shape: Shape) -> Vec<Contestant> {
-    let tickbus = tickbus_contestant::<E>(TICKBUS, config.executor.kind(), shape);
+    let executor = config.executor.kind();
+    let tickbus = tickbus_contestant::<E>(TICKBUS, executor, shape, add_tickbus_workload::<E>);
+    let fold = tickbus_contestant::<E>(
+        TICKBUS_FOLD,
+        executor,
+        shape,
+        add_tickbus_fold_workload::<E>,
+    );
     let bevy = |contender| {
         let mut bevy = BevySim::new(contender);
         add_bevy_workload::<E>(&mut bevy, shape);
@@ -171,6 +183,7 @@ pub(crate) fn contestants<E: BenchEvent>(config: &SweepConfig, shape: Shape) -> 
     let mut raw = RawVec::<E>::with_shape(shape);
     let mut contestants = vec![
         tickbus,
+        fold,
         Contestant::new(BEVY_SINGLE, move || bevy_single.frame()),
         Contestant::new(BEVY_MULTI, move || bevy_multi.frame()),
         Contestant::new(RAW_EXTEND, move || raw.frame()),
@@ -180,24 +193,25 @@ pub(crate) fn contestants<E: BenchEvent>(config: &SweepConfig, shape: Shape) -> 
             policy: OffloadPolicy::Always,
             ..ParallelConfig::default()
         });
-        contestants.push(tickbus_contestant::<E>(TICKBUS_ALWAYS, always, shape));
+        contestants.push(tickbus_contestant::<E>(
+            TICKBUS_ALWAYS,
+            always,
+            shape,
+            add_tickbus_workload::<E>,
+        ));
     }
     contestants
 }
 
-/// A tickbus engine with the workload on `executor`, warmed up and checked, reporting how
-/// its executor ran the sampled ticks.
+/// A tickbus engine with `workload` on `executor`, warmed up and checked, reporting how its
+/// executor ran the sampled ticks.
 fn tickbus_contestant<E: BenchEvent>(
     name: &str,
     executor: ExecutorKind,
     shape: Shape,
+    workload: TickbusWorkload,
 ) -> Contestant {
-    let mut app = App::new();
-    app.set_executor(executor);
-    add_tickbus_workload::<E>(&mut app, shape);
-    let mut sim = Sim::tickbus(app);
-    warm_and_check::<E>(&mut sim, shape, true);
-    let sim = Rc::new(RefCell::new(sim));
+    let sim = Rc::new(RefCell::new(tickbus_sim::<E>(executor, shape, workload)));
     let totals = Rc::clone(&sim);
     Contestant::new(name, move || sim.borrow_mut().frame()).with_executor(move || {
         totals
@@ -205,4 +219,67 @@ fn tickbus_contestant<E: BenchEvent>(
             .executor_totals()
             .expect("a tickbus contender")
     })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    pub(crate) fn small_config(also_offload_always: bool) -> SweepConfig {
+        SweepConfig {
+            events_per_frame: vec![1_000],
+            event_bytes: vec![16],
+            writers: 1,
+            readers: 2,
+            executor: TickbusExecutor::Default,
+            also_offload_always,
+            sampling: Sampling {
+                rounds: 1,
+                frames: Some(1),
+                sample_time: Duration::ZERO,
+            },
+        }
+    }
+
+    /// Panics unless every contender named on either side of every ratio is measured.
+    pub(crate) fn assert_every_ratio_is_measured(specs: &[RatioSpec], measured: &[Contestant]) {
+        let names: Vec<&str> = measured.iter().map(|c| c.name.as_str()).collect();
+        for spec in specs {
+            for name in spec.numerator.split('|').chain([spec.denominator.as_str()]) {
+                assert!(
+                    names.contains(&name),
+                    "{}: {name} not in {names:?}",
+                    spec.label
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn both_tickbus_forms_are_measured_with_executor_totals_and_every_ratio_names_a_contender() {
+        for also_offload_always in [false, true] {
+            let config = small_config(also_offload_always);
+            let shape = Shape {
+                events: 1_000,
+                writers: 1,
+                readers: 2,
+            };
+            let measured = contestants::<Payload>(&config, shape);
+            let names: Vec<&str> = measured.iter().map(|c| c.name.as_str()).collect();
+            let mut expected = vec![TICKBUS, TICKBUS_FOLD, BEVY_SINGLE, BEVY_MULTI, RAW_EXTEND];
+            if also_offload_always {
+                expected.push(TICKBUS_ALWAYS);
+            }
+            assert_eq!(names, expected);
+            let tickbus_forms = measured.iter().filter(|c| c.executor.is_some()).count();
+            assert_eq!(
+                tickbus_forms,
+                expected.len() - 3,
+                "executor totals of each tickbus"
+            );
+            assert_every_ratio_is_measured(&ratio_specs(also_offload_always), &measured);
+        }
+    }
 }
