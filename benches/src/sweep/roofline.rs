@@ -18,11 +18,18 @@
 //!   machine's threads round-robin (what a perfect executor could do with whole systems).
 //! * `floor_split_par`: the same work cut evenly over the threads, every pass split in parts
 //!   (no executor can do this with whole systems: the bound of the machine).
+//! * `floor_fused_par`: the data flow of event folds: the writer on one thread while every
+//!   thread takes L1-sized chunks of last frame's buffer (the folds' chunk length) and reads
+//!   each chunk once per reader; the writer's thread joins the chunks when it has written.
+//!   One pass from memory per frame instead of one per reader.
 //!
 //! The parallel floors start scoped threads every frame (tens of microseconds): they are meant
 //! for large frames.
 
-use std::hint::black_box;
+use std::{
+    hint::black_box,
+    sync::atomic::{AtomicUsize, Ordering},
+};
 
 use super::{
     measure::{Contestant, sample_interleaved},
@@ -43,6 +50,8 @@ pub const FLOOR_READERS_FIRST: &str = "floor_readers_first";
 pub const FLOOR_SYSTEMS_PAR: &str = "floor_systems_par";
 /// The queue's data flow, every pass split over the threads.
 pub const FLOOR_SPLIT_PAR: &str = "floor_split_par";
+/// The folds' data flow: readers fused over L1-sized chunks, chunks over the threads.
+pub const FLOOR_FUSED_PAR: &str = "floor_fused_par";
 
 /// Events in the buffer of [`FLOOR_COMPUTE`] (64 KB of 16-byte events, 256 KB of 64-byte
 /// ones).
@@ -50,7 +59,7 @@ const L2_EVENTS: usize = 4096;
 
 /// The ratios of the roofline table: how much faster than the best bevy tickbus (with
 /// reader systems and with folds) is and could be, and how far tickbus is from the floors
-/// (folds split every pass over the threads, as `floor_split_par` does).
+/// (reader systems from whole systems spread over the threads, folds from fused chunks).
 pub fn ratio_specs() -> Vec<RatioSpec> {
     vec![
         RatioSpec::new("best bevy ÷ tickbus", BEST_BEVY, TICKBUS),
@@ -62,10 +71,11 @@ pub fn ratio_specs() -> Vec<RatioSpec> {
         ),
         RatioSpec::new("best bevy ÷ floor_split_par", BEST_BEVY, FLOOR_SPLIT_PAR),
         RatioSpec::new("tickbus ÷ floor_systems_par", TICKBUS, FLOOR_SYSTEMS_PAR),
+        RatioSpec::new("best bevy ÷ floor_fused_par", BEST_BEVY, FLOOR_FUSED_PAR),
         RatioSpec::new(
-            "tickbus_fold ÷ floor_split_par",
+            "tickbus_fold ÷ floor_fused_par",
             TICKBUS_FOLD,
-            FLOOR_SPLIT_PAR,
+            FLOOR_FUSED_PAR,
         ),
         RatioSpec::new(
             "floor_two_buffers ÷ floor_compute",
@@ -129,6 +139,7 @@ pub fn floors<E: BenchEvent + Sync>(shape: Shape, threads: usize) -> Vec<Contest
     let mut readers_first = Frames::<E>::new(shape.events);
     let mut systems = Frames::<E>::new(shape.events);
     let mut split = Frames::<E>::new(shape.events);
+    let mut fused = Frames::<E>::new(shape.events);
     let readers = shape.readers;
     vec![
         Contestant::new(FLOOR_COMPUTE, move || {
@@ -153,6 +164,9 @@ pub fn floors<E: BenchEvent + Sync>(shape: Shape, threads: usize) -> Vec<Contest
         }),
         Contestant::new(FLOOR_SPLIT_PAR, move || {
             split.split_parallel(readers, threads)
+        }),
+        Contestant::new(FLOOR_FUSED_PAR, move || {
+            fused.fused_parallel(readers, threads)
         }),
     ]
 }
@@ -265,6 +279,38 @@ impl<E: BenchEvent + Sync> Frames<E> {
     }
 }
 
+impl<E: BenchEvent + Sync> Frames<E> {
+    /// The writer on this thread while the other threads take chunks of last frame's buffer
+    /// (the folds' chunk length), each read once per reader; this thread takes chunks too
+    /// once it has written.
+    fn fused_parallel(&mut self, readers: usize, threads: usize) {
+        let events = self.events;
+        let (written, readable) = self.turn();
+        let readable: &[E] = readable;
+        let chunk_len = tickbus::fold_chunk_len::<E>();
+        let next = AtomicUsize::new(0);
+        let take_chunks = || {
+            loop {
+                let start = next.fetch_add(chunk_len, Ordering::Relaxed);
+                let Some(rest) = readable.get(start..).filter(|rest| !rest.is_empty()) else {
+                    break;
+                };
+                let chunk = &rest[..chunk_len.min(rest.len())];
+                for _ in 0..readers {
+                    read(chunk);
+                }
+            }
+        };
+        std::thread::scope(|scope| {
+            for _ in 1..threads {
+                scope.spawn(take_chunks);
+            }
+            write_into(written, 0..events);
+            take_chunks();
+        });
+    }
+}
+
 fn write_into<E: BenchEvent>(buffer: &mut Vec<E>, events: std::ops::Range<usize>) {
     buffer.clear();
     buffer.extend(events.map(E::nth));
@@ -294,11 +340,13 @@ mod tests {
                 .collect()
         };
         type Way = fn(&mut Frames<Payload>, usize);
-        let ways: [(&str, Way); 4] = [
+        let ways: [(&str, Way); 6] = [
             ("systems, 1 thread", |f, r| f.systems_parallel(r, 1)),
             ("systems, 3 threads", |f, r| f.systems_parallel(r, 3)),
             ("split, 2 threads", |f, r| f.split_parallel(r, 2)),
             ("split, 3 threads", |f, r| f.split_parallel(r, 3)),
+            ("fused, 1 thread", |f, r| f.fused_parallel(r, 1)),
+            ("fused, 3 threads", |f, r| f.fused_parallel(r, 3)),
         ];
         for (way, run) in ways {
             // Spoil both buffers, so only this way's writes can make them right.
@@ -315,7 +363,7 @@ mod tests {
             frames.two_buffers(shape.readers, order);
             assert_eq!(written(&frames), expected);
         }
-        assert_eq!(floors::<Payload>(shape, 2).len(), 6);
+        assert_eq!(floors::<Payload>(shape, 2).len(), 7);
     }
 
     #[test]
