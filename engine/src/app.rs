@@ -217,42 +217,33 @@ impl App {
     /// assert_eq!(engine.world().resource::<DamageTaken>().0, 49_995_000);
     /// assert_eq!(engine.world().resource::<BigHits>().0, [9_998, 9_999]);
     /// ```
-    pub fn add_event_fold<E, R, P>(
+    pub fn add_event_fold<E, R, P, F>(
         &mut self,
-        fold: impl Fn(&[E]) -> P + Send + Sync + 'static,
+        fold: F,
         merge: impl FnMut(&mut R, P) + Send + Sync + 'static,
     ) -> &mut Self
     where
         E: Event,
         R: Resource<Mutability = Mutable> + FromWorld,
         P: Send + Sync + 'static,
+        F: Fn(&[E]) -> P + Send + Sync + 'static,
     {
-        fn add<E: Event, R: Resource<Mutability = Mutable>, P: Send + Sync + 'static, F>(
-            app: &mut App,
-            fold: F,
-            merge: impl FnMut(&mut R, P) + Send + Sync + 'static,
-        ) where
-            F: Fn(&[E]) -> P + Send + Sync + 'static,
-        {
-            let event = std::any::type_name::<E>();
-            if !app.world.contains_resource::<EventFolds<E>>() {
-                app.world.insert_resource(EventFolds::<E>::default());
-                let folds = IntoSystem::into_system(run_event_folds::<E>)
-                    .with_name(format!("event folds of {event}"));
-                app.add_systems(folds.in_set(EventFoldSystems));
-            }
-            let index = app.world.resource_mut::<EventFolds<E>>().push(fold);
-            let merge = IntoSystem::into_system(merge_system::<E, R, P, F>(index, merge))
-                .with_name(format!(
-                    "merge of event fold {index} of {event} into {}",
-                    std::any::type_name::<R>()
-                ));
-            app.add_systems(merge.in_set(EventFoldSystems));
-        }
         ensure_queue::<E>(&mut self.world);
         self.world.init_resource::<R>();
-        add(self, fold, merge);
-        self
+        let event = std::any::type_name::<E>();
+        if !self.world.contains_resource::<EventFolds<E>>() {
+            self.world.insert_resource(EventFolds::<E>::default());
+            let folds = IntoSystem::into_system(run_event_folds::<E>)
+                .with_name(format!("event folds of {event}"));
+            self.add_systems(folds.in_set(EventFoldSystems));
+        }
+        let index = self.world.resource_mut::<EventFolds<E>>().push(fold);
+        let merge =
+            IntoSystem::into_system(merge_system::<E, R, P, F>(index, merge)).with_name(format!(
+                "merge of event fold {index} of {event} into {}",
+                std::any::type_name::<R>()
+            ));
+        self.add_systems(merge.in_set(EventFoldSystems))
     }
 
     /// Registers a channel source feeding the queue of `T` and returns its sender. Sources are
