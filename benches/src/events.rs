@@ -335,7 +335,8 @@ mod tests {
     fn every_fold_reader_sums_every_event_over_many_chunks() {
         const EVENTS: usize = 5_000;
         assert!(EVENTS.div_ceil(tickbus::fold_chunk_len::<Payload>()) >= 5);
-        let executors = [ExecutorKind::default(), ExecutorKind::Sequential];
+        // `forced_parallel` offers every loop to the worker, so chunks run on both threads.
+        let executors = [ExecutorKind::forced_parallel(2), ExecutorKind::Sequential];
         for executor in executors {
             for readers in [1, 3, 4] {
                 let shape = Shape {

@@ -154,16 +154,17 @@ impl App {
     }
 
     /// Adds a fold over every event of type `E`: a reader that the engine runs together with
-    /// the other folds of `E`, chunk by chunk, on all of its threads.
+    /// the other folds of `E`, chunk by chunk, spread over its threads when that pays.
     ///
     /// Every tick, the events an [`EventReader<E>`](crate::EventReader) would see are cut into
     /// chunks of [`FOLD_CHUNK_BYTES`](crate::FOLD_CHUNK_BYTES); `fold` turns each chunk into a
     /// partial result, on whichever thread takes the chunk, and every fold of `E` reads a
-    /// chunk while it is in the cache, so the tick's events are read from memory once
-    /// however many folds there are. Then `merge` adds the partials to the resource `R` (made
+    /// chunk while it is in the cache, so the folds stream the tick's events from memory once
+    /// however many there are. Then `merge` adds the partials to the resource `R` (made
     /// from the world or its `Default` unless it exists), on one thread, in chunk order, in
     /// the same tick. Chunk boundaries do not depend on the thread count, so the result is
-    /// the same on every executor and thread count, even for partials that do not commute.
+    /// the same on every executor and thread count, even for partials that do not commute,
+    /// as long as `fold` depends on its chunk only (below).
     ///
     /// Use folds for readers that reduce many events to a little state (counts, sums,
     /// histograms, the few events that pass a filter); a reader that needs other system

@@ -91,9 +91,10 @@
 //!
 //! Readers that reduce many events to a little state (counts, sums, histograms, filters) can
 //! be event folds instead of reader systems ([`App::add_event_fold`]): the folds of one event
-//! type run together over cache-sized chunks on all threads, so a tick of a million events
-//! is read from memory once however many folds there are, and their results are merged in
-//! chunk order, the same on any number of threads.
+//! type run together over cache-sized chunks, spread over the engine's threads when that
+//! pays, so the folds stream a tick of a million events from memory once however many there
+//! are, and their results are merged in chunk order: the same on any number of threads for
+//! folds that depend on their chunk only.
 //!
 //! ## Beyond the core
 //!

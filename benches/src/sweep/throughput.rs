@@ -162,15 +162,18 @@ pub fn measure_point(
     }
 }
 
+/// The two tickbus contenders and how each builds its readers.
+fn tickbus_forms<E: BenchEvent>() -> [(&'static str, TickbusWorkload); 2] {
+    [
+        (TICKBUS, add_tickbus_workload::<E>),
+        (TICKBUS_FOLD, add_tickbus_fold_workload::<E>),
+    ]
+}
+
 pub(crate) fn contestants<E: BenchEvent>(config: &SweepConfig, shape: Shape) -> Vec<Contestant> {
     let executor = config.executor.kind();
-    let tickbus = tickbus_contestant::<E>(TICKBUS, executor, shape, add_tickbus_workload::<E>);
-    let fold = tickbus_contestant::<E>(
-        TICKBUS_FOLD,
-        executor,
-        shape,
-        add_tickbus_fold_workload::<E>,
-    );
+    let [tickbus, fold] = tickbus_forms::<E>()
+        .map(|(name, workload)| tickbus_contestant::<E>(name, executor, shape, workload));
     let bevy = |contender| {
         let mut bevy = BevySim::new(contender);
         add_bevy_workload::<E>(&mut bevy, shape);
@@ -280,6 +283,26 @@ pub(crate) mod tests {
                 "executor totals of each tickbus"
             );
             assert_every_ratio_is_measured(&ratio_specs(also_offload_always), &measured);
+        }
+    }
+
+    #[test]
+    fn only_the_fold_contender_reads_through_event_folds() {
+        let shape = Shape {
+            events: 1_000,
+            writers: 1,
+            readers: 2,
+        };
+        for (name, workload) in tickbus_forms::<Payload>() {
+            let Sim::Tickbus(engine) =
+                tickbus_sim::<Payload>(ExecutorKind::Sequential, shape, workload)
+            else {
+                panic!("{name}: a tickbus engine");
+            };
+            let folds = engine
+                .system_timings()
+                .any(|(system, _)| system.contains("event folds of"));
+            assert_eq!(folds, name == TICKBUS_FOLD, "{name}");
         }
     }
 }

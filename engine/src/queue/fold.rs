@@ -4,14 +4,15 @@
 //! events a tick, each pass streams the whole buffer from memory, so four readers read it four
 //! times. The folds of one event type run instead in one system that walks the events in
 //! chunks of [`FOLD_CHUNK_BYTES`] and hands each chunk to every fold while it is in the
-//! L1 cache: the buffer is read from memory once. The chunks are spread over the engine's
-//! threads ([`ComputePool`]), so even one fold uses every core.
+//! L1 cache: the readers stream the buffer from memory once. The chunks are spread over the
+//! engine's threads ([`ComputePool`]) when the loop is long enough to pay for it, so even one
+//! fold can use every core.
 //!
 //! A fold is two functions: `fold` turns one chunk into a partial result, on any thread;
 //! `merge` adds the partial results to a resource, on one thread, in chunk order. Chunk
-//! boundaries depend only on the event size, never on the thread count, so a fold whose
-//! partials do not commute (a float sum, a list of events that passed a filter) still gives
-//! the same result on any number of threads.
+//! boundaries depend only on the event size, never on the thread count, so a fold that
+//! depends on its chunk only still gives the same result on any number of threads when its
+//! partials do not commute (a float sum, a list of events that passed a filter).
 
 use std::{
     any::Any,
