@@ -4,6 +4,7 @@
 
 pub mod ingest;
 pub mod measure;
+mod pipelined;
 pub mod plot;
 pub mod report;
 pub mod roofline;

@@ -23,8 +23,23 @@
 //!   each chunk once per reader; the writer's thread joins the chunks when it has written.
 //!   One read pass from memory per frame instead of one per reader.
 //!
+//! * `floor_write_fold_par`: the data flow of folding at write time (see [`super::pipelined`]):
+//!   the other threads fold each chunk of this frame as soon as the writer has written it,
+//!   on threads that live as long as the floor.
+//! * `floor_writer`: the writer alone, into the two alternating buffers: what storing one
+//!   frame's events costs the thread that writes them (one thread).
+//! * `floor_reads_l1`: the readers alone, each chunk of the folds' length in the L1 cache
+//!   when it is read: the readers' work with no memory traffic at all (one thread).
+//!
 //! The parallel floors start scoped threads every frame (tens of microseconds): they are meant
 //! for large frames.
+//!
+//! One more row is not run but computed, round by round, from two floors of the same round:
+//! `bound_par` = max(`floor_writer`, (`floor_writer` + `floor_reads_l1`) ÷ threads). No design
+//! that keeps each frame's events in a buffer of their own for the next frame does better on
+//! this machine: the writer is one system, so one thread pays for storing the frame, and at
+//! best every thread shares the readers' work, each event read from L1. So `best bevy ÷
+//! bound_par` is the most any such design could beat bevy by here.
 
 use std::{
     hint::black_box,
@@ -32,7 +47,8 @@ use std::{
 };
 
 use super::{
-    measure::{Contestant, sample_interleaved},
+    measure::{Contestant, Samples, sample_interleaved},
+    pipelined::PipelinedFrames,
     report::{Point, RatioSpec},
     throughput::{BEST_BEVY, EVENT_BYTES, SweepConfig, TICKBUS, TICKBUS_FOLD, contestants},
 };
@@ -52,6 +68,15 @@ pub const FLOOR_SYSTEMS_PAR: &str = "floor_systems_par";
 pub const FLOOR_SPLIT_PAR: &str = "floor_split_par";
 /// The folds' data flow: readers fused over L1-sized chunks, chunks over the threads.
 pub const FLOOR_FUSED_PAR: &str = "floor_fused_par";
+/// Folding at write time: chunks folded by the other threads as soon as they are written.
+pub const FLOOR_WRITE_FOLD_PAR: &str = "floor_write_fold_par";
+/// The writer alone, into the alternating buffers.
+pub const FLOOR_WRITER: &str = "floor_writer";
+/// The readers alone, on L1-resident chunks.
+pub const FLOOR_READS_L1: &str = "floor_reads_l1";
+/// Computed from [`FLOOR_WRITER`] and [`FLOOR_READS_L1`]: the bound of the machine for any
+/// design that stores every frame's events (see the module docs).
+pub const BOUND_PAR: &str = "bound_par";
 
 /// Events in the buffer of [`FLOOR_COMPUTE`] (64 KB of 16-byte events, 256 KB of 64-byte
 /// ones).
@@ -77,6 +102,18 @@ pub fn ratio_specs() -> Vec<RatioSpec> {
             TICKBUS_FOLD,
             FLOOR_FUSED_PAR,
         ),
+        RatioSpec::new(
+            "best bevy ÷ floor_write_fold_par",
+            BEST_BEVY,
+            FLOOR_WRITE_FOLD_PAR,
+        ),
+        RatioSpec::new(
+            "tickbus_fold ÷ floor_write_fold_par",
+            TICKBUS_FOLD,
+            FLOOR_WRITE_FOLD_PAR,
+        ),
+        RatioSpec::new("best bevy ÷ bound_par", BEST_BEVY, BOUND_PAR),
+        RatioSpec::new("tickbus_fold ÷ bound_par", TICKBUS_FOLD, BOUND_PAR),
         RatioSpec::new(
             "floor_two_buffers ÷ floor_compute",
             FLOOR_TWO_BUFFERS,
@@ -109,7 +146,8 @@ pub fn measure_point(
         64 => with_floors::<Payload64>(config, shape, threads),
         other => panic!("event size {other} is not one of {EVENT_BYTES:?}"),
     };
-    let samples = sample_interleaved(&mut all, config.sampling, after_round);
+    let mut samples = sample_interleaved(&mut all, config.sampling, after_round);
+    samples.extend(parallel_bound(&samples, threads));
     Point {
         events_per_frame: events,
         event_bytes: bytes,
@@ -120,7 +158,27 @@ pub fn measure_point(
     }
 }
 
-fn with_floors<E: BenchEvent + Sync>(
+/// [`BOUND_PAR`], round by round from the rounds of [`FLOOR_WRITER`] and [`FLOOR_READS_L1`]
+/// (`None` if either is missing).
+fn parallel_bound(samples: &[Samples], threads: usize) -> Option<Samples> {
+    let find = |name: &str| samples.iter().find(|samples| samples.name == name);
+    let (writer, reads) = (find(FLOOR_WRITER)?, find(FLOOR_READS_L1)?);
+    let threads = threads.max(1) as f64;
+    let ns_per_frame = writer
+        .ns_per_frame
+        .iter()
+        .zip(&reads.ns_per_frame)
+        .map(|(writer, reads)| writer.max((writer + reads) / threads))
+        .collect();
+    Some(Samples {
+        name: BOUND_PAR.to_owned(),
+        frames_per_sample: writer.frames_per_sample.min(reads.frames_per_sample),
+        ns_per_frame,
+        executor: None,
+    })
+}
+
+fn with_floors<E: BenchEvent + Sync + Send>(
     config: &SweepConfig,
     shape: Shape,
     threads: usize,
@@ -131,7 +189,7 @@ fn with_floors<E: BenchEvent + Sync>(
 }
 
 /// The floor contenders of `shape` on `threads` threads.
-pub fn floors<E: BenchEvent + Sync>(shape: Shape, threads: usize) -> Vec<Contestant> {
+pub fn floors<E: BenchEvent + Sync + Send>(shape: Shape, threads: usize) -> Vec<Contestant> {
     let mut compute = Frames::<E>::new(L2_EVENTS.min(shape.events.max(1)));
     let rounds = shape.events.div_ceil(L2_EVENTS).max(1);
     let words: Vec<u64> = (0..(shape.events * E::BYTES / 8) as u64).collect();
@@ -140,6 +198,9 @@ pub fn floors<E: BenchEvent + Sync>(shape: Shape, threads: usize) -> Vec<Contest
     let mut systems = Frames::<E>::new(shape.events);
     let mut split = Frames::<E>::new(shape.events);
     let mut fused = Frames::<E>::new(shape.events);
+    let mut write_fold = PipelinedFrames::<E>::new(shape.events, shape.readers, threads);
+    let mut writer_alone = Frames::<E>::new(shape.events);
+    let chunk = Frames::<E>::new(tickbus::fold_chunk_len::<E>().min(shape.events.max(1)));
     let readers = shape.readers;
     vec![
         Contestant::new(FLOOR_COMPUTE, move || {
@@ -167,6 +228,13 @@ pub fn floors<E: BenchEvent + Sync>(shape: Shape, threads: usize) -> Vec<Contest
         }),
         Contestant::new(FLOOR_FUSED_PAR, move || {
             black_box(fused.fused_parallel(readers, threads));
+        }),
+        Contestant::new(FLOOR_WRITE_FOLD_PAR, move || {
+            black_box(write_fold.frame());
+        }),
+        Contestant::new(FLOOR_WRITER, move || writer_alone.writer_only()),
+        Contestant::new(FLOOR_READS_L1, move || {
+            black_box(chunk.reads_in_l1(readers, shape.events));
         }),
     ]
 }
@@ -280,6 +348,30 @@ impl<E: BenchEvent + Sync> Frames<E> {
 }
 
 impl<E: BenchEvent + Sync> Frames<E> {
+    /// This frame's events into this frame's buffer, nothing read.
+    fn writer_only(&mut self) {
+        let events = self.events;
+        let (written, _) = self.turn();
+        write_into(written, 0..events);
+        black_box(written);
+    }
+
+    /// `readers` passes over `events` events, taken from the first buffer (one chunk of the
+    /// folds' length, so in L1) again and again; returns the passes' checksums.
+    fn reads_in_l1(&self, readers: usize, events: usize) -> u64 {
+        let chunk = self.buffers[0].as_slice();
+        let mut sum = 0u64;
+        let mut left = events;
+        while left > 0 {
+            let part = &chunk[..chunk.len().min(left)];
+            for _ in 0..readers {
+                sum = sum.wrapping_add(read(part));
+            }
+            left -= part.len();
+        }
+        sum
+    }
+
     /// The writer on this thread while the other threads take chunks of last frame's buffer
     /// (the folds' chunk length), each read once per reader; this thread takes chunks too
     /// once it has written.
@@ -321,7 +413,7 @@ fn write_into<E: BenchEvent>(buffer: &mut Vec<E>, events: std::ops::Range<usize>
 }
 
 /// One reader's pass: the checksum, which the optimiser cannot see through.
-fn read<E: BenchEvent>(events: &[E]) -> u64 {
+pub(super) fn read<E: BenchEvent>(events: &[E]) -> u64 {
     black_box(checksum(black_box(events).iter()))
 }
 
@@ -372,7 +464,10 @@ mod tests {
             frames.two_buffers(shape.readers, order);
             assert_eq!(written(&frames), expected);
         }
-        assert_eq!(floors::<Payload>(shape, 2).len(), 7);
+        assert_eq!(floors::<Payload>(shape, 2).len(), 10);
+        frames.buffers[frames.current ^ 1].fill(Payload::nth(7));
+        frames.writer_only();
+        assert_eq!(written(&frames), expected, "writer only");
     }
 
     #[test]
@@ -389,14 +484,50 @@ mod tests {
     }
 
     #[test]
-    fn every_roofline_ratio_is_measured() {
+    fn every_roofline_ratio_is_measured_the_bound_included() {
         let config = crate::sweep::throughput::tests::small_config(false);
-        let shape = Shape {
-            events: 1_000,
-            writers: 1,
-            readers: config.readers,
+        let point = measure_point(&config, 1_000, 16, || {});
+        for spec in ratio_specs() {
+            assert!(
+                point.ratio(&spec).is_some(),
+                "{} is not measured",
+                spec.label
+            );
+        }
+        let bound = point.contender(BOUND_PAR).expect("the bound is computed");
+        assert_eq!(bound.ns_per_frame.len(), config.sampling.rounds);
+    }
+
+    #[test]
+    fn the_bound_is_the_writer_or_the_whole_work_shared_by_the_threads_whichever_is_longer() {
+        let samples = |name: &str, ns_per_frame: Vec<f64>| Samples {
+            name: name.to_owned(),
+            frames_per_sample: 3,
+            ns_per_frame,
+            executor: None,
         };
-        let measured = with_floors::<Payload>(&config, shape, 2);
-        crate::sweep::throughput::tests::assert_every_ratio_is_measured(&ratio_specs(), &measured);
+        let measured = [
+            samples(FLOOR_WRITER, vec![4.0, 1.0]),
+            samples(FLOOR_READS_L1, vec![2.0, 9.0]),
+        ];
+        let bound = parallel_bound(&measured, 2).expect("both floors are there");
+        assert_eq!(bound.name, BOUND_PAR);
+        assert_eq!(bound.ns_per_frame, vec![4.0, 5.0]);
+        let one_thread = parallel_bound(&measured, 1).expect("both floors are there");
+        assert_eq!(one_thread.ns_per_frame, vec![6.0, 10.0]);
+        assert!(parallel_bound(&measured[..1], 2).is_none());
+    }
+
+    #[test]
+    fn the_reads_in_l1_read_every_event_of_the_frame_once_per_reader() {
+        let frames = Frames::<Payload>::new(100);
+        let pass = checksum((0..100).map(Payload::nth).collect::<Vec<_>>().iter());
+        // 250 events: the 100-event chunk twice and its first 50 events.
+        let first_half = checksum((0..50).map(Payload::nth).collect::<Vec<_>>().iter());
+        let expected = pass
+            .wrapping_mul(2)
+            .wrapping_add(first_half)
+            .wrapping_mul(3);
+        assert_eq!(frames.reads_in_l1(3, 250), expected);
     }
 }
