@@ -72,7 +72,8 @@ impl ExecutorShare {
 pub struct Samples {
     /// The contender's name.
     pub name: String,
-    /// Frames timed together in one sample.
+    /// Frames timed together in one sample; 0 for a row computed from other rows, not run
+    /// (`bound_par` of `--roofline`).
     pub frames_per_sample: usize,
     /// Nanoseconds per frame of each sample, in round order (round `r` of every contender of
     /// a point ran in the same interleaved round).

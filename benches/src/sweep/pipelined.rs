@@ -3,9 +3,9 @@
 //!
 //! This is the data flow of folding events at write time, a design the engine does not
 //! have: the writer fills chunks of the folds' length one after the other and hands each to
-//! the other threads as soon as it is written, so the readers find it in cache instead of
-//! reading last frame's buffer from memory; once it has written the frame, the writer's
-//! thread folds the chunks that are left too. (The engine's promise that events are readable
+//! the other threads as soon as it is written, so the readers take it from the caches
+//! (mostly L2/L3, not measured) instead of reading last frame's buffer from memory; once it
+//! has written the frame, the writer's thread folds the chunks that are left too. (The engine's promise that events are readable
 //! the tick after they were written would still hold: only the partial results would wait
 //! for the next tick.) Each frame's chunks are kept until the frame after next, the two sets
 //! alternating, as the queue keeps a frame's events for the next tick.
@@ -16,7 +16,7 @@
 use std::{
     sync::{
         Arc, Mutex, PoisonError,
-        atomic::{AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
     thread::JoinHandle,
 };
@@ -40,8 +40,10 @@ struct Shared<E> {
     next: AtomicUsize,
     /// Sum of every reader's checksum of every chunk folded this frame.
     sum: AtomicU64,
-    /// Workers that finished this frame.
+    /// Workers that finished this frame (also by a panic).
     finished: AtomicUsize,
+    /// Set if the writer unwound: the chunks it did not write will never come.
+    abandoned: AtomicBool,
     readers: usize,
     events: usize,
     chunk_len: usize,
@@ -58,6 +60,7 @@ impl<E: BenchEvent> Shared<E> {
 
     /// The writer: every chunk of the frame, in order, each published once written.
     fn write_frame(&self) {
+        let abandon_if_unwinding = AbandonOnUnwind(&self.abandoned);
         let set = &self.sets[self.set.load(Ordering::Relaxed)];
         let first_event = self.first_event.load(Ordering::Relaxed);
         for (index, chunk) in set.iter().enumerate() {
@@ -69,6 +72,7 @@ impl<E: BenchEvent> Shared<E> {
             drop(chunk);
             self.written.store(index + 1, Ordering::Release);
         }
+        std::mem::forget(abandon_if_unwinding);
     }
 
     /// Takes chunks until none is left, each folded by every reader once it is written.
@@ -80,8 +84,12 @@ impl<E: BenchEvent> Shared<E> {
             let Some(chunk) = set.get(index) else {
                 break;
             };
+            let mut spins = 0u32;
             while self.written.load(Ordering::Acquire) <= index {
-                std::hint::spin_loop();
+                if self.abandoned.load(Ordering::Relaxed) {
+                    return;
+                }
+                back_off(&mut spins);
             }
             let chunk = Self::lock(chunk);
             for _ in 0..self.readers {
@@ -92,10 +100,42 @@ impl<E: BenchEvent> Shared<E> {
     }
 }
 
+/// Spins a while, then lets other threads run: a waiting thread must not keep the core the
+/// thread it waits for needs (more threads than cores, a busy host).
+fn back_off(spins: &mut u32) {
+    *spins += 1;
+    if *spins < 1_000 {
+        std::hint::spin_loop();
+    } else {
+        std::thread::yield_now();
+    }
+}
+
+/// Marks the frame abandoned if dropped while the writer unwinds (forgotten otherwise), so
+/// the workers stop waiting for chunks that will not come.
+struct AbandonOnUnwind<'a>(&'a AtomicBool);
+
+impl Drop for AbandonOnUnwind<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Counts a worker's frame as finished when dropped, also when the worker unwinds, so the
+/// writer's thread never waits for it forever.
+struct CountFinished<'a>(&'a AtomicUsize);
+
+impl Drop for CountFinished<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Release);
+    }
+}
+
 /// The floor's state: the chunks and the workers, which end when it is dropped.
 pub(crate) struct PipelinedFrames<E: BenchEvent + Send + 'static> {
     shared: Arc<Shared<E>>,
-    start: Option<Sender<()>>,
+    /// One start channel per worker, so every worker takes part in every frame.
+    starts: Vec<Sender<()>>,
     workers: Vec<JoinHandle<()>>,
     frames: usize,
 }
@@ -118,26 +158,27 @@ impl<E: BenchEvent + Send + 'static> PipelinedFrames<E> {
             next: AtomicUsize::new(0),
             sum: AtomicU64::new(0),
             finished: AtomicUsize::new(0),
+            abandoned: AtomicBool::new(false),
             readers,
             events,
             chunk_len,
         });
-        let (start, started) = crossbeam_channel::unbounded::<()>();
-        let workers = (1..threads.max(1))
+        let (starts, workers) = (1..threads.max(1))
             .map(|_| {
+                let (start, started) = crossbeam_channel::unbounded::<()>();
                 let shared = Arc::clone(&shared);
-                let started = started.clone();
-                std::thread::spawn(move || {
+                let worker = std::thread::spawn(move || {
                     for () in started {
+                        let _count = CountFinished(&shared.finished);
                         shared.fold_chunks();
-                        shared.finished.fetch_add(1, Ordering::Release);
                     }
-                })
+                });
+                (start, worker)
             })
-            .collect();
+            .unzip();
         Self {
             shared,
-            start: Some(start),
+            starts,
             workers,
             frames: 0,
         }
@@ -155,16 +196,16 @@ impl<E: BenchEvent + Send + 'static> PipelinedFrames<E> {
         shared.next.store(0, Ordering::Relaxed);
         shared.sum.store(0, Ordering::Relaxed);
         shared.finished.store(0, Ordering::Relaxed);
-        if let Some(start) = &self.start {
-            for _ in &self.workers {
-                // The workers hold the receiver until this sender is dropped.
-                let _ = start.send(());
-            }
+        shared.abandoned.store(false, Ordering::Relaxed);
+        for start in &self.starts {
+            // A worker holds its receiver until its sender is dropped.
+            let _ = start.send(());
         }
         shared.write_frame();
         shared.fold_chunks();
+        let mut spins = 0u32;
         while shared.finished.load(Ordering::Acquire) < self.workers.len() {
-            std::hint::spin_loop();
+            back_off(&mut spins);
         }
         self.frames += 1;
         debug_assert_eq!(shared.written.load(Ordering::Relaxed), shared.chunks());
@@ -174,8 +215,9 @@ impl<E: BenchEvent + Send + 'static> PipelinedFrames<E> {
 
 impl<E: BenchEvent + Send + 'static> Drop for PipelinedFrames<E> {
     fn drop(&mut self) {
-        // Closing the channel ends the workers' loops.
-        self.start = None;
+        // Closing the channels ends the workers' loops; a frame the writer abandoned by a
+        // panic ends for them as soon as they see it.
+        self.starts.clear();
         for worker in self.workers.drain(..) {
             let _ = worker.join();
         }
@@ -184,8 +226,43 @@ impl<E: BenchEvent + Send + 'static> Drop for PipelinedFrames<E> {
 
 #[cfg(test)]
 mod tests {
+    use std::{panic::AssertUnwindSafe, time::Duration};
+
+    use bevy_ecs::message::Message;
+
     use super::*;
     use crate::events::{Payload, checksum};
+
+    /// An event whose writer panics at the 3,000th event of a frame.
+    #[derive(Message, Clone, Copy)]
+    struct Explosive(u64);
+
+    impl BenchEvent for Explosive {
+        fn nth(i: usize) -> Self {
+            assert_ne!(i, 3_000, "the writer fails part-way");
+            Explosive(i as u64)
+        }
+
+        fn fields(&self) -> u64 {
+            self.0
+        }
+    }
+
+    #[test]
+    fn a_writer_that_panics_part_way_leaves_no_worker_waiting() {
+        let (done, finished) = crossbeam_channel::bounded(1);
+        std::thread::spawn(move || {
+            let mut floor = PipelinedFrames::<Explosive>::new(5_000, 2, 3);
+            let frame = std::panic::catch_unwind(AssertUnwindSafe(|| floor.frame()));
+            // Dropping the floor joins its workers: it returns only if they stopped waiting.
+            drop(floor);
+            let _ = done.send(frame.is_err());
+        });
+        let panicked = finished
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the workers stop waiting for chunks the writer never wrote");
+        assert!(panicked, "the writer's panic reaches the caller");
+    }
 
     #[test]
     fn every_chunk_of_every_frame_is_written_and_folded_once_per_reader() {
