@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use proptest::prelude::*;
 use tickbus::{
     ExecutorKind,
+    bevy_ecs::prelude::{Add, Observer, On},
     prelude::*,
     replay::{
         FORMAT_VERSION, FailedRun, Game, GameScenario, Pinned, Recorder, Replayer, RestoreCheck,
@@ -639,4 +640,117 @@ fn a_restore_that_cannot_place_an_entity_fails_before_changing_anything() {
     assert_eq!((other.tick_count(), state.hash(other.world())), before);
     other.run_ticks(5).unwrap();
     assert_eq!(other.world().resource::<Spawned>().0, 10);
+}
+
+/// A game that spawns one entity per tick and, at tick 20, adds an observer (an entity a
+/// restore leaves alone, at an index a tick-10 snapshot had unused). The observer counts the
+/// `Serial`s added in a resource the game does not register, as a debug counter would.
+struct LateObserver;
+
+#[derive(Resource, Default, Debug)]
+struct SerialsSeen(u64);
+
+fn spawn_one_and_watch(
+    mut commands: Commands,
+    mut spawned: ResMut<Spawned>,
+    mut watching: Local<bool>,
+) {
+    spawned.0 += 1;
+    commands.spawn(Serial(spawned.0));
+    // Once per engine, as a tool attaching itself would (a snapshot does not hold a Local, so
+    // a restored run does not add it again).
+    if spawned.0 == 20 && !*watching {
+        *watching = true;
+        commands.add_observer(|_: On<Add<Serial>>, mut seen: ResMut<SerialsSeen>| seen.0 += 1);
+    }
+}
+
+impl Game for LateObserver {
+    const NAME: &'static str = "late-observer";
+    type Config = ();
+    type Input = u32;
+    fn build(_: &(), app: &mut App) {
+        app.init_resource::<Spawned>()
+            .init_resource::<SerialsSeen>()
+            .add_systems(spawn_one_and_watch.in_set(Spawners));
+    }
+    fn register_state(state: &mut StateHasher) {
+        state.resource::<Spawned>().component::<Serial>();
+    }
+}
+
+/// The observers of `world`.
+fn observers(world: &World) -> Vec<Entity> {
+    let Some(observer) = world.components().component_id::<Observer>() else {
+        return Vec::new();
+    };
+    world
+        .archetypes()
+        .iter()
+        .filter(|archetype| archetype.contains(observer))
+        .flat_map(|archetype| archetype.entities().iter().map(|e| e.id()))
+        .collect()
+}
+
+#[test]
+fn a_restore_never_hands_out_the_id_of_an_observer_added_after_the_snapshot() {
+    let setup = RunSetup {
+        seed: 1,
+        tick_rate: 60,
+        executor: ExecutorKind::Sequential,
+    };
+    let (mut engine, _input) = build_game::<LateObserver>(&(), setup).unwrap();
+    let state = state_hasher::<LateObserver>();
+    engine.run_ticks(10).unwrap();
+    let snapshot = Snapshot::capture(&mut engine, &state).unwrap();
+    assert!(observers(engine.world()).is_empty());
+    engine.run_ticks(50).unwrap();
+    let [observer] = observers(engine.world())[..] else {
+        panic!("one observer after tick 20");
+    };
+    snapshot.restore(&mut engine, &state).unwrap();
+    assert_eq!(observers(engine.world()), [observer], "kept as it was");
+    let seen = engine.world().resource::<SerialsSeen>().0;
+    let spawned: Vec<Entity> = (0..200)
+        .map(|k| engine.world_mut().spawn(Serial(1000 + k)).id())
+        .collect();
+    assert!(
+        spawned.iter().all(|e| e.index() != observer.index()),
+        "{observer:?}"
+    );
+    assert!(engine.world().get::<Serial>(observer).is_none());
+    // The observer still runs, once per spawn: its entity was not overwritten.
+    assert_eq!(engine.world().resource::<SerialsSeen>().0, seen + 200);
+    Snapshot::capture(&mut engine, &state).unwrap();
+}
+
+#[test]
+fn seeking_back_before_a_late_observer_and_forward_again_replays_the_recording() {
+    let mut recorder = Recorder::<LateObserver>::builder(())
+        .checkpoint_every(10)
+        .build()
+        .unwrap();
+    recorder.run_ticks(100).unwrap();
+    let scenario = recorder.scenario();
+    let policy = SnapshotPolicy::every(10);
+    let mut timeline =
+        Timeline::<LateObserver>::open_with(&scenario, ExecutorKind::Sequential, policy).unwrap();
+    timeline.seek(60).unwrap();
+    timeline.seek(15).unwrap();
+    timeline.seek(100).unwrap();
+    let recorded = scenario.checkpoints.last().unwrap();
+    assert_eq!(recorded.tick, 100);
+    assert_eq!(
+        timeline.hash().total,
+        recorded.hash,
+        "the recorded state at tick 100"
+    );
+    let [observer] = observers(timeline.world())[..] else {
+        panic!("one observer, added once");
+    };
+    let serials = timeline.snapshot().unwrap().entities().to_vec();
+    assert_eq!(serials.len(), 100);
+    assert!(serials.iter().all(|e| e.index() != observer.index()));
+    let check = verify_restore::<LateObserver>(&scenario, ExecutorKind::Sequential, 10).unwrap();
+    assert!(check.is_ok(), "{check}");
 }
