@@ -34,5 +34,6 @@ pub fn large_scenario(variant: u8, bytes: usize) -> GameScenario<Blob> {
         crash: None,
         composition: None,
         branched_from: None,
+        entity_scheme: Default::default(),
     }
 }

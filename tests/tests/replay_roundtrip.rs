@@ -97,6 +97,7 @@ proptest! {
             crash: None,
             composition: None,
             branched_from: None,
+            entity_scheme: Default::default(),
         };
         let loaded = Scenario::parse::<Particles>(&scenario.to_ron().unwrap(), "floats").unwrap();
         let tickbus_tests::particles::ParticleInput::Wind(wind) = loaded.inputs[0].event else {

@@ -8,6 +8,7 @@ use super::{
     ValueDiff,
     composition::composition_of,
     game::{build_game, check_playable, feed_inputs_from, state_hasher},
+    replayer::check_rewindable,
 };
 use crate::{Engine, ExecutorKind};
 
@@ -159,6 +160,7 @@ pub fn verify_restore<G: Game>(
     every: u64,
 ) -> Result<RestoreCheck, ReplayError> {
     check_playable::<G>(scenario, "the scenario being verified")?;
+    check_rewindable(scenario)?;
     let every = every.max(1);
     let mut straight = Lockstep::<G>::build(scenario, executor)?;
     let mut restored = Lockstep::<G>::build(scenario, executor)?;

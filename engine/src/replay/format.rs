@@ -5,7 +5,8 @@
 //! Version 2 adds, all optional: the app's [`Composition`] (so a replay can name a changed
 //! app as the likely cause of a divergence), the tick a branch [`BranchPoint`] starts at,
 //! and per-value checkpoints ([`Checkpoint::values`], for a divergence report down to the
-//! entity and value). A version-1 file is a version-2 file without them.
+//! entity and value). A version-1 file is a version-2 file without them, whose entities were
+//! numbered and hashed the version-1 way ([`EntityScheme::Version1`], set by the migration).
 
 use std::{
     collections::{BTreeMap, btree_map::Entry},
@@ -59,6 +60,35 @@ pub struct Scenario<C, I> {
     /// Where this scenario branched off another one (version 2; `None` for a straight run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branched_from: Option<BranchPoint>,
+    /// How the recording build numbered and hashed entities: [`EntityScheme::Current`]
+    /// (not written) or, in migrated version-1 files, [`EntityScheme::Version1`].
+    #[serde(default, skip_serializing_if = "EntityScheme::is_current")]
+    pub entity_scheme: EntityScheme,
+}
+
+/// How a recording build numbered entities and hashed entity ids. A replay numbers and
+/// hashes them the same way, or the ids held in the state (and the order of component
+/// hashes, once ids are reused) differ from the recording's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum EntityScheme {
+    /// This build's: one entity id is spawned and freed before the game is built (so the
+    /// game's first entity has index 1, and snapshots of any tick can be restored), an
+    /// `Entity` hashes as its index, components hash in index order.
+    #[default]
+    Current,
+    /// The version-1 builds': the game's first entity has index 0, an `Entity` hashes as its
+    /// index and generation (`Entity::to_bits`), components hash in `Entity` order. A
+    /// replay follows it; time travel does not (see
+    /// [`ReplayError::Version1NotRewindable`](super::ReplayError::Version1NotRewindable)).
+    Version1,
+}
+
+impl EntityScheme {
+    /// True for [`EntityScheme::Current`].
+    pub fn is_current(&self) -> bool {
+        *self == EntityScheme::Current
+    }
 }
 
 /// What an app was made of when it recorded a scenario: its systems, the state it registered
@@ -256,10 +286,18 @@ impl<C: Serialize, I: Serialize> Scenario<C, I> {
 
 impl<C, I> Scenario<C, I> {
     /// Brings a scenario read in an older format version up to [`FORMAT_VERSION`]. Version
-    /// 1 lacks only optional fields, so the migration is the version number; the replay of a
-    /// migrated file verifies its recorded checkpoints as before.
+    /// 1 lacks only optional fields; its entities were numbered and hashed otherwise, which
+    /// the migration records ([`EntityScheme::Version1`]), so that a replay (and the file
+    /// written back as version 2) numbers and hashes them as the recording build did.
+    ///
+    /// The replay of a migrated file then verifies its recorded checkpoints as before,
+    /// provided the game runs as it did: draws from [`SimRng`](super::SimRng) and timer
+    /// handles changed in version 2, so games using them diverge.
     pub fn migrate(&mut self) {
         if self.format_version < FORMAT_VERSION {
+            if self.format_version < 2 {
+                self.entity_scheme = EntityScheme::Version1;
+            }
             self.format_version = FORMAT_VERSION;
         }
     }

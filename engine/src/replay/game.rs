@@ -7,7 +7,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{App, BuildError, Engine, Event, EventSender, ExecutorKind, SourceConfig};
 
-use super::{Scenario, ScenarioError, SimSeed, StateHasher, TimedInput};
+use super::{EntityScheme, Scenario, ScenarioError, SimSeed, StateHasher, TimedInput};
 
 /// A game (or simulation) that can be recorded and replayed.
 ///
@@ -113,8 +113,20 @@ pub fn build_game<G: Game>(
     config: &G::Config,
     setup: RunSetup,
 ) -> Result<(Engine, EventSender<G::Input>), BuildError> {
+    build_game_numbering::<G>(config, setup, EntityScheme::Current)
+}
+
+/// [`build_game`] for a scenario recorded with the entity scheme `entities`: a version-1
+/// recording numbered its entities from an allocator that had not been primed.
+pub(crate) fn build_game_numbering<G: Game>(
+    config: &G::Config,
+    setup: RunSetup,
+    entities: EntityScheme,
+) -> Result<(Engine, EventSender<G::Input>), BuildError> {
     let mut app = App::new();
-    prime_entity_allocator(app.world_mut());
+    if entities == EntityScheme::Current {
+        prime_entity_allocator(app.world_mut());
+    }
     app.set_executor(setup.executor)
         .insert_resource(SimSeed(setup.seed));
     let input = app.add_source::<G::Input>(G::input_source());

@@ -4,20 +4,28 @@
 //! The hash function is xxh3 (64 bits) seeded with [`HASH_SEED`], fed a byte encoding that
 //! depends only on the values: integers little-endian, floats by their bits (`-0.0` and
 //! `0.0` differ, as they may lead to different results; every NaN is one canonical NaN),
-//! lengths before variable-length data, entities by index. Nothing here depends on the process, the platform's pointer width or the thread
-//! count, so a hash recorded today verifies in another process tomorrow (same build).
+//! lengths before variable-length data, entities by index (in the replay of a version-1
+//! file: by index and generation, as then). Nothing here depends on the process, the
+//! platform's pointer width or the thread count, so a hash recorded today verifies in
+//! another process tomorrow (same build).
 
 use std::{collections::BTreeMap, time::Duration};
 
 use bevy_ecs::entity::Entity;
 use xxhash_rust::xxh3::Xxh3;
 
+use super::EntityScheme;
+
 /// The seed of every state hash ("tickbus!" in ASCII). Changing it changes every recorded
 /// checkpoint, so it is part of the scenario format.
 pub const HASH_SEED: u64 = u64::from_le_bytes(*b"tickbus!");
 
 /// A streaming xxh3 hasher with the fixed [`HASH_SEED`] and typed writes.
-pub struct StableHasher(Xxh3);
+pub struct StableHasher {
+    xxh3: Xxh3,
+    /// How an [`Entity`] is fed: the recording's scheme (version-1 files differ).
+    entities: EntityScheme,
+}
 
 impl std::fmt::Debug for StableHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -34,12 +42,20 @@ impl Default for StableHasher {
 impl StableHasher {
     /// A hasher seeded with [`HASH_SEED`].
     pub fn new() -> Self {
-        Self(Xxh3::with_seed(HASH_SEED))
+        Self::for_entities(EntityScheme::Current)
+    }
+
+    /// A hasher that feeds entities as `entities` says.
+    pub(crate) fn for_entities(entities: EntityScheme) -> Self {
+        Self {
+            xxh3: Xxh3::with_seed(HASH_SEED),
+            entities,
+        }
     }
 
     /// Feeds raw bytes (no length prefix: use [`StableHash`] on slices for that).
     pub fn write_bytes(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
+        self.xxh3.update(bytes);
     }
 
     /// Feeds a `u64`, little-endian.
@@ -59,7 +75,7 @@ impl StableHasher {
 
     /// The hash of everything fed so far.
     pub fn finish(&self) -> u64 {
-        self.0.digest()
+        self.xxh3.digest()
     }
 }
 
@@ -272,10 +288,15 @@ impl StableHash for Duration {
 
 /// An entity hashes as its index. Its generation is left out: a restored
 /// [snapshot](super::Snapshot) keeps every index but may give it another generation (see
-/// the crate docs, "Deterministic simulation").
+/// the crate docs, "Deterministic simulation"). In the replay of a version-1 file
+/// ([`EntityScheme::Version1`]) it hashes as its index and generation, as it did then.
 impl StableHash for Entity {
     fn stable_hash(&self, hasher: &mut StableHasher) {
-        self.index_u32().stable_hash(hasher);
+        match hasher.entities {
+            EntityScheme::Current => self.index_u32().stable_hash(hasher),
+            // What version-1 builds hashed, so that their recordings still verify.
+            EntityScheme::Version1 => self.to_bits().stable_hash(hasher),
+        }
     }
 }
 

@@ -396,6 +396,7 @@ const FIELDS: &[&str] = &[
     "crash",
     "composition",
     "branched_from",
+    "entity_scheme",
 ];
 
 #[derive(Deserialize)]
@@ -412,6 +413,7 @@ enum Field {
     Crash,
     Composition,
     BranchedFrom,
+    EntityScheme,
 }
 
 /// Deserializes a whole [`Scenario`], refusing another version or game on sight.
@@ -441,6 +443,7 @@ impl<'de, C: DeserializeOwned, I: DeserializeOwned> Visitor<'de> for ScenarioSee
         let (mut format_version, mut game, mut seed, mut tick_rate) = (None, None, None, None);
         let (mut ticks, mut config, mut inputs, mut checkpoints) = (None, None, None, None);
         let (mut crash, mut composition, mut branched_from) = (None, None, None);
+        let mut entity_scheme = None;
         while let Some(field) = map.next_key::<Field>()? {
             match field {
                 Field::FormatVersion => self.refusal.version(&mut format_version, &mut map)?,
@@ -472,6 +475,9 @@ impl<'de, C: DeserializeOwned, I: DeserializeOwned> Visitor<'de> for ScenarioSee
                 Field::BranchedFrom => {
                     read_once(&mut branched_from, "branched_from", &mut map)?;
                 }
+                Field::EntityScheme => {
+                    read_once(&mut entity_scheme, "entity_scheme", &mut map)?;
+                }
             }
         }
         Ok(Scenario {
@@ -486,6 +492,7 @@ impl<'de, C: DeserializeOwned, I: DeserializeOwned> Visitor<'de> for ScenarioSee
             crash: crash.flatten(),
             composition: composition.flatten(),
             branched_from: branched_from.flatten(),
+            entity_scheme: entity_scheme.unwrap_or_default(),
         })
     }
 }

@@ -79,8 +79,8 @@ pub use diagnose::{
 };
 pub use error::{FormatError, MAX_TICK_RATE, ScenarioError, TextPosition};
 pub use format::{
-    BranchPoint, Checkpoint, Composition, FORMAT_VERSION, OLDEST_FORMAT_VERSION, RecordedCrash,
-    RecordedValue, Scenario, TimedInput,
+    BranchPoint, Checkpoint, Composition, EntityScheme, FORMAT_VERSION, OLDEST_FORMAT_VERSION,
+    RecordedCrash, RecordedValue, Scenario, TimedInput,
 };
 pub use game::{ConfigRefusal, Game, GameScenario, RunSetup, build_game, state_hasher};
 pub use hash::{HASH_SEED, StableHash, StableHasher, stable_hash_of};

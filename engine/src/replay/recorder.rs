@@ -8,8 +8,9 @@ use crate::{
 };
 
 use super::{
-    Checkpoint, FORMAT_VERSION, Game, GameScenario, RecordedCrash, RecordedValue, ReplayError,
-    RunSetup, Scenario, SnapshotPolicy, Snapshots, StateHasher, TimeTravelError, TimedInput,
+    Checkpoint, EntityScheme, FORMAT_VERSION, Game, GameScenario, RecordedCrash, RecordedValue,
+    ReplayError, RunSetup, Scenario, SnapshotPolicy, Snapshots, StateHasher, TimeTravelError,
+    TimedInput,
     composition::composition_of,
     game::{build_game, check_playable, feed_inputs, feed_inputs_from, state_hasher},
 };
@@ -105,6 +106,7 @@ impl<G: Game> RecorderBuilder<G> {
             crash: None,
             composition: None,
             branched_from: None,
+            entity_scheme: EntityScheme::Current,
         }
     }
 }

@@ -10,9 +10,10 @@ use std::{
 use crate::{BuildError, Engine, ExecutorKind, ExecutorTotals, TickError};
 
 use super::{
-    Checkpoint, Game, GameScenario, RecordedCrash, RunSetup, ScenarioError, StateHasher,
+    Checkpoint, EntityScheme, Game, GameScenario, RecordedCrash, RunSetup, Scenario, ScenarioError,
+    StateHasher,
     composition::composition_of,
-    game::{build_game, check_playable, feed_inputs, state_hasher},
+    game::{build_game_numbering, check_playable, feed_inputs, state_hasher},
 };
 
 /// Why a replay could not start.
@@ -31,6 +32,25 @@ pub enum ReplayError {
     /// Going to a tick of the replay failed (a system failed on the way).
     #[error(transparent)]
     TimeTravel(super::TimeTravelError),
+    /// The scenario comes from a version-1 file ([`EntityScheme::Version1`]): it replays,
+    /// but it cannot be rewound (opened on a [`Timeline`](super::Timeline), bisected or
+    /// restore-verified). Its state hashes entity generations, which a restored snapshot
+    /// cannot give back, and its allocator was never primed, so a snapshot taken before its
+    /// first despawn cannot be restored once it despawned. Record it again with this build
+    /// ([`Recorder::rerecord`](super::Recorder::rerecord)) to time-travel in it.
+    #[error(
+        "a scenario of format version 1 replays but cannot be rewound (time travel, bisect, \
+         restore checks): record it again with this build (Recorder::rerecord)"
+    )]
+    Version1NotRewindable,
+}
+
+/// Refuses a scenario whose entity scheme snapshots cannot restore (a version-1 file).
+pub(crate) fn check_rewindable<C, I>(scenario: &Scenario<C, I>) -> Result<(), ReplayError> {
+    match scenario.entity_scheme {
+        EntityScheme::Current => Ok(()),
+        EntityScheme::Version1 => Err(ReplayError::Version1NotRewindable),
+    }
 }
 
 /// Where a replay first stopped being the recorded run.
@@ -273,12 +293,16 @@ impl<'a, G: Game> Replayer<'a, G> {
             executor: self.executor,
         };
         // The live sender stays unused: the feed replaces its channel.
-        let (mut engine, _live_input) = build_game::<G>(&scenario.config, setup)?;
+        let entities = scenario.entity_scheme;
+        let (mut engine, _live_input) =
+            build_game_numbering::<G>(&scenario.config, setup, entities)?;
         feed_inputs::<G>(&mut engine, &scenario.inputs);
         prepare(&mut engine);
+        let mut hasher = state_hasher::<G>();
+        hasher.hash_entities_as(entities);
         let mut run = Run {
             engine,
-            hasher: state_hasher::<G>(),
+            hasher,
             checkpoints: &scenario.checkpoints,
             report: self.empty_report(),
         };

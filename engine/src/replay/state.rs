@@ -15,7 +15,7 @@ use bevy_ecs::{
     world::World,
 };
 
-use super::{StableHash, StableHasher, stable_hash_of};
+use super::{EntityScheme, StableHash, StableHasher, stable_hash_of};
 use crate::{Event, EventQueue, carry::EntityRemap, physics::entity_order, queue::registry};
 
 /// The hash of a world's registered state: the combined hash and one sub-hash per registered
@@ -92,8 +92,9 @@ pub(crate) trait RegisteredPart: Send + Sync {
     fn type_id(&self) -> TypeId;
     /// The component id of a component type, if `world` knows the type.
     fn component_id(&self, world: &World) -> Option<ComponentId>;
-    /// The sub-hash, `None` for types that are carried but not hashed (events).
-    fn hash(&self, world: &World) -> Option<u64>;
+    /// The sub-hash, `None` for types that are carried but not hashed (events), with entity
+    /// ids hashed and ordered as `entities` says.
+    fn hash(&self, world: &World, entities: EntityScheme) -> Option<u64>;
     /// True when [`hash`](Self::hash) gives a sub-hash.
     fn hashed(&self) -> bool;
     fn capture(&self, world: &World) -> Box<dyn CapturedPart>;
@@ -139,6 +140,8 @@ type HashFn<T> = Arc<dyn Fn(&T, &mut StableHasher) + Send + Sync>;
 #[derive(Default)]
 pub struct StateHasher {
     parts: Vec<Box<dyn RegisteredPart>>,
+    /// How entity ids are hashed and ordered: the scheme of the scenario being replayed.
+    entities: EntityScheme,
 }
 
 impl std::fmt::Debug for StateHasher {
@@ -288,12 +291,18 @@ impl StateHasher {
         let parts: BTreeMap<String, u64> = self
             .parts
             .iter()
-            .filter_map(|part| Some((part.name().to_owned(), part.hash(world)?)))
+            .filter_map(|part| Some((part.name().to_owned(), part.hash(world, self.entities)?)))
             .collect();
         StateHash {
             total: stable_hash_of(&parts),
             parts,
         }
+    }
+
+    /// Hashes entity ids and orders components as `entities` says (the scheme of the
+    /// scenario being replayed).
+    pub(crate) fn hash_entities_as(&mut self, entities: EntityScheme) {
+        self.entities = entities;
     }
 
     /// Registers `T` as an event type unless a registration for it exists (the recorder
@@ -391,10 +400,14 @@ impl<T: Component + Clone + Debug> RegisteredPart for ComponentPart<T> {
         self.hash.is_some()
     }
 
-    fn hash(&self, world: &World) -> Option<u64> {
+    fn hash(&self, world: &World, entities: EntityScheme) -> Option<u64> {
         let hash = self.hash.as_ref()?;
-        let entries = components_by_index::<T>(world);
-        let mut hasher = StableHasher::new();
+        let mut entries = components_by_index::<T>(world);
+        if entities == EntityScheme::Version1 {
+            // The order version-1 builds hashed in (by `Entity::to_bits`).
+            entries.sort_unstable_by_key(|&(entity, _)| entity);
+        }
+        let mut hasher = StableHasher::for_entities(entities);
         hasher.write_len(entries.len());
         // The ids give the order but are not hashed: what an entity is, is its values.
         for (_, value) in entries {
@@ -478,9 +491,9 @@ impl<R: Resource + Clone + Debug> RegisteredPart for ResourcePart<R> {
         self.hash.is_some()
     }
 
-    fn hash(&self, world: &World) -> Option<u64> {
+    fn hash(&self, world: &World, entities: EntityScheme) -> Option<u64> {
         let hash = self.hash.as_ref()?;
-        let mut hasher = StableHasher::new();
+        let mut hasher = StableHasher::for_entities(entities);
         // The encoding of `Option`: a missing resource hashes unlike any value.
         match world.get_resource::<R>() {
             None => hasher.write(&0u8),
@@ -563,7 +576,7 @@ impl<T: Event + Clone + Debug> RegisteredPart for EventPart<T> {
         false
     }
 
-    fn hash(&self, _world: &World) -> Option<u64> {
+    fn hash(&self, _world: &World, _entities: EntityScheme) -> Option<u64> {
         None
     }
 

@@ -7,6 +7,7 @@ use super::{
     Game, GameScenario, Recorder, ReplayError, RunSetup, Snapshot, SnapshotError, SnapshotPolicy,
     Snapshots, StateHash, StateHasher,
     game::{build_game, check_playable, feed_inputs_from, state_hasher},
+    replayer::check_rewindable,
 };
 use crate::{Engine, EventSender, ExecutorKind, TickError};
 
@@ -127,6 +128,7 @@ impl<G: Game> Timeline<G> {
         policy: SnapshotPolicy,
     ) -> Result<Self, ReplayError> {
         check_playable::<G>(scenario, "the scenario being opened")?;
+        check_rewindable(scenario)?;
         let setup = RunSetup {
             seed: scenario.seed,
             tick_rate: scenario.tick_rate,
