@@ -840,6 +840,23 @@ fn a_version_1_file_of_a_game_with_entity_ids_in_its_state_verifies() {
 }
 
 #[test]
+fn a_version_1_scenario_that_was_not_migrated_replays_and_is_refused_the_version_1_way() {
+    // What serde's own `Deserialize` or a scenario built in code gives: the old version
+    // number without the field the migration sets.
+    let mut scenario = Scenario::load::<Chain>(fixture("chain.ron")).unwrap();
+    scenario.format_version = 1;
+    scenario.entity_scheme = EntityScheme::Current;
+    assert_eq!(scenario.recorded_entity_scheme(), EntityScheme::Version1);
+    let report = Replayer::<Chain>::new(&scenario).run().unwrap();
+    assert!(report.is_verified(), "{report}");
+    let refused = Timeline::<Chain>::open(&scenario, ExecutorKind::Sequential);
+    assert!(
+        matches!(refused, Err(ReplayError::Version1NotRewindable)),
+        "{refused:?}"
+    );
+}
+
+#[test]
 fn a_version_1_file_is_refused_for_time_travel_and_rerecorded_for_it() {
     let scenario = Scenario::load::<Chain>(fixture("chain.ron")).unwrap();
     let refused = Timeline::<Chain>::open(&scenario, ExecutorKind::Sequential);
@@ -860,7 +877,7 @@ fn a_version_1_file_is_refused_for_time_travel_and_rerecorded_for_it() {
     let current = Recorder::<Chain>::rerecord(&scenario, 10, ExecutorKind::Sequential).unwrap();
     assert_eq!(current.entity_scheme, EntityScheme::Current);
     assert!(!current.to_ron().unwrap().contains("entity_scheme"));
-    // This build numbers from index 1: the same run, other ids, other hashes.
+    // This build's ids are one higher: the same run, other ids, other hashes.
     assert_ne!(current.checkpoints[1].hash, scenario.checkpoints[1].hash);
     assert!(
         Replayer::<Chain>::new(&current)

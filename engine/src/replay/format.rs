@@ -72,12 +72,12 @@ pub struct Scenario<C, I> {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum EntityScheme {
-    /// This build's: one entity id is spawned and freed before the game is built (so the
-    /// game's first entity has index 1, and snapshots of any tick can be restored), an
-    /// `Entity` hashes as its index, components hash in index order.
+    /// This build's: one entity id is spawned and freed before the game is built (so every
+    /// id handed out is one higher than a version-1 build's, and snapshots of any tick can be
+    /// restored), an `Entity` hashes as its index, components hash in index order.
     #[default]
     Current,
-    /// The version-1 builds': the game's first entity has index 0, an `Entity` hashes as its
+    /// The version-1 builds': no id is spawned and freed first, an `Entity` hashes as its
     /// index and generation (`Entity::to_bits`), components hash in `Entity` order. A
     /// replay follows it; time travel does not (see
     /// [`ReplayError::Version1NotRewindable`](super::ReplayError::Version1NotRewindable)).
@@ -285,6 +285,17 @@ impl<C: Serialize, I: Serialize> Scenario<C, I> {
 }
 
 impl<C, I> Scenario<C, I> {
+    /// How the recording build numbered and hashed entities: [`entity_scheme`](Self::entity_scheme),
+    /// or [`EntityScheme::Version1`] for a version-1 scenario that was not migrated (one built
+    /// in code, or read with serde directly rather than [`Scenario::load`]).
+    pub fn recorded_entity_scheme(&self) -> EntityScheme {
+        if self.format_version < 2 {
+            EntityScheme::Version1
+        } else {
+            self.entity_scheme
+        }
+    }
+
     /// Brings a scenario read in an older format version up to [`FORMAT_VERSION`]. Version
     /// 1 lacks only optional fields; its entities were numbered and hashed otherwise, which
     /// the migration records ([`EntityScheme::Version1`]), so that a replay (and the file

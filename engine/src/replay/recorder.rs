@@ -350,6 +350,11 @@ impl<G: Game> Recorder<G> {
     /// checkpoint every `checkpoint_every` ticks. With 1, on a build that still verifies the
     /// scenario, this gives per-tick hashes: replaying those on a build that diverges names
     /// the exact tick.
+    ///
+    /// It records what this build does with the inputs and does not check that against the
+    /// old recording: replay `scenario` first ([`Replayer`](super::Replayer)) to know that
+    /// the new file records the same run (a version-1 file of a game that draws from
+    /// [`SimRng`](super::SimRng) or uses timers, for one, runs differently on this build).
     pub fn rerecord(
         scenario: &GameScenario<G>,
         checkpoint_every: u64,

@@ -39,15 +39,16 @@ pub enum ReplayError {
     /// first despawn cannot be restored once it despawned. Record it again with this build
     /// ([`Recorder::rerecord`](super::Recorder::rerecord)) to time-travel in it.
     #[error(
-        "a scenario of format version 1 replays but cannot be rewound (time travel, bisect, \
-         restore checks): record it again with this build (Recorder::rerecord)"
+        "a scenario recorded by a version-1 build (entity_scheme: Version1) replays but cannot \
+         be rewound (time travel, bisect, restore checks): record it again with this build \
+         (Recorder::rerecord)"
     )]
     Version1NotRewindable,
 }
 
 /// Refuses a scenario whose entity scheme snapshots cannot restore (a version-1 file).
 pub(crate) fn check_rewindable<C, I>(scenario: &Scenario<C, I>) -> Result<(), ReplayError> {
-    match scenario.entity_scheme {
+    match scenario.recorded_entity_scheme() {
         EntityScheme::Current => Ok(()),
         EntityScheme::Version1 => Err(ReplayError::Version1NotRewindable),
     }
@@ -293,7 +294,7 @@ impl<'a, G: Game> Replayer<'a, G> {
             executor: self.executor,
         };
         // The live sender stays unused: the feed replaces its channel.
-        let entities = scenario.entity_scheme;
+        let entities = scenario.recorded_entity_scheme();
         let (mut engine, _live_input) =
             build_game_numbering::<G>(&scenario.config, setup, entities)?;
         feed_inputs::<G>(&mut engine, &scenario.inputs);

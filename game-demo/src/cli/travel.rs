@@ -17,8 +17,8 @@ use super::say;
 /// as RON: every entity with its registered components, every resource and event queue.
 pub fn seek(file: &Path, tick: u64, dump: bool, executor: ExecutorKind) -> anyhow::Result<()> {
     let scenario = Scenario::load::<Asteroids>(file)?;
-    let mut timeline =
-        Timeline::<Asteroids>::open(&scenario, executor).context("cannot build the game")?;
+    let mut timeline = Timeline::<Asteroids>::open(&scenario, executor)
+        .with_context(|| format!("cannot open {} for time travel", file.display()))?;
     timeline
         .seek(tick)
         .with_context(|| format!("cannot seek {} to tick {tick}", file.display()))?;
