@@ -5,10 +5,11 @@
 //! have: the writer fills chunks of the folds' length one after the other and hands each to
 //! the other threads as soon as it is written, so the readers take it from the caches
 //! (mostly L2/L3, not measured) instead of reading last frame's buffer from memory; once it
-//! has written the frame, the writer's thread folds the chunks that are left too. (The engine's promise that events are readable
-//! the tick after they were written would still hold: only the partial results would wait
-//! for the next tick.) Each frame's chunks are kept until the frame after next, the two sets
-//! alternating, as the queue keeps a frame's events for the next tick.
+//! has written the frame, the writer's thread folds the chunks that are left too. (The
+//! engine's promise that events are readable the tick after they were written would still
+//! hold: only the partial results would wait for the next tick.) Each frame's chunks are
+//! kept until the frame after next, the two sets alternating, as the queue keeps a frame's
+//! events for the next tick.
 //!
 //! The workers sleep on a channel between frames, so they cost nothing while other
 //! contenders run; waking them is part of the frame, as it is for the engine.
