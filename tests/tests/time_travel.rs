@@ -577,13 +577,18 @@ impl Game for LateResource {
     }
 }
 
-#[test]
-fn a_restore_never_hands_out_the_id_of_a_resource_inserted_after_the_snapshot() {
-    let setup = RunSetup {
+/// Seed 1, 60 ticks a second, the sequential executor: the run of the restore tests below.
+fn sequential_setup() -> RunSetup {
+    RunSetup {
         seed: 1,
         tick_rate: 60,
         executor: ExecutorKind::Sequential,
-    };
+    }
+}
+
+#[test]
+fn a_restore_never_hands_out_the_id_of_a_resource_inserted_after_the_snapshot() {
+    let setup = sequential_setup();
     let (mut engine, _input) = build_game::<LateResource>(&(), setup).unwrap();
     let state = state_hasher::<LateResource>();
     engine.run_ticks(10).unwrap();
@@ -623,11 +628,7 @@ struct Extra;
 
 #[test]
 fn a_restore_that_cannot_place_an_entity_fails_before_changing_anything() {
-    let setup = RunSetup {
-        seed: 1,
-        tick_rate: 60,
-        executor: ExecutorKind::Sequential,
-    };
+    let setup = sequential_setup();
     let state = state_hasher::<LateResource>();
     let (mut captured, _input) = build_game::<LateResource>(&(), setup).unwrap();
     captured.run_ticks(60).unwrap();
@@ -699,11 +700,7 @@ fn observers(world: &World) -> Vec<Entity> {
 
 #[test]
 fn a_restore_never_hands_out_the_id_of_an_observer_added_after_the_snapshot() {
-    let setup = RunSetup {
-        seed: 1,
-        tick_rate: 60,
-        executor: ExecutorKind::Sequential,
-    };
+    let setup = sequential_setup();
     let (mut engine, _input) = build_game::<LateObserver>(&(), setup).unwrap();
     let state = state_hasher::<LateObserver>();
     engine.run_ticks(10).unwrap();
