@@ -80,6 +80,11 @@ impl ComputePool {
         }
     }
 
+    /// The worker threads, if there are any.
+    pub(crate) fn workers(&self) -> Option<&Arc<WorkerPool>> {
+        self.pool.as_ref()
+    }
+
     /// Threads that work on a loop: the pool's workers and the calling thread.
     pub fn threads(&self) -> usize {
         self.pool.as_ref().map_or(1, |pool| pool.workers() + 1)

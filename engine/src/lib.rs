@@ -155,7 +155,7 @@ pub use error::{BuildError, TickError};
 pub use ingest::{InputSource, SourceFeed, SourceTap, SourceTickStats};
 pub use queue::{
     EventFoldSystems, EventQueue, EventReader, EventWriter, FOLD_CHUNK_BYTES, QueueTickStats,
-    QueueTotals, WorldEventsExt, fold_chunk_len, on_event,
+    QueueTotals, WRITE_FOLD_MIN_BYTES, WorldEventsExt, fold_chunk_len, on_event,
 };
 pub use schedule::{
     ExecutorKind, OffloadPolicy, ParallelConfig, SchedulePlan, Spawners, SystemRun,

@@ -65,6 +65,10 @@ pub struct EventQueue<T: Event> {
     consumed: AtomicBool,
     last: QueueTickStats,
     totals: QueueTotals,
+    /// Counts every swap and every replacement of the events: partial results that event
+    /// folds computed at write time apply to the readable events only if exactly one swap
+    /// happened since their buffer was merged (see [`fold`](super::fold)).
+    generation: u64,
 }
 
 impl<T: Event> std::fmt::Debug for EventQueue<T> {
@@ -89,6 +93,7 @@ impl<T: Event> Default for EventQueue<T> {
             consumed: AtomicBool::new(false),
             last: QueueTickStats::default(),
             totals: QueueTotals::default(),
+            generation: 0,
         }
     }
 }
@@ -116,6 +121,7 @@ impl<T: Event> EventQueue<T> {
 
     /// Step 1 of a tick: last tick's writes become readable; last tick's readable events go.
     pub(crate) fn swap(&mut self) {
+        self.generation += 1;
         std::mem::swap(&mut self.readable, &mut self.pending);
         self.pending.clear();
         self.spare.exchange(&mut self.pending);
@@ -125,6 +131,11 @@ impl<T: Event> EventQueue<T> {
             self.pending.is_empty(),
             "pending must start every tick empty"
         );
+    }
+
+    /// How many swaps and replacements of the events this queue has seen.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The slot through which this queue hands the last readable buffer to a writer.
@@ -154,12 +165,15 @@ impl<T: Event> EventQueue<T> {
     /// Step 4 of a tick: one writer system's private buffer, appended in registration order.
     /// The first writer of a tick hands its whole buffer over (a pointer swap, no copy) and
     /// gets the empty pending buffer back; later ones are appended. Either way `events` ends
-    /// empty with capacity, so warm writers never allocate.
-    pub(crate) fn merge_written(&mut self, events: &mut Vec<T>) {
+    /// empty with capacity, so warm writers never allocate. Returns true when `events` became
+    /// the start of the pending events (nothing was pending before).
+    pub(crate) fn merge_written(&mut self, events: &mut Vec<T>) -> bool {
         if self.pending.is_empty() {
             std::mem::swap(&mut self.pending, events);
+            true
         } else {
             self.pending.append(events);
+            false
         }
     }
 
@@ -177,6 +191,7 @@ impl<T: Event> EventQueue<T> {
     /// Drops the readable and the pending events (restoring a snapshot that did not carry
     /// this queue).
     pub(crate) fn clear_events(&mut self) {
+        self.generation += 1;
         self.readable.clear();
         self.pending.clear();
     }
@@ -255,6 +270,7 @@ impl<T: Event + Clone> EventQueue<T> {
 
     /// Replaces the readable and the pending events.
     pub(crate) fn restore_contents(&mut self, readable: Vec<T>, pending: Vec<T>) {
+        self.generation += 1;
         self.readable = readable;
         self.pending = pending;
     }

@@ -13,12 +13,27 @@
 //! boundaries depend only on the event size, never on the thread count, so a fold that
 //! depends on its chunk only still gives the same result on any number of threads when its
 //! partials do not commute (a float sum, a list of events that passed a filter).
+//!
+//! # Folding at write time
+//!
+//! A writer that sends a large batch ([`WRITE_FOLD_MIN_BYTES`] or more, as its size hint
+//! says) folds the chunks as it writes them, while they are still in a cache, instead of
+//! leaving them to be read back from memory in the next tick ([`early`](super::early)): the
+//! engine's other threads fold each chunk as soon as it is written, and the writer folds its
+//! newest chunk itself when they fall behind. The partial results wait for the next tick, where
+//! the fold system takes them instead of folding those chunks again and merges them as usual.
+//! They are kept only when they are exactly what the next tick would compute: same chunk grid
+//! (the writer's events are the first of the pending ones, full chunks only), one swap since
+//! the merge, no replacement of the events in between (a restored snapshot). Anything else is
+//! folded at read time, so the results never depend on which path folded a chunk. A fold
+//! that panics at write time leaves its chunk to the read path, which panics again there and
+//! reports it.
 
 use std::{
     any::Any,
     marker::PhantomData,
     panic::{AssertUnwindSafe, catch_unwind, resume_unwind},
-    sync::OnceLock,
+    sync::{Arc, OnceLock},
 };
 
 use bevy_ecs::{
@@ -50,15 +65,38 @@ pub fn fold_chunk_len<E>() -> usize {
     (FOLD_CHUNK_BYTES / size_of::<E>().max(1)).max(1)
 }
 
+/// Batches of at least this many bytes of events (by their size hint) are folded as they are
+/// written; smaller ones, whose events are still in a cache in the next tick, when read.
+pub const WRITE_FOLD_MIN_BYTES: usize = 4 << 20;
+
 /// The folds of event type `E`, in the order they were added.
 #[derive(Resource)]
 pub(crate) struct EventFolds<E: Event> {
     folds: Vec<Box<dyn ErasedFold<E>>>,
+    /// The partial results a writer folded at write time, waiting in each fold's `early`
+    /// slots for the tick that reads those events.
+    early: Option<EarlyChunks>,
+}
+
+/// Which chunks of which events the waiting write-time partials are for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct EarlyChunks {
+    /// The queue's generation when the buffer was merged: it is readable one swap later.
+    generation: u64,
+    /// The address of the merged buffer, which becomes the readable one at that swap (only
+    /// compared).
+    buffer: usize,
+    /// Chunks `0..chunks` of the buffer were folded (a fold that panicked left its slot
+    /// empty).
+    chunks: usize,
 }
 
 impl<E: Event> Default for EventFolds<E> {
     fn default() -> Self {
-        Self { folds: Vec::new() }
+        Self {
+            folds: Vec::new(),
+            early: None,
+        }
     }
 }
 
@@ -70,29 +108,86 @@ impl<E: Event> EventFolds<E> {
         F: Fn(&[E]) -> P + Send + Sync + 'static,
     {
         self.folds.push(Box::new(Fold {
-            fold,
+            fold: Arc::new(fold),
             partials: Vec::new(),
+            early: Vec::new(),
             event: PhantomData,
         }));
         self.folds.len() - 1
+    }
+
+    /// One write-time fold per fold of `E`, in order, for a writer system.
+    pub(crate) fn write_time_folds(&self) -> Vec<Box<dyn EarlyFold<E>>> {
+        self.folds
+            .iter()
+            .map(|fold| fold.write_time_fold())
+            .collect()
+    }
+
+    /// Takes the partials a writer folded at write time for chunks `0..chunks` of the buffer
+    /// at address `buffer`, merged at the start of the pending events at queue generation
+    /// `generation`; gives the writer back empty slots.
+    pub(crate) fn keep_early(
+        &mut self,
+        folded: &mut [Box<dyn EarlyFold<E>>],
+        buffer: usize,
+        generation: u64,
+        chunks: usize,
+    ) {
+        for (fold, early) in self.folds.iter_mut().zip(folded) {
+            fold.keep_early(early.as_any_mut());
+        }
+        self.early = Some(EarlyChunks {
+            generation,
+            buffer,
+            chunks,
+        });
+    }
+
+    /// How many leading chunks of `readable` the waiting write-time partials cover: 0 unless
+    /// they were folded from exactly these events.
+    fn early_chunks_of(&mut self, readable: &[E], generation: u64) -> usize {
+        let Some(early) = self.early.take() else {
+            return 0;
+        };
+        let same_events = early.generation.wrapping_add(1) == generation
+            && early.buffer == readable.as_ptr() as usize;
+        if same_events {
+            early.chunks.min(readable.len() / fold_chunk_len::<E>())
+        } else {
+            0
+        }
     }
 }
 
 /// One fold with its partial results of the tick, one slot per chunk.
 struct Fold<E, P, F> {
-    fold: F,
+    fold: Arc<F>,
     /// Set by whichever thread folds the chunk; taken, in order, by the merge system.
     partials: Vec<OnceLock<P>>,
+    /// Partials folded at write time, for the next tick's first chunks.
+    early: Vec<OnceLock<P>>,
     event: PhantomData<fn(&E)>,
 }
 
 /// A fold without its partial result type, as the fold system sees it.
 trait ErasedFold<E>: Send + Sync {
-    /// Drops any partials left over and makes one empty slot per chunk of this tick.
-    fn start(&mut self, chunks: usize);
+    /// Drops any partials left over and makes one slot per chunk of this tick, the first
+    /// `early` of them filled from the write-time partials.
+    fn start(&mut self, chunks: usize, early: usize);
 
-    /// Folds chunk `index` into its slot.
+    /// The first chunk whose slot is empty (`chunks` if none is).
+    fn first_unfolded(&self) -> usize;
+
+    /// Folds chunk `index` into its slot, unless it is folded already.
     fn fold_chunk(&self, index: usize, events: &[E]);
+
+    /// The same fold, for a writer system to fold at write time.
+    fn write_time_fold(&self) -> Box<dyn EarlyFold<E>>;
+
+    /// Takes the partials of `early` (a [`WriteTimeFold`] of this fold) and gives it this
+    /// fold's empty slots.
+    fn keep_early(&mut self, early: &mut dyn Any);
 
     /// The fold, for its merge system to recover its type.
     fn as_any_mut(&mut self) -> &mut dyn Any;
@@ -104,16 +199,97 @@ where
     P: Send + Sync + 'static,
     F: Fn(&[E]) -> P + Send + Sync + 'static,
 {
-    fn start(&mut self, chunks: usize) {
-        self.partials.clear();
+    fn start(&mut self, chunks: usize, early: usize) {
+        if early > 0 {
+            std::mem::swap(&mut self.partials, &mut self.early);
+            self.partials.truncate(early);
+        } else {
+            self.partials.clear();
+        }
+        self.early.clear();
         self.partials.resize_with(chunks, OnceLock::new);
+    }
+
+    fn first_unfolded(&self) -> usize {
+        self.partials
+            .iter()
+            .position(|slot| slot.get().is_none())
+            .unwrap_or(self.partials.len())
     }
 
     fn fold_chunk(&self, index: usize, events: &[E]) {
         if let Some(slot) = self.partials.get(index) {
-            // Each chunk is folded once a tick, so the slot is empty.
+            // A chunk folded at write time is not folded again.
+            if slot.get().is_none() {
+                let _ = slot.set((self.fold)(events));
+            }
+        }
+    }
+
+    fn write_time_fold(&self) -> Box<dyn EarlyFold<E>> {
+        Box::new(WriteTimeFold {
+            fold: Arc::clone(&self.fold),
+            slots: Vec::new(),
+            event: PhantomData,
+        })
+    }
+
+    fn keep_early(&mut self, early: &mut dyn Any) {
+        // Only `EventFolds::write_time_folds` makes the writers' folds, in this order.
+        if let Some(early) = early.downcast_mut::<WriteTimeFold<E, P, F>>() {
+            std::mem::swap(&mut self.early, &mut early.slots);
+            early.slots.clear();
+        }
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+/// A fold as a writer system runs it at write time: the fold's function and the partial
+/// results of the chunks folded so far, one slot per chunk of the writer's buffer.
+struct WriteTimeFold<E, P, F> {
+    fold: Arc<F>,
+    slots: Vec<OnceLock<P>>,
+    event: PhantomData<fn(&E)>,
+}
+
+/// A write-time fold without its partial result type, as a writer system sees it.
+pub(crate) trait EarlyFold<E>: Send + Sync {
+    /// Makes sure there is a slot for each of the chunks `0..chunks` (filled ones stay).
+    fn prepare(&mut self, chunks: usize);
+
+    /// Folds chunk `index` into its slot (any thread; each chunk once).
+    fn fold_chunk(&self, index: usize, events: &[E]);
+
+    /// Drops every partial result.
+    fn clear(&mut self);
+
+    /// The fold, for [`EventFolds::keep_early`] to recover its type.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<E, P, F> EarlyFold<E> for WriteTimeFold<E, P, F>
+where
+    E: Event,
+    P: Send + Sync + 'static,
+    F: Fn(&[E]) -> P + Send + Sync + 'static,
+{
+    fn prepare(&mut self, chunks: usize) {
+        if self.slots.len() < chunks {
+            self.slots.resize_with(chunks, OnceLock::new);
+        }
+    }
+
+    fn fold_chunk(&self, index: usize, events: &[E]) {
+        if let Some(slot) = self.slots.get(index) {
             let _ = slot.set((self.fold)(events));
         }
+    }
+
+    fn clear(&mut self) {
+        self.slots.clear();
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {
@@ -123,17 +299,28 @@ where
 
 /// The system that runs every fold of `E` over this tick's events, chunk by chunk.
 pub(crate) fn run_event_folds<E: Event>(
-    events: EventReader<E>,
+    reader: EventReader<E>,
     mut folds: ResMut<EventFolds<E>>,
     pool: Res<ComputePool>,
 ) {
-    let events = events.as_slice();
+    let events = reader.as_slice();
     let chunk_len = fold_chunk_len::<E>();
     let chunks = events.len().div_ceil(chunk_len);
-    folds.folds.iter_mut().for_each(|fold| fold.start(chunks));
+    let early = folds.early_chunks_of(events, reader.queue.generation());
+    folds
+        .folds
+        .iter_mut()
+        .for_each(|fold| fold.start(chunks, early));
     let folds = &folds.folds;
-    pool.for_each_chunk(events, chunk_len, |index, chunk| {
-        fold_every_one(folds, index, chunk);
+    // Chunks folded at write time are skipped; any before `from` is folded by every fold.
+    let from = folds
+        .iter()
+        .map(|fold| fold.first_unfolded())
+        .min()
+        .unwrap_or(chunks);
+    let rest = events.get(from * chunk_len..).unwrap_or_default();
+    pool.for_each_chunk(rest, chunk_len, |index, chunk| {
+        fold_every_one(folds, from + index, chunk);
     });
 }
 

@@ -2,8 +2,11 @@
 //! writes through the world, the registry the engine swaps every tick, the `on_event` run
 //! condition, and event folds (readers run together chunk by chunk).
 
+#[allow(unsafe_code)]
+mod append;
 mod buffer;
 mod condition;
+mod early;
 pub(crate) mod fold;
 #[allow(unsafe_code)]
 mod params;
@@ -14,7 +17,7 @@ mod writer;
 
 pub use buffer::{EventQueue, QueueTickStats, QueueTotals};
 pub use condition::on_event;
-pub use fold::{EventFoldSystems, FOLD_CHUNK_BYTES, fold_chunk_len};
+pub use fold::{EventFoldSystems, FOLD_CHUNK_BYTES, WRITE_FOLD_MIN_BYTES, fold_chunk_len};
 pub use reader::EventReader;
 pub use world::WorldEventsExt;
 pub use writer::EventWriter;

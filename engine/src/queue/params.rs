@@ -14,6 +14,7 @@ use bevy_ecs::{
 
 use super::{
     buffer::SpareBuffer,
+    early::WriterFolds,
     registry::{ensure_queue, with_queue},
 };
 use crate::{Event, EventQueue, EventReader, EventWriter};
@@ -69,6 +70,7 @@ unsafe impl<T: Event> SystemParam for EventWriter<'_, T> {
         WriterState {
             buffer: Vec::new(),
             spare: world.resource::<EventQueue<T>>().spare(),
+            folds: WriterFolds::new(world),
         }
     }
 
@@ -84,7 +86,11 @@ unsafe impl<T: Event> SystemParam for EventWriter<'_, T> {
         if state.buffer.is_empty() {
             return;
         }
-        with_queue::<T, _>(world, |queue| queue.merge_written(&mut state.buffer));
+        let (first, buffer, generation) = with_queue::<T, _>(world, |queue| {
+            let first = queue.merge_written(&mut state.buffer);
+            (first, queue.pending().as_ptr() as usize, queue.generation())
+        });
+        state.folds.merged(world, first, buffer, generation);
     }
 
     unsafe fn get_param<'w, 's>(
@@ -98,6 +104,7 @@ unsafe impl<T: Event> SystemParam for EventWriter<'_, T> {
         }
         Ok(EventWriter {
             buffer: &mut state.buffer,
+            folds: &mut state.folds,
         })
     }
 }
@@ -105,12 +112,13 @@ unsafe impl<T: Event> SystemParam for EventWriter<'_, T> {
 /// A writer system's state: its private buffer, and the queue's spare slot through which it
 /// takes the buffer the readers just finished (see [`EventQueue`]).
 #[doc(hidden)]
-pub struct WriterState<T> {
+pub struct WriterState<T: Event> {
     buffer: Vec<T>,
     spare: SpareBuffer<T>,
+    folds: WriterFolds<T>,
 }
 
-impl<T> std::fmt::Debug for WriterState<T> {
+impl<T: Event> std::fmt::Debug for WriterState<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WriterState")
             .field("buffered", &self.buffer.len())

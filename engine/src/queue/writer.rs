@@ -1,5 +1,6 @@
 //! The write side of a queue: a buffer owned by one system, merged at the end of the tick.
 
+use super::early::WriterFolds;
 use crate::Event;
 
 /// A system parameter that sends events of type `T`, readable during the next tick.
@@ -23,8 +24,13 @@ use crate::Event;
 /// # app.add_systems(spawner);
 /// # app.build().unwrap();
 /// ```
+///
+/// When the event type has [event folds](crate::App::add_event_fold), a large
+/// [`send_batch`](Self::send_batch) also folds the events while it writes them (see
+/// [`fold`](crate::queue::fold#folding-at-write-time)); what the folds deliver does not change.
 pub struct EventWriter<'s, T: Event> {
     pub(crate) buffer: &'s mut Vec<T>,
+    pub(crate) folds: &'s mut WriterFolds<T>,
 }
 
 impl<T: Event> std::fmt::Debug for EventWriter<'_, T> {
@@ -43,8 +49,18 @@ impl<T: Event> EventWriter<'_, T> {
     }
 
     /// Sends every event of `events`, in order.
+    ///
+    /// If `T` has event folds and the iterator's size hint promises at least
+    /// [`WRITE_FOLD_MIN_BYTES`](crate::WRITE_FOLD_MIN_BYTES) of events, the batch is folded as
+    /// it is written, on this thread and on the engine's idle workers, instead of in the next
+    /// tick's fold system.
     pub fn send_batch(&mut self, events: impl IntoIterator<Item = T>) {
-        self.buffer.extend(events);
+        let events = events.into_iter();
+        if self.folds.wants(events.size_hint().0) {
+            self.folds.send_batch(self.buffer, events);
+        } else {
+            self.buffer.extend(events);
+        }
     }
 
     /// Events this system has sent during this tick so far.
