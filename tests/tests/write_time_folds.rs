@@ -1,16 +1,23 @@
 //! Event folds of large batches, folded while the writer writes them
 //! (`tickbus::WRITE_FOLD_MIN_BYTES`): every chunk is folded once, with the results a fold at
 //! read time gives, bit for bit and on every executor; a write through the world that moves
-//! the chunks drops the write-time results; a fold that panics at write time fails the tick
-//! that reads the chunk; a writer that fails part-way through a batch leaves nothing waiting.
+//! the chunks drops the write-time results; so do a fold set that skipped the tick and a merge
+//! at a sync point before the folds, without folding anything twice; the workers fold
+//! chunks while the writer writes; a fold that panics at write time fails the tick that reads
+//! the chunk; a writer that fails part-way through a batch leaves nothing waiting.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, AtomicUsize, Ordering},
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    thread::ThreadId,
+    time::{Duration, Instant},
 };
 
 use tickbus::{
-    ExecutorKind, TickError, WRITE_FOLD_MIN_BYTES, WorldEventsExt, fold_chunk_len, prelude::*,
+    EventFoldSystems, ExecutorKind, TickError, WRITE_FOLD_MIN_BYTES, WorldEventsExt,
+    fold_chunk_len, prelude::*,
 };
 
 /// A 64-byte event: 256 to a fold chunk, 65,536 to the write-time threshold.
@@ -73,49 +80,81 @@ struct Total(f64);
 /// Counts shared between the writer and the folds.
 #[derive(Default)]
 struct Probe {
-    /// True while the writer system is inside `send_batch`.
-    writing: AtomicBool,
+    /// The writer's thread while it is inside `send_batch`.
+    writer: Mutex<Option<ThreadId>>,
     /// Chunks folded while it was.
     folded_while_writing: AtomicUsize,
+    /// Chunks folded while it was, on another thread.
+    folded_elsewhere: AtomicUsize,
     /// Every call of the chunk-describing fold.
     calls: AtomicUsize,
+    /// Set: a chunk folded on the writer's thread waits (at most until then) until another
+    /// thread has folded one, so that a test of the helpers does not depend on which thread
+    /// is quicker.
+    wait_for_helpers_until: Mutex<Option<Instant>>,
+}
+
+impl Probe {
+    fn record_fold(&self) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let writer = *self.writer.lock().unwrap();
+        let Some(writer) = writer else {
+            return;
+        };
+        self.folded_while_writing.fetch_add(1, Ordering::Relaxed);
+        if writer != std::thread::current().id() {
+            self.folded_elsewhere.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let until = *self.wait_for_helpers_until.lock().unwrap();
+        while until.is_some_and(|until| Instant::now() < until)
+            && self.folded_elsewhere.load(Ordering::Relaxed) == 0
+        {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// Adds a writer of `writes(tick)` events.
+fn add_writer(app: &mut App, probe: &Arc<Probe>, writes: fn(u64) -> u64) {
+    let probe = Arc::clone(probe);
+    app.add_systems(move |mut out: EventWriter<Wide>, time: Res<SimTime>| {
+        let tick = time.tick();
+        *probe.writer.lock().unwrap() = Some(std::thread::current().id());
+        out.send_batch((0..writes(tick)).map(move |seq| wide(tick, seq)));
+        *probe.writer.lock().unwrap() = None;
+    });
+}
+
+/// Adds the two folds: one describing each chunk, one summing the values.
+fn add_folds(app: &mut App, probe: &Arc<Probe>) {
+    let probe = Arc::clone(probe);
+    app.add_event_fold(
+        move |chunk: &[Wide]| {
+            probe.record_fold();
+            chunk_seen(chunk)
+        },
+        |seen: &mut Seen, chunk| seen.0.push(chunk),
+    )
+    .add_event_fold(
+        |chunk: &[Wide]| chunk.iter().map(|w| w.value).sum::<f64>(),
+        |total: &mut Total, sum| total.0 += sum,
+    );
 }
 
 /// A writer of `writes(tick)` events plus, on ticks where `world_write(tick)`, one event
 /// written through the world before it merges; two folds.
 fn app(executor: ExecutorKind, probe: &Arc<Probe>, world_write: fn(u64) -> bool) -> App {
     let mut app = App::new();
-    let writer_probe = Arc::clone(probe);
-    let fold_probe = Arc::clone(probe);
     app.set_executor(executor)
         .add_systems(move |world: &mut World| {
             let tick = world.resource::<SimTime>().tick();
             if world_write(tick) {
                 world.send_event(wide(tick, u64::MAX));
             }
-        })
-        .add_systems(move |mut out: EventWriter<Wide>, time: Res<SimTime>| {
-            let tick = time.tick();
-            writer_probe.writing.store(true, Ordering::SeqCst);
-            out.send_batch((0..writes(tick)).map(|seq| wide(tick, seq)));
-            writer_probe.writing.store(false, Ordering::SeqCst);
-        })
-        .add_event_fold(
-            move |chunk: &[Wide]| {
-                fold_probe.calls.fetch_add(1, Ordering::Relaxed);
-                if fold_probe.writing.load(Ordering::SeqCst) {
-                    fold_probe
-                        .folded_while_writing
-                        .fetch_add(1, Ordering::Relaxed);
-                }
-                chunk_seen(chunk)
-            },
-            |seen: &mut Seen, chunk| seen.0.push(chunk),
-        )
-        .add_event_fold(
-            |chunk: &[Wide]| chunk.iter().map(|w| w.value).sum::<f64>(),
-            |total: &mut Total, sum| total.0 += sum,
-        );
+        });
+    add_writer(&mut app, probe, writes);
+    add_folds(&mut app, probe);
     app
 }
 
@@ -141,11 +180,16 @@ fn pending(tick: u64, world_write: fn(u64) -> bool) -> Vec<Wide> {
 /// What the folds must have merged after ticks `0..ticks`: the chunks of every tick's events
 /// but the last tick's (read in the next one), and their float sum chunk by chunk.
 fn expected(ticks: u64, world_write: fn(u64) -> bool) -> (Vec<ChunkSeen>, f64) {
+    expected_of((0..ticks - 1).map(|tick| pending(tick, world_write)))
+}
+
+/// The chunks of each batch of `batches`, and their float sum chunk by chunk.
+fn expected_of(batches: impl Iterator<Item = Vec<Wide>>) -> (Vec<ChunkSeen>, f64) {
     let chunk_len = fold_chunk_len::<Wide>();
     let mut seen = Vec::new();
     let mut total = 0.0;
-    for tick in 0..ticks - 1 {
-        for chunk in pending(tick, world_write).chunks(chunk_len) {
+    for batch in batches {
+        for chunk in batch.chunks(chunk_len) {
             seen.push(chunk_seen(chunk));
             total += chunk.iter().map(|w| w.value).sum::<f64>();
         }
@@ -153,23 +197,39 @@ fn expected(ticks: u64, world_write: fn(u64) -> bool) -> (Vec<ChunkSeen>, f64) {
     (seen, total)
 }
 
+/// The engine's merged results against `expected`.
+fn assert_merged(engine: &Engine, expected: &(Vec<ChunkSeen>, f64), context: &str) {
+    let world = engine.world();
+    assert_eq!(world.resource::<Seen>().0, expected.0, "{context}");
+    assert_eq!(
+        world.resource::<Total>().0.to_bits(),
+        expected.1.to_bits(),
+        "{context}"
+    );
+}
+
 const TICKS: u64 = 9;
 
 /// Runs `TICKS` ticks and checks what the folds merged against [`expected`]; returns the
 /// probe.
 fn run_and_check(executor: ExecutorKind, world_write: fn(u64) -> bool) -> Arc<Probe> {
-    let (expected_seen, expected_total) = expected(TICKS, world_write);
     let probe = Arc::new(Probe::default());
     let mut engine = app(executor, &probe, world_write).build().unwrap();
     engine.run_ticks(TICKS).unwrap();
-    let world = engine.world();
-    assert_eq!(world.resource::<Seen>().0, expected_seen, "{executor:?}");
-    assert_eq!(
-        world.resource::<Total>().0.to_bits(),
-        expected_total.to_bits(),
-        "{executor:?}"
+    assert_merged(
+        &engine,
+        &expected(TICKS, world_write),
+        &format!("{executor:?}"),
     );
     probe
+}
+
+/// Full chunks of the last tick's batch, which are folded already when `TICKS` ticks ran
+/// (they are merged in the next tick).
+fn folded_ahead() -> usize {
+    let last_batch = writes(TICKS - 1);
+    assert!(last_batch >= threshold());
+    last_batch as usize / fold_chunk_len::<Wide>()
 }
 
 #[test]
@@ -186,14 +246,10 @@ fn large_batches_are_folded_while_written_once_per_chunk_as_read_time_folds_woul
     );
     for executor in executors() {
         let probe = run_and_check(executor, no_world_writes);
-        // Once per chunk: the read path skipped every chunk folded at write time. The last
-        // tick's full chunks are folded already, to be merged in the next tick.
-        let last_batch = writes(TICKS - 1);
-        assert!(last_batch >= threshold());
-        let folded_ahead = last_batch as usize / fold_chunk_len::<Wide>();
+        // Once per chunk: the read path skipped every chunk folded at write time.
         assert_eq!(
             probe.calls.load(Ordering::Relaxed),
-            expected_seen.len() + folded_ahead,
+            expected_seen.len() + folded_ahead(),
             "{executor:?}"
         );
         assert!(
@@ -211,6 +267,76 @@ fn a_world_write_before_the_merge_moves_the_chunks_and_they_are_folded_again() {
     for executor in [ExecutorKind::Sequential, ExecutorKind::forced_parallel(2)] {
         let probe = run_and_check(executor, world_write);
         assert!(probe.folded_while_writing.load(Ordering::Relaxed) > 0);
+    }
+}
+
+#[test]
+fn the_workers_fold_chunks_while_the_writer_writes() {
+    let probe = Arc::new(Probe::default());
+    *probe.wait_for_helpers_until.lock().unwrap() = Some(Instant::now() + Duration::from_secs(5));
+    let mut engine = app(ExecutorKind::forced_parallel(2), &probe, no_world_writes)
+        .build()
+        .unwrap();
+    engine.run_ticks(TICKS).unwrap();
+    assert_merged(&engine, &expected(TICKS, no_world_writes), "two threads");
+    assert!(
+        probe.folded_elsewhere.load(Ordering::Relaxed) > 0,
+        "a worker folded chunks of the batch being written"
+    );
+}
+
+/// One large batch in tick 1, small ones after: read by the folds only in ticks 0, 4 and 8.
+fn writes_then_small(tick: u64) -> u64 {
+    if tick == 1 {
+        threshold() + 100
+    } else {
+        1_000 + tick
+    }
+}
+
+fn every_fourth_tick(time: Res<SimTime>) -> bool {
+    time.tick().is_multiple_of(4)
+}
+
+#[test]
+fn partials_of_events_a_skipped_fold_set_never_read_are_not_used_later() {
+    for executor in [ExecutorKind::Sequential, ExecutorKind::forced_parallel(2)] {
+        let probe = Arc::new(Probe::default());
+        let mut app = App::new();
+        app.set_executor(executor)
+            .configure_sets(EventFoldSystems.run_if(every_fourth_tick));
+        add_writer(&mut app, &probe, writes_then_small);
+        add_folds(&mut app, &probe);
+        let mut engine = app.build().unwrap();
+        engine.run_ticks(TICKS).unwrap();
+        assert!(probe.folded_while_writing.load(Ordering::Relaxed) > 0);
+        // Tick 4 reads tick 3's events and tick 8 tick 7's; tick 1's are never read.
+        let read = [3, 7].map(|tick| (0..writes_then_small(tick)).map(move |seq| wide(tick, seq)));
+        let expected = expected_of(read.into_iter().map(Iterator::collect));
+        assert_merged(&engine, &expected, &format!("{executor:?}"));
+    }
+}
+
+#[test]
+fn a_merge_at_a_sync_point_before_the_folds_keeps_its_partials_for_the_next_tick() {
+    for executor in [ExecutorKind::Sequential, ExecutorKind::forced_parallel(2)] {
+        let probe = Arc::new(Probe::default());
+        let mut app = App::new();
+        app.set_executor(executor);
+        add_writer(&mut app, &probe, writes);
+        // An exclusive system between the writer and the folds applies the writer's buffer
+        // there, before the folds of the same tick run.
+        app.add_systems(|_: &mut World| {});
+        add_folds(&mut app, &probe);
+        let mut engine = app.build().unwrap();
+        engine.run_ticks(TICKS).unwrap();
+        let expected = expected(TICKS, no_world_writes);
+        assert_merged(&engine, &expected, &format!("{executor:?}"));
+        assert_eq!(
+            probe.calls.load(Ordering::Relaxed),
+            expected.0.len() + folded_ahead(),
+            "{executor:?}: no chunk folded twice"
+        );
     }
 }
 
@@ -258,7 +384,14 @@ fn a_fold_that_panics_at_write_time_fails_the_tick_that_reads_its_chunk() {
             read - chunk_len,
             "{executor:?}"
         );
-        assert_eq!(world.resource::<Seen>().0, expected(4, no_world_writes).0);
+        let seen = expected(4, no_world_writes).0;
+        assert_eq!(world.resource::<Seen>().0, seen);
+        // Only the poisoned fold folds the poisoned chunk again, and the chunks after it.
+        assert_eq!(
+            probe.calls.load(Ordering::Relaxed),
+            seen.len(),
+            "{executor:?}"
+        );
     }
 }
 
@@ -286,12 +419,12 @@ fn a_writer_that_fails_part_way_through_a_large_batch_leaves_nothing_waiting() {
             matches!(error, TickError::SystemPanicked { tick: 1, .. }),
             "{executor:?}: {error}"
         );
-        // The ticks after it write and fold as usual.
+        // The events sent before the failure are delivered, and the ticks after it write and
+        // fold as usual.
         engine.run_ticks(3).unwrap();
+        let sent = |tick: u64| if tick == 1 { fail_at } else { threshold() + 10 };
+        let batches = (0..4).map(|tick| (0..sent(tick)).map(|seq| wide(tick, seq)).collect());
         let seen = &engine.world().resource::<Seen>().0;
-        let chunks_of_tick = |tick: u64| seen.iter().filter(|c| c.tick == tick).count();
-        let chunks = (threshold() + 10).div_ceil(fold_chunk_len::<Wide>() as u64) as usize;
-        assert_eq!(chunks_of_tick(0), chunks, "{executor:?}");
-        assert_eq!(chunks_of_tick(3), chunks, "{executor:?}");
+        assert_eq!(*seen, expected_of(batches).0, "{executor:?}");
     }
 }

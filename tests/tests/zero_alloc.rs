@@ -1,6 +1,7 @@
 //! Steady state allocates nothing: after warm-up, ticks that write, merge, swap and read a
-//! fixed number of events (the readers behind a set's run condition, and an event fold over
-//! several chunks) make zero heap
+//! fixed number of events (the readers behind a set's run condition, an event fold over
+//! several chunks, and one over a batch large enough to be folded as it is written) make zero
+//! heap
 //! allocations on any thread, on the sequential executor and on the parallel one with its
 //! workers really used (counted by a global
 //! allocator that only this test binary uses). The binary runs without the test harness
@@ -11,7 +12,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tickbus::{ExecutorKind, ExecutorTotals, ParallelConfig, fold_chunk_len, prelude::*};
+use tickbus::{
+    ExecutorKind, ExecutorTotals, ParallelConfig, WRITE_FOLD_MIN_BYTES, fold_chunk_len, prelude::*,
+};
 use tickbus_tests::alloc_count::{Counting, allocations_during};
 
 #[global_allocator]
@@ -57,6 +60,19 @@ fn write_wide(mut out: EventWriter<Wide>) {
     out.send_batch((0..4 * fold_chunk_len::<Wide>() as u64).map(Wide));
 }
 
+/// Events of a batch folded as it is written: 64 bytes, the threshold and a short chunk more.
+#[derive(Debug, Clone, Copy)]
+struct Large([u64; 8]);
+
+const LARGE_BATCH: u64 = (WRITE_FOLD_MIN_BYTES / size_of::<Large>()) as u64 + 100;
+
+#[derive(Resource, Default)]
+struct LargeSum(u64);
+
+fn write_large(mut out: EventWriter<Large>) {
+    out.send_batch((0..LARGE_BATCH).map(|i| Large([i; 8])));
+}
+
 /// Arrivals at the meeting of [`meet`] and [`meet_too`].
 #[derive(Resource, Default)]
 struct Meeting(AtomicUsize);
@@ -95,6 +111,11 @@ fn allocations_in_steady_state(executor: ExecutorKind, meeting: bool) -> (usize,
         .add_event_fold(
             |wide: &[Wide]| wide.iter().map(|w| w.0).sum::<u64>(),
             |sum: &mut WideSum, chunk_sum| sum.0 += chunk_sum,
+        )
+        .add_systems(write_large)
+        .add_event_fold(
+            |large: &[Large]| large.iter().map(|l| l.0[7]).sum::<u64>(),
+            |sum: &mut LargeSum, chunk_sum| sum.0 += chunk_sum,
         );
     if meeting {
         app.init_resource::<Meeting>().add_systems((meet, meet_too));
@@ -115,6 +136,12 @@ fn allocations_in_steady_state(executor: ExecutorKind, meeting: bool) -> (usize,
     let wide = 4 * fold_chunk_len::<Wide>() as u64;
     let wide_sum = 249 * (wide * (wide - 1) / 2);
     assert_eq!(engine.world().resource::<WideSum>().0, wide_sum, "the fold");
+    let large_sum = 249 * (LARGE_BATCH * (LARGE_BATCH - 1) / 2);
+    assert_eq!(
+        engine.world().resource::<LargeSum>().0,
+        large_sum,
+        "the fold at write time"
+    );
     let after = engine.executor_totals();
     let warm = ExecutorTotals {
         ticks: after.ticks - before.ticks,

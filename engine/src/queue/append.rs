@@ -94,12 +94,16 @@ impl<T> AppendEnd<'_, T> {
             local: 0,
         };
         let start = *len.len;
-        events.by_ref().take(room).for_each(|event| {
-            // SAFETY: `start + local < start + room <= capacity`: the slot is inside the
-            // buffer, past every published event and every event written before.
+        while len.local < room {
+            let Some(event) = events.next() else {
+                break;
+            };
+            // SAFETY: `start + local < start + room <= capacity` (the loop's bound, whatever
+            // the iterator does): the slot is inside the buffer, past every published event
+            // and every event written before.
             unsafe { base.add(start + len.local).write(event) };
             len.local += 1;
-        });
+        }
         len.local
     }
 
@@ -135,7 +139,7 @@ impl Drop for LenOnDrop<'_> {
 impl<T> Drop for AppendEnd<'_, T> {
     fn drop(&mut self) {
         // SAFETY: the first `len` slots are initialised: the vector's own events, then the
-        // ones `push` wrote in order; `len <= capacity`.
+        // ones `extend_up_to` wrote in order; `len <= capacity`.
         unsafe { self.vec.set_len(self.len) };
     }
 }

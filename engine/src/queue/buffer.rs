@@ -2,7 +2,7 @@
 
 use std::sync::{
     Arc, Mutex,
-    atomic::{AtomicBool, Ordering},
+    atomic::{AtomicBool, AtomicU64, Ordering},
 };
 
 use bevy_ecs::resource::Resource;
@@ -65,10 +65,24 @@ pub struct EventQueue<T: Event> {
     consumed: AtomicBool,
     last: QueueTickStats,
     totals: QueueTotals,
-    /// Counts every swap and every replacement of the events: partial results that event
-    /// folds computed at write time apply to the readable events only if exactly one swap
-    /// happened since their buffer was merged (see [`fold`](super::fold)).
-    generation: u64,
+    /// The merge that made the start of the pending events, and of the readable ones: event
+    /// folds use partial results computed at write time only for the readable events of the
+    /// merge they were computed for (see [`fold`](super::fold)). Replacing the events drops
+    /// both, and a new queue has neither.
+    pending_merge: Option<MergeId>,
+    readable_merge: Option<MergeId>,
+}
+
+/// Names one merge of a writer's buffer at the start of a queue's pending events, unique in
+/// the process (whatever queue, however many queues were made and dropped).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct MergeId(u64);
+
+impl MergeId {
+    fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        MergeId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
 }
 
 impl<T: Event> std::fmt::Debug for EventQueue<T> {
@@ -93,7 +107,8 @@ impl<T: Event> Default for EventQueue<T> {
             consumed: AtomicBool::new(false),
             last: QueueTickStats::default(),
             totals: QueueTotals::default(),
-            generation: 0,
+            pending_merge: None,
+            readable_merge: None,
         }
     }
 }
@@ -121,7 +136,7 @@ impl<T: Event> EventQueue<T> {
 
     /// Step 1 of a tick: last tick's writes become readable; last tick's readable events go.
     pub(crate) fn swap(&mut self) {
-        self.generation += 1;
+        self.readable_merge = self.pending_merge.take();
         std::mem::swap(&mut self.readable, &mut self.pending);
         self.pending.clear();
         self.spare.exchange(&mut self.pending);
@@ -133,9 +148,14 @@ impl<T: Event> EventQueue<T> {
         );
     }
 
-    /// How many swaps and replacements of the events this queue has seen.
-    pub(crate) fn generation(&self) -> u64 {
-        self.generation
+    /// The merge that made the start of the readable events, if any.
+    pub(crate) fn readable_merge(&self) -> Option<MergeId> {
+        self.readable_merge
+    }
+
+    /// The merge that made the start of the pending events, if any.
+    pub(crate) fn pending_merge(&self) -> Option<MergeId> {
+        self.pending_merge
     }
 
     /// The slot through which this queue hands the last readable buffer to a writer.
@@ -165,15 +185,17 @@ impl<T: Event> EventQueue<T> {
     /// Step 4 of a tick: one writer system's private buffer, appended in registration order.
     /// The first writer of a tick hands its whole buffer over (a pointer swap, no copy) and
     /// gets the empty pending buffer back; later ones are appended. Either way `events` ends
-    /// empty with capacity, so warm writers never allocate. Returns true when `events` became
-    /// the start of the pending events (nothing was pending before).
-    pub(crate) fn merge_written(&mut self, events: &mut Vec<T>) -> bool {
+    /// empty with capacity, so warm writers never allocate. Returns the merge's id when
+    /// `events` became the start of the pending events (nothing was pending before).
+    pub(crate) fn merge_written(&mut self, events: &mut Vec<T>) -> Option<MergeId> {
         if self.pending.is_empty() {
             std::mem::swap(&mut self.pending, events);
-            true
+            let merge = MergeId::next();
+            self.pending_merge = Some(merge);
+            Some(merge)
         } else {
             self.pending.append(events);
-            false
+            None
         }
     }
 
@@ -191,9 +213,15 @@ impl<T: Event> EventQueue<T> {
     /// Drops the readable and the pending events (restoring a snapshot that did not carry
     /// this queue).
     pub(crate) fn clear_events(&mut self) {
-        self.generation += 1;
+        self.forget_merges();
         self.readable.clear();
         self.pending.clear();
+    }
+
+    /// The events were replaced: no merge made them.
+    fn forget_merges(&mut self) {
+        self.pending_merge = None;
+        self.readable_merge = None;
     }
 
     /// Called by every reader system when it runs. Only flips a flag the first time, so
@@ -270,7 +298,7 @@ impl<T: Event + Clone> EventQueue<T> {
 
     /// Replaces the readable and the pending events.
     pub(crate) fn restore_contents(&mut self, readable: Vec<T>, pending: Vec<T>) {
-        self.generation += 1;
+        self.forget_merges();
         self.readable = readable;
         self.pending = pending;
     }

@@ -22,6 +22,7 @@ use bevy_ecs::{change_detection::DetectChangesMut, world::World};
 
 use super::{
     append::{self, AppendEnd, ReadEnd},
+    buffer::MergeId,
     fold::{EarlyFold, EventFolds, WRITE_FOLD_MIN_BYTES, fold_chunk_len},
 };
 use crate::{
@@ -111,6 +112,8 @@ impl<T: Event> WriterFolds<T> {
                 taken: &self.taken[..chunks],
                 claimed: AtomicUsize::new(first),
                 writing: AtomicBool::new(true),
+                // Without helpers the writer folds every chunk as soon as it is written.
+                lag: if self.pool.is_some() { HELPER_LAG } else { 0 },
             };
             let mut drive = |_: Ticket| task.write_and_fold(&mut writer, &mut events, first);
             let overflow = match &self.pool {
@@ -129,7 +132,7 @@ impl<T: Event> WriterFolds<T> {
     /// Slots for chunks `0..chunks`, and their flags cleared from `first` on.
     fn prepare(&mut self, first: usize, chunks: usize) {
         for fold in &mut self.folds {
-            fold.prepare(chunks);
+            fold.prepare(first, chunks);
         }
         if self.taken.len() < chunks {
             self.taken.resize_with(chunks, AtomicBool::default);
@@ -139,29 +142,20 @@ impl<T: Event> WriterFolds<T> {
         }
     }
 
-    /// After the writer's buffer was merged: hands its partials to the folds if the buffer
-    /// became the start of the pending events (`first`), then starts over with the next
-    /// buffer. `buffer` is the merged buffer's address, `generation` the queue's.
-    pub(crate) fn merged(
-        &mut self,
-        world: &mut World,
-        first: bool,
-        buffer: usize,
-        generation: u64,
-    ) {
-        self.merged_first = first;
-        if first
-            && self.folded > 0
+    /// After the writer's buffer was merged: hands its partials to the folds if the merge
+    /// made it the start of the pending events (`merge`), then starts over with the next
+    /// buffer.
+    pub(crate) fn merged(&mut self, world: &mut World, merge: Option<MergeId>) {
+        let folded = std::mem::take(&mut self.folded);
+        self.merged_first = merge.is_some();
+        if let Some(merge) = merge
+            && folded > 0
             && let Some(mut folds) = world.get_resource_mut::<EventFolds<T>>()
         {
-            folds.bypass_change_detection().keep_early(
-                &mut self.folds,
-                buffer,
-                generation,
-                self.folded,
-            );
+            folds
+                .bypass_change_detection()
+                .keep_early(&mut self.folds, merge, folded);
         }
-        self.folded = 0;
         for fold in &mut self.folds {
             fold.clear();
         }
@@ -178,6 +172,8 @@ struct ChunkFolds<'a, T> {
     /// False once the writer has written the batch (or unwound): chunks not published by
     /// then never will be.
     writing: AtomicBool,
+    /// Chunks the helpers may fall behind before the writer folds its newest one.
+    lag: usize,
 }
 
 impl<T: Event> ChunkFolds<'_, T> {
@@ -213,7 +209,7 @@ impl<T: Event> ChunkFolds<'_, T> {
             writer.publish();
             if appended == room {
                 let chunk = writer.len() / chunk_len - 1;
-                if chunk + 1 > self.claimed.load(Ordering::Relaxed) + HELPER_LAG {
+                if chunk + 1 > self.claimed.load(Ordering::Relaxed) + self.lag {
                     self.fold_once(chunk);
                 }
             } else {

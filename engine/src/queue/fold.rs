@@ -43,6 +43,7 @@ use bevy_ecs::{
     system::{Res, ResMut},
 };
 
+use super::buffer::MergeId;
 use crate::{ComputePool, Event, EventReader, schedule::node::drop_panic};
 
 /// Bytes of events in one chunk of an event fold (the last chunk of a tick may be shorter).
@@ -81,14 +82,22 @@ pub(crate) struct EventFolds<E: Event> {
 /// Which chunks of which events the waiting write-time partials are for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct EarlyChunks {
-    /// The queue's generation when the buffer was merged: it is readable one swap later.
-    generation: u64,
-    /// The address of the merged buffer, which becomes the readable one at that swap (only
-    /// compared).
-    buffer: usize,
+    /// The merge that made the folded buffer the start of the pending events.
+    merge: MergeId,
     /// Chunks `0..chunks` of the buffer were folded (a fold that panicked left its slot
     /// empty).
     chunks: usize,
+}
+
+/// What the fold system does with the waiting write-time partials.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Early {
+    /// They are for the first `n` chunks of the readable events.
+    Use(usize),
+    /// They are for the pending events (merged earlier in this tick): keep them waiting.
+    Wait,
+    /// None, or for events that are gone.
+    Drop,
 }
 
 impl<E: Event> Default for EventFolds<E> {
@@ -125,37 +134,47 @@ impl<E: Event> EventFolds<E> {
     }
 
     /// Takes the partials a writer folded at write time for chunks `0..chunks` of the buffer
-    /// at address `buffer`, merged at the start of the pending events at queue generation
-    /// `generation`; gives the writer back empty slots.
+    /// that `merge` made the start of the pending events; gives the writer back empty slots.
+    /// Keeps nothing if the writer's folds are not these (they always are: one write-time
+    /// fold per fold, made by [`write_time_folds`](Self::write_time_folds)).
     pub(crate) fn keep_early(
         &mut self,
         folded: &mut [Box<dyn EarlyFold<E>>],
-        buffer: usize,
-        generation: u64,
+        merge: MergeId,
         chunks: usize,
     ) {
-        for (fold, early) in self.folds.iter_mut().zip(folded) {
-            fold.keep_early(early.as_any_mut());
+        self.early = None;
+        if folded.len() != self.folds.len() {
+            return;
         }
-        self.early = Some(EarlyChunks {
-            generation,
-            buffer,
-            chunks,
-        });
+        let kept = self
+            .folds
+            .iter_mut()
+            .zip(folded)
+            .all(|(fold, early)| fold.keep_early(early.as_any_mut()));
+        if kept {
+            self.early = Some(EarlyChunks { merge, chunks });
+        }
     }
 
-    /// How many leading chunks of `readable` the waiting write-time partials cover: 0 unless
-    /// they were folded from exactly these events.
-    fn early_chunks_of(&mut self, readable: &[E], generation: u64) -> usize {
-        let Some(early) = self.early.take() else {
-            return 0;
-        };
-        let same_events = early.generation.wrapping_add(1) == generation
-            && early.buffer == readable.as_ptr() as usize;
-        if same_events {
-            early.chunks.min(readable.len() / fold_chunk_len::<E>())
-        } else {
-            0
+    /// What to do with the waiting write-time partials, given the merges that made the
+    /// readable and the pending events and how many readable events there are.
+    fn early_for(
+        &mut self,
+        readable: Option<MergeId>,
+        pending: Option<MergeId>,
+        events: usize,
+    ) -> Early {
+        match self.early {
+            Some(early) if Some(early.merge) == readable => {
+                self.early = None;
+                Early::Use(early.chunks.min(events / fold_chunk_len::<E>()))
+            }
+            Some(early) if Some(early.merge) == pending => Early::Wait,
+            _ => {
+                self.early = None;
+                Early::Drop
+            }
         }
     }
 }
@@ -173,8 +192,9 @@ struct Fold<E, P, F> {
 /// A fold without its partial result type, as the fold system sees it.
 trait ErasedFold<E>: Send + Sync {
     /// Drops any partials left over and makes one slot per chunk of this tick, the first
-    /// `early` of them filled from the write-time partials.
-    fn start(&mut self, chunks: usize, early: usize);
+    /// ones filled from the write-time partials if `early` says so (which it drops unless
+    /// they wait for the next tick).
+    fn start(&mut self, chunks: usize, early: Early);
 
     /// The first chunk whose slot is empty (`chunks` if none is).
     fn first_unfolded(&self) -> usize;
@@ -186,8 +206,8 @@ trait ErasedFold<E>: Send + Sync {
     fn write_time_fold(&self) -> Box<dyn EarlyFold<E>>;
 
     /// Takes the partials of `early` (a [`WriteTimeFold`] of this fold) and gives it this
-    /// fold's empty slots.
-    fn keep_early(&mut self, early: &mut dyn Any);
+    /// fold's empty slots; false if `early` is not a write-time form of this fold.
+    fn keep_early(&mut self, early: &mut dyn Any) -> bool;
 
     /// The fold, for its merge system to recover its type.
     fn as_any_mut(&mut self) -> &mut dyn Any;
@@ -199,14 +219,19 @@ where
     P: Send + Sync + 'static,
     F: Fn(&[E]) -> P + Send + Sync + 'static,
 {
-    fn start(&mut self, chunks: usize, early: usize) {
-        if early > 0 {
-            std::mem::swap(&mut self.partials, &mut self.early);
-            self.partials.truncate(early);
-        } else {
-            self.partials.clear();
+    fn start(&mut self, chunks: usize, early: Early) {
+        match early {
+            Early::Use(early) => {
+                std::mem::swap(&mut self.partials, &mut self.early);
+                self.partials.truncate(early);
+                self.early.clear();
+            }
+            Early::Wait => self.partials.clear(),
+            Early::Drop => {
+                self.partials.clear();
+                self.early.clear();
+            }
         }
-        self.early.clear();
         self.partials.resize_with(chunks, OnceLock::new);
     }
 
@@ -234,12 +259,13 @@ where
         })
     }
 
-    fn keep_early(&mut self, early: &mut dyn Any) {
-        // Only `EventFolds::write_time_folds` makes the writers' folds, in this order.
-        if let Some(early) = early.downcast_mut::<WriteTimeFold<E, P, F>>() {
-            std::mem::swap(&mut self.early, &mut early.slots);
-            early.slots.clear();
-        }
+    fn keep_early(&mut self, early: &mut dyn Any) -> bool {
+        self.early.clear();
+        let Some(early) = early.downcast_mut::<WriteTimeFold<E, P, F>>() else {
+            return false;
+        };
+        std::mem::swap(&mut self.early, &mut early.slots);
+        true
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {
@@ -257,8 +283,9 @@ struct WriteTimeFold<E, P, F> {
 
 /// A write-time fold without its partial result type, as a writer system sees it.
 pub(crate) trait EarlyFold<E>: Send + Sync {
-    /// Makes sure there is a slot for each of the chunks `0..chunks` (filled ones stay).
-    fn prepare(&mut self, chunks: usize);
+    /// Empty slots for chunks `first..chunks`; the slots of chunks `0..first` stay as they
+    /// are.
+    fn prepare(&mut self, first: usize, chunks: usize);
 
     /// Folds chunk `index` into its slot (any thread; each chunk once).
     fn fold_chunk(&self, index: usize, events: &[E]);
@@ -276,10 +303,9 @@ where
     P: Send + Sync + 'static,
     F: Fn(&[E]) -> P + Send + Sync + 'static,
 {
-    fn prepare(&mut self, chunks: usize) {
-        if self.slots.len() < chunks {
-            self.slots.resize_with(chunks, OnceLock::new);
-        }
+    fn prepare(&mut self, first: usize, chunks: usize) {
+        self.slots.truncate(first);
+        self.slots.resize_with(chunks.max(first), OnceLock::new);
     }
 
     fn fold_chunk(&self, index: usize, events: &[E]) {
@@ -306,7 +332,8 @@ pub(crate) fn run_event_folds<E: Event>(
     let events = reader.as_slice();
     let chunk_len = fold_chunk_len::<E>();
     let chunks = events.len().div_ceil(chunk_len);
-    let early = folds.early_chunks_of(events, reader.queue.generation());
+    let queue = reader.queue;
+    let early = folds.early_for(queue.readable_merge(), queue.pending_merge(), events.len());
     folds
         .folds
         .iter_mut()

@@ -86,11 +86,8 @@ unsafe impl<T: Event> SystemParam for EventWriter<'_, T> {
         if state.buffer.is_empty() {
             return;
         }
-        let (first, buffer, generation) = with_queue::<T, _>(world, |queue| {
-            let first = queue.merge_written(&mut state.buffer);
-            (first, queue.pending().as_ptr() as usize, queue.generation())
-        });
-        state.folds.merged(world, first, buffer, generation);
+        let merge = with_queue::<T, _>(world, |queue| queue.merge_written(&mut state.buffer));
+        state.folds.merged(world, merge);
     }
 
     unsafe fn get_param<'w, 's>(
