@@ -80,11 +80,12 @@ struct Total(f64);
 /// Counts shared between the writer and the folds.
 #[derive(Default)]
 struct Probe {
-    /// The writer's thread while it is inside `send_batch`.
-    writer: Mutex<Option<ThreadId>>,
-    /// Chunks folded while it was.
+    /// The writer's thread and tick while it is inside `send_batch`.
+    writer: Mutex<Option<(ThreadId, u64)>>,
+    /// Chunks of the batch being written folded while it was (not chunks of earlier ticks,
+    /// which the fold system may be folding at the same time).
     folded_while_writing: AtomicUsize,
-    /// Chunks folded while it was, on another thread.
+    /// The same, on another thread than the writer's.
     folded_elsewhere: AtomicUsize,
     /// Every call of the chunk-describing fold.
     calls: AtomicUsize,
@@ -95,10 +96,10 @@ struct Probe {
 }
 
 impl Probe {
-    fn record_fold(&self) {
+    fn record_fold(&self, chunk: &[Wide]) {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let writer = *self.writer.lock().unwrap();
-        let Some(writer) = writer else {
+        let Some((writer, _)) = writer.filter(|&(_, tick)| tick == chunk[0].tick) else {
             return;
         };
         self.folded_while_writing.fetch_add(1, Ordering::Relaxed);
@@ -120,7 +121,7 @@ fn add_writer(app: &mut App, probe: &Arc<Probe>, writes: fn(u64) -> u64) {
     let probe = Arc::clone(probe);
     app.add_systems(move |mut out: EventWriter<Wide>, time: Res<SimTime>| {
         let tick = time.tick();
-        *probe.writer.lock().unwrap() = Some(std::thread::current().id());
+        *probe.writer.lock().unwrap() = Some((std::thread::current().id(), tick));
         out.send_batch((0..writes(tick)).map(move |seq| wide(tick, seq)));
         *probe.writer.lock().unwrap() = None;
     });
@@ -131,7 +132,7 @@ fn add_folds(app: &mut App, probe: &Arc<Probe>) {
     let probe = Arc::clone(probe);
     app.add_event_fold(
         move |chunk: &[Wide]| {
-            probe.record_fold();
+            probe.record_fold(chunk);
             chunk_seen(chunk)
         },
         |seen: &mut Seen, chunk| seen.0.push(chunk),
