@@ -183,6 +183,14 @@ impl App {
     /// fold's share of that chunk, is still folded and merged, and the tick fails naming the
     /// folds' system (the panic of the lowest chunk, first fold first, on every executor).
     ///
+    /// A large batch ([`WRITE_FOLD_MIN_BYTES`](crate::WRITE_FOLD_MIN_BYTES) or more through
+    /// [`EventWriter::send_batch`](crate::EventWriter::send_batch)) is folded while it is
+    /// written, inside the writer system and on the engine's idle workers, a tick before
+    /// the merge; the partial results wait for the tick that reads the events, and are merged
+    /// there as above. So `fold` may run while the writer system runs: one more reason for it
+    /// to take no lock a writer might hold. A fold that panics at write time is folded again
+    /// when the events are read, and fails that tick as above.
+    ///
     /// ```
     /// use tickbus::prelude::*;
     ///

@@ -53,7 +53,10 @@ impl<T: Event> EventWriter<'_, T> {
     /// If `T` has event folds and the iterator's size hint promises at least
     /// [`WRITE_FOLD_MIN_BYTES`](crate::WRITE_FOLD_MIN_BYTES) of events, the batch is folded as
     /// it is written, on this thread and on the engine's idle workers, instead of in the next
-    /// tick's fold system.
+    /// tick's fold system. Only the writer whose events start the tick's writes can save the
+    /// fold system that work, so a writer whose buffer was merged after another writer's (or
+    /// after a write through the world) in its last tick leaves its next batch to the read
+    /// path.
     pub fn send_batch(&mut self, events: impl IntoIterator<Item = T>) {
         let events = events.into_iter();
         if self.folds.wants(events.size_hint().0) {

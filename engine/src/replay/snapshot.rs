@@ -661,7 +661,9 @@ fn uncaptured(world: &World, state: &StateHasher) -> Uncaptured {
 }
 
 fn is_engine_resource(name: &str) -> bool {
-    // Event folds hold their closures and, between ticks, no partials: nothing to capture.
+    // Event folds hold their closures and, between ticks, at most partials folded at write
+    // time, which a restore makes unusable (the queue forgets which merge made its events):
+    // the read path folds those chunks again. Nothing to capture.
     ENGINE_RESOURCES.contains(&name)
         || name.starts_with("EventQueue<")
         || name.starts_with("EventFolds<")

@@ -33,7 +33,8 @@ use std::{
 /// Work that several threads can share.
 pub(crate) trait Help: Sync {
     /// Works on the task until nothing is left for this thread right now, then returns. Must
-    /// never block waiting for another thread, and must not unwind (catch what it runs).
+    /// never block waiting for another thread (a wait bounded to microseconds for work that is
+    /// on its way is allowed), and must not unwind (catch what it runs).
     fn help(&self, ticket: Ticket);
 }
 
