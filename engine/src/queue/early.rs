@@ -144,8 +144,13 @@ impl<T: Event> WriterFolds<T> {
 
     /// After the writer's buffer was merged: hands its partials to the folds if the merge
     /// made it the start of the pending events (`merge`), then starts over with the next
-    /// buffer.
-    pub(crate) fn merged(&mut self, world: &mut World, merge: Option<MergeId>) {
+    /// buffer. `readable` is the merge that made the readable events.
+    pub(crate) fn merged(
+        &mut self,
+        world: &mut World,
+        merge: Option<MergeId>,
+        readable: Option<MergeId>,
+    ) {
         let folded = std::mem::take(&mut self.folded);
         self.merged_first = merge.is_some();
         if let Some(merge) = merge
@@ -154,7 +159,7 @@ impl<T: Event> WriterFolds<T> {
         {
             folds
                 .bypass_change_detection()
-                .keep_early(&mut self.folds, merge, folded);
+                .keep_early(&mut self.folds, merge, folded, readable);
         }
         for fold in &mut self.folds {
             fold.clear();

@@ -23,10 +23,12 @@
 //! newest chunk itself when they fall behind. The partial results wait for the next tick, where
 //! the fold system takes them instead of folding those chunks again and merges them as usual.
 //! They are kept only when they are exactly what the next tick would compute: same chunk grid
-//! (the writer's events are the first of the pending ones, full chunks only), one swap since
-//! the merge, no replacement of the events in between (a restored snapshot). Anything else is
-//! folded at read time, so the results never depend on which path folded a chunk. A fold
-//! that panics at write time leaves its chunk to the read path, which panics again there and
+//! (the writer's events are the first of the pending ones, full chunks only), and the
+//! readable events are the ones that merge made (each such merge has an id unique in the
+//! process, which the queue forgets when its events are replaced, as by a restored snapshot;
+//! partials merged earlier in the same tick wait for the next one). Anything else is folded
+//! at read time, so the results never depend on which path folded a chunk. A fold that
+//! panics at write time leaves its chunk to the read path, which panics again there and
 //! reports it.
 
 use std::{
@@ -74,9 +76,11 @@ pub const WRITE_FOLD_MIN_BYTES: usize = 4 << 20;
 #[derive(Resource)]
 pub(crate) struct EventFolds<E: Event> {
     folds: Vec<Box<dyn ErasedFold<E>>>,
-    /// The partial results a writer folded at write time, waiting in each fold's `early`
-    /// slots for the tick that reads those events.
-    early: Option<EarlyChunks>,
+    /// The partial results writers folded at write time, waiting in each fold's `early`
+    /// slots (same index) for the tick that reads those events. Two: a writer that merges at
+    /// a sync point before the folds run adds the partials for the next tick while those for
+    /// this tick still wait.
+    early: [Option<EarlyChunks>; 2],
 }
 
 /// Which chunks of which events the waiting write-time partials are for.
@@ -89,7 +93,7 @@ struct EarlyChunks {
     chunks: usize,
 }
 
-/// What the fold system does with the waiting write-time partials.
+/// What the fold system does with one slot of waiting write-time partials.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Early {
     /// They are for the first `n` chunks of the readable events.
@@ -100,11 +104,14 @@ enum Early {
     Drop,
 }
 
+/// What the fold system does with each slot of waiting write-time partials.
+type EarlyPlan = [Early; 2];
+
 impl<E: Event> Default for EventFolds<E> {
     fn default() -> Self {
         Self {
             folds: Vec::new(),
-            early: None,
+            early: [None; 2],
         }
     }
 }
@@ -119,7 +126,7 @@ impl<E: Event> EventFolds<E> {
         self.folds.push(Box::new(Fold {
             fold: Arc::new(fold),
             partials: Vec::new(),
-            early: Vec::new(),
+            early: [Vec::new(), Vec::new()],
             event: PhantomData,
         }));
         self.folds.len() - 1
@@ -134,16 +141,22 @@ impl<E: Event> EventFolds<E> {
     }
 
     /// Takes the partials a writer folded at write time for chunks `0..chunks` of the buffer
-    /// that `merge` made the start of the pending events; gives the writer back empty slots.
-    /// Keeps nothing if the writer's folds are not these (they always are: one write-time
-    /// fold per fold, made by [`write_time_folds`](Self::write_time_folds)).
+    /// that `merge` made the start of the pending events, into the slot that does not hold
+    /// partials for the `readable` events (which this tick's folds may not have used yet);
+    /// gives the writer back empty slots. Keeps nothing if the writer's folds are not these
+    /// (they always are: one write-time fold per fold, made by
+    /// [`write_time_folds`](Self::write_time_folds)).
     pub(crate) fn keep_early(
         &mut self,
         folded: &mut [Box<dyn EarlyFold<E>>],
         merge: MergeId,
         chunks: usize,
+        readable: Option<MergeId>,
     ) {
-        self.early = None;
+        let for_readable =
+            |early: &Option<EarlyChunks>| early.is_some_and(|early| Some(early.merge) == readable);
+        let slot = usize::from(for_readable(&self.early[0]));
+        self.early[slot] = None;
         if folded.len() != self.folds.len() {
             return;
         }
@@ -151,31 +164,31 @@ impl<E: Event> EventFolds<E> {
             .folds
             .iter_mut()
             .zip(folded)
-            .all(|(fold, early)| fold.keep_early(early.as_any_mut()));
+            .all(|(fold, early)| fold.keep_early(slot, early.as_any_mut()));
         if kept {
-            self.early = Some(EarlyChunks { merge, chunks });
+            self.early[slot] = Some(EarlyChunks { merge, chunks });
         }
     }
 
-    /// What to do with the waiting write-time partials, given the merges that made the
-    /// readable and the pending events and how many readable events there are.
-    fn early_for(
+    /// What to do with each slot of waiting write-time partials, given the merges that made
+    /// the readable and the pending events and how many readable events there are.
+    fn early_plan(
         &mut self,
         readable: Option<MergeId>,
         pending: Option<MergeId>,
         events: usize,
-    ) -> Early {
-        match self.early {
+    ) -> EarlyPlan {
+        self.early.each_mut().map(|slot| match *slot {
             Some(early) if Some(early.merge) == readable => {
-                self.early = None;
+                *slot = None;
                 Early::Use(early.chunks.min(events / fold_chunk_len::<E>()))
             }
             Some(early) if Some(early.merge) == pending => Early::Wait,
             _ => {
-                self.early = None;
+                *slot = None;
                 Early::Drop
             }
-        }
+        })
     }
 }
 
@@ -184,17 +197,18 @@ struct Fold<E, P, F> {
     fold: Arc<F>,
     /// Set by whichever thread folds the chunk; taken, in order, by the merge system.
     partials: Vec<OnceLock<P>>,
-    /// Partials folded at write time, for the next tick's first chunks.
-    early: Vec<OnceLock<P>>,
+    /// Partials folded at write time, for a later tick's first chunks (the slots of
+    /// [`EventFolds::early`]).
+    early: [Vec<OnceLock<P>>; 2],
     event: PhantomData<fn(&E)>,
 }
 
 /// A fold without its partial result type, as the fold system sees it.
 trait ErasedFold<E>: Send + Sync {
     /// Drops any partials left over and makes one slot per chunk of this tick, the first
-    /// ones filled from the write-time partials if `early` says so (which it drops unless
-    /// they wait for the next tick).
-    fn start(&mut self, chunks: usize, early: Early);
+    /// ones filled from the write-time partials `plan` says to use; drops the others unless
+    /// they wait for the next tick.
+    fn start(&mut self, chunks: usize, plan: EarlyPlan);
 
     /// The first chunk whose slot is empty (`chunks` if none is).
     fn first_unfolded(&self) -> usize;
@@ -205,9 +219,10 @@ trait ErasedFold<E>: Send + Sync {
     /// The same fold, for a writer system to fold at write time.
     fn write_time_fold(&self) -> Box<dyn EarlyFold<E>>;
 
-    /// Takes the partials of `early` (a [`WriteTimeFold`] of this fold) and gives it this
-    /// fold's empty slots; false if `early` is not a write-time form of this fold.
-    fn keep_early(&mut self, early: &mut dyn Any) -> bool;
+    /// Takes the partials of `early` (a [`WriteTimeFold`] of this fold) into waiting slot
+    /// `slot` and gives it that slot's emptied vector; false if `early` is not a write-time
+    /// form of this fold.
+    fn keep_early(&mut self, slot: usize, early: &mut dyn Any) -> bool;
 
     /// The fold, for its merge system to recover its type.
     fn as_any_mut(&mut self) -> &mut dyn Any;
@@ -219,17 +234,17 @@ where
     P: Send + Sync + 'static,
     F: Fn(&[E]) -> P + Send + Sync + 'static,
 {
-    fn start(&mut self, chunks: usize, early: Early) {
-        match early {
-            Early::Use(early) => {
-                std::mem::swap(&mut self.partials, &mut self.early);
-                self.partials.truncate(early);
-                self.early.clear();
-            }
-            Early::Wait => self.partials.clear(),
-            Early::Drop => {
-                self.partials.clear();
-                self.early.clear();
+    fn start(&mut self, chunks: usize, plan: EarlyPlan) {
+        self.partials.clear();
+        for (slot, early) in self.early.iter_mut().zip(plan) {
+            match early {
+                Early::Use(early) => {
+                    std::mem::swap(&mut self.partials, slot);
+                    self.partials.truncate(early);
+                    slot.clear();
+                }
+                Early::Wait => {}
+                Early::Drop => slot.clear(),
             }
         }
         self.partials.resize_with(chunks, OnceLock::new);
@@ -259,12 +274,15 @@ where
         })
     }
 
-    fn keep_early(&mut self, early: &mut dyn Any) -> bool {
-        self.early.clear();
+    fn keep_early(&mut self, slot: usize, early: &mut dyn Any) -> bool {
+        let Some(slot) = self.early.get_mut(slot) else {
+            return false;
+        };
+        slot.clear();
         let Some(early) = early.downcast_mut::<WriteTimeFold<E, P, F>>() else {
             return false;
         };
-        std::mem::swap(&mut self.early, &mut early.slots);
+        std::mem::swap(slot, &mut early.slots);
         true
     }
 
@@ -333,11 +351,11 @@ pub(crate) fn run_event_folds<E: Event>(
     let chunk_len = fold_chunk_len::<E>();
     let chunks = events.len().div_ceil(chunk_len);
     let queue = reader.queue;
-    let early = folds.early_for(queue.readable_merge(), queue.pending_merge(), events.len());
+    let plan = folds.early_plan(queue.readable_merge(), queue.pending_merge(), events.len());
     folds
         .folds
         .iter_mut()
-        .for_each(|fold| fold.start(chunks, early));
+        .for_each(|fold| fold.start(chunks, plan));
     let folds = &folds.folds;
     // Chunks folded at write time are skipped; any before `from` is folded by every fold.
     let from = folds

@@ -86,8 +86,13 @@ unsafe impl<T: Event> SystemParam for EventWriter<'_, T> {
         if state.buffer.is_empty() {
             return;
         }
-        let merge = with_queue::<T, _>(world, |queue| queue.merge_written(&mut state.buffer));
-        state.folds.merged(world, merge);
+        let (merge, readable) = with_queue::<T, _>(world, |queue| {
+            (
+                queue.merge_written(&mut state.buffer),
+                queue.readable_merge(),
+            )
+        });
+        state.folds.merged(world, merge, readable);
     }
 
     unsafe fn get_param<'w, 's>(
