@@ -112,10 +112,17 @@ impl<T: Event> WriterFolds<T> {
                 taken: &self.taken[..chunks],
                 claimed: AtomicUsize::new(first),
                 writing: AtomicBool::new(true),
-                // Without helpers the writer folds every chunk as soon as it is written.
-                lag: if self.pool.is_some() { HELPER_LAG } else { 0 },
             };
-            let mut drive = |_: Ticket| task.write_and_fold(&mut writer, &mut events, first);
+            let mut drive = |ticket: Ticket| {
+                // Without a posting (no workers, or none free) no helper comes: the writer
+                // folds every chunk as soon as it is written.
+                let lag = if ticket == Ticket::UNPOSTED {
+                    0
+                } else {
+                    HELPER_LAG
+                };
+                task.write_and_fold(&mut writer, &mut events, first, lag)
+            };
             let overflow = match &self.pool {
                 Some(pool) => pool.with_helpers(&task, pool.workers(), drive),
                 None => drive(Ticket::UNPOSTED),
@@ -177,23 +184,22 @@ struct ChunkFolds<'a, T> {
     /// False once the writer has written the batch (or unwound): chunks not published by
     /// then never will be.
     writing: AtomicBool,
-    /// Chunks the helpers may fall behind before the writer folds its newest one.
-    lag: usize,
 }
 
 impl<T: Event> ChunkFolds<'_, T> {
     /// The writer's part: writes the batch, folding its newest chunk whenever the helpers
-    /// lag, then folds every chunk from `first` on that nobody took. Returns the first event
-    /// that did not fit, if any.
+    /// lag by more than `lag` chunks, then folds every chunk from `first` on that nobody
+    /// took. Returns the first event that did not fit, if any.
     fn write_and_fold(
         &self,
         writer: &mut AppendEnd<'_, T>,
         events: &mut impl Iterator<Item = T>,
         first: usize,
+        lag: usize,
     ) -> Option<T> {
         let overflow = {
             let _written = StopOnDrop(&self.writing);
-            self.write(writer, events)
+            self.write(writer, events, lag)
         };
         let chunks = writer.len() / fold_chunk_len::<T>();
         for index in first..chunks {
@@ -206,6 +212,7 @@ impl<T: Event> ChunkFolds<'_, T> {
         &self,
         writer: &mut AppendEnd<'_, T>,
         events: &mut impl Iterator<Item = T>,
+        lag: usize,
     ) -> Option<T> {
         let chunk_len = fold_chunk_len::<T>();
         loop {
@@ -214,7 +221,7 @@ impl<T: Event> ChunkFolds<'_, T> {
             writer.publish();
             if appended == room {
                 let chunk = writer.len() / chunk_len - 1;
-                if chunk + 1 > self.claimed.load(Ordering::Relaxed) + self.lag {
+                if chunk + 1 > self.claimed.load(Ordering::Relaxed) + lag {
                     self.fold_once(chunk);
                 }
             } else {

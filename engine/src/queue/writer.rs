@@ -27,7 +27,7 @@ use crate::Event;
 ///
 /// When the event type has [event folds](crate::App::add_event_fold), a large
 /// [`send_batch`](Self::send_batch) also folds the events while it writes them (see
-/// [`fold`](crate::queue::fold#folding-at-write-time)); what the folds deliver does not change.
+/// [`App::add_event_fold`](crate::App::add_event_fold)); what the folds deliver does not change.
 pub struct EventWriter<'s, T: Event> {
     pub(crate) buffer: &'s mut Vec<T>,
     pub(crate) folds: &'s mut WriterFolds<T>,
@@ -55,8 +55,9 @@ impl<T: Event> EventWriter<'_, T> {
     /// it is written, on this thread and on the engine's idle workers, instead of in the next
     /// tick's fold system. Only the writer whose events start the tick's writes can save the
     /// fold system that work, so a writer whose buffer was merged after another writer's (or
-    /// after a write through the world) in its last tick leaves its next batch to the read
-    /// path.
+    /// after a write through the world) the last time its buffer was merged leaves its next
+    /// batch to the read path; partials that cannot be used (a restored snapshot, a fold set
+    /// that did not run) are folded again when read.
     pub fn send_batch(&mut self, events: impl IntoIterator<Item = T>) {
         let events = events.into_iter();
         if self.folds.wants(events.size_hint().0) {
