@@ -170,7 +170,10 @@ impl App {
     /// histograms, the few events that pass a filter); a reader that needs other system
     /// parameters stays an [`EventReader`](crate::EventReader) system. `fold` must depend on
     /// its chunk only (no shared counters or locks): which thread folds which chunk, and
-    /// when, varies from tick to tick.
+    /// when, varies from tick to tick. It may even run a tick early, while the events are
+    /// written (below), so the events' values must not change after they were sent (an event
+    /// holding a shared cell that a system changes before the folds run could be folded with
+    /// either value).
     ///
     /// The folds of `E` run in one system, and each fold's merge in a system of its own (named
     /// after `E` and `R` in plans, errors and traces), added here, all in the set

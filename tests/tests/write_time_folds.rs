@@ -17,7 +17,7 @@ use std::{
 };
 
 use tickbus::{
-    EventFoldSystems, ExecutorKind, TickError, WRITE_FOLD_MIN_BYTES, WorldEventsExt,
+    EventFoldSystems, EventQueue, ExecutorKind, TickError, WRITE_FOLD_MIN_BYTES, WorldEventsExt,
     fold_chunk_len,
     prelude::*,
     replay::{Game, RunSetup, Snapshot, StateHasher, build_game, state_hasher},
@@ -92,10 +92,12 @@ struct Probe {
     folded_elsewhere: AtomicUsize,
     /// Every call of the chunk-describing fold.
     calls: AtomicUsize,
-    /// Set: a chunk folded on the writer's thread waits (at most until then) until another
-    /// thread has folded one, so that a test of the helpers does not depend on which thread
-    /// is quicker.
-    wait_for_helpers_until: Mutex<Option<Instant>>,
+    /// Set: a chunk folded on the writer's thread waits (at most this long after its batch
+    /// began) until another thread has folded one, so that a test of the helpers does not
+    /// depend on which thread is quicker.
+    wait_for_helpers: Option<Duration>,
+    /// When the batch being written began.
+    batch_began: Mutex<Option<Instant>>,
 }
 
 impl Probe {
@@ -110,7 +112,10 @@ impl Probe {
             self.folded_elsewhere.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let until = *self.wait_for_helpers_until.lock().unwrap();
+        let began = *self.batch_began.lock().unwrap();
+        let until = began
+            .zip(self.wait_for_helpers)
+            .map(|(began, wait)| began + wait);
         while until.is_some_and(|until| Instant::now() < until)
             && self.folded_elsewhere.load(Ordering::Relaxed) == 0
         {
@@ -124,6 +129,7 @@ fn add_writer(app: &mut App, probe: &Arc<Probe>, writes: fn(u64) -> u64) {
     let probe = Arc::clone(probe);
     app.add_systems(move |mut out: EventWriter<Wide>, time: Res<SimTime>| {
         let tick = time.tick();
+        *probe.batch_began.lock().unwrap() = Some(Instant::now());
         *probe.writer.lock().unwrap() = Some((std::thread::current().id(), tick));
         out.send_batch((0..writes(tick)).map(move |seq| wide(tick, seq)));
         *probe.writer.lock().unwrap() = None;
@@ -276,9 +282,11 @@ fn a_world_write_before_the_merge_moves_the_chunks_and_they_are_folded_again() {
 
 #[test]
 fn the_workers_fold_chunks_while_the_writer_writes() {
-    let probe = Arc::new(Probe::default());
-    let budget = Instant::now() + Duration::from_secs(10);
-    *probe.wait_for_helpers_until.lock().unwrap() = Some(budget);
+    let probe = Arc::new(Probe {
+        wait_for_helpers: Some(Duration::from_millis(500)),
+        ..Probe::default()
+    });
+    let budget = Instant::now() + Duration::from_secs(20);
     let mut engine = app(ExecutorKind::forced_parallel(2), &probe, no_world_writes)
         .build()
         .unwrap();
@@ -340,7 +348,13 @@ fn a_merge_at_a_sync_point_before_the_folds_keeps_its_partials_for_the_next_tick
         add_writer(&mut app, &probe, always_large);
         // An exclusive system between the writer and the folds applies the writer's buffer
         // there, before the folds of the same tick run.
-        app.add_systems(|_: &mut World| {});
+        app.add_systems(|world: &mut World| {
+            let pending = world.resource::<EventQueue<Wide>>().pending().len();
+            assert!(
+                pending > 0,
+                "the writer's buffer was merged before this system"
+            );
+        });
         add_folds(&mut app, &probe);
         let mut engine = app.build().unwrap();
         engine.run_ticks(TICKS).unwrap();
@@ -456,6 +470,9 @@ tickbus::impl_stable_hash!(LargeSum { 0 });
 /// A game writing a large batch every tick, folded into [`LargeSum`].
 struct LargeBatches;
 
+/// Calls of [`LargeBatches`]'s fold (one test uses the game).
+static LARGE_FOLDS: AtomicUsize = AtomicUsize::new(0);
+
 impl Game for LargeBatches {
     const NAME: &'static str = "large-batches";
     type Config = ();
@@ -467,6 +484,7 @@ impl Game for LargeBatches {
         })
         .add_event_fold(
             |chunk: &[Wide]| {
+                LARGE_FOLDS.fetch_add(1, Ordering::Relaxed);
                 let key = |w: &Wide| (w.tick << 32) ^ w.seq;
                 chunk.iter().map(key).fold(0u64, u64::wrapping_add)
             },
@@ -487,16 +505,24 @@ fn a_restored_snapshot_folds_its_events_not_the_partials_of_later_ones() {
             executor,
         };
         let state = state_hasher::<LargeBatches>();
-        let (mut fresh, _input) = build_game::<LargeBatches>(&(), setup).unwrap();
-        fresh.run_ticks(4).unwrap();
         let (mut engine, _input) = build_game::<LargeBatches>(&(), setup).unwrap();
+        LARGE_FOLDS.store(0, Ordering::Relaxed);
         engine.run_ticks(3).unwrap();
         let snapshot = Snapshot::capture(&mut engine, &state).unwrap();
-        // Two more ticks leave partials of tick 4's batch waiting; the restore puts tick 2's
-        // events back as the pending ones.
+        // Two more ticks leave partials of tick 4's batch waiting (folded already: each tick
+        // folds one short chunk at read time); the restore puts tick 2's events back as the
+        // pending ones.
         engine.run_ticks(2).unwrap();
+        let chunks = (threshold() + 100) as usize / fold_chunk_len::<Wide>();
+        assert_eq!(
+            LARGE_FOLDS.load(Ordering::Relaxed),
+            5 * chunks + 4,
+            "{executor:?}"
+        );
         snapshot.restore(&mut engine, &state).unwrap();
         engine.run_ticks(1).unwrap();
+        let (mut fresh, _input) = build_game::<LargeBatches>(&(), setup).unwrap();
+        fresh.run_ticks(4).unwrap();
         assert_eq!(
             engine.world().resource::<LargeSum>().0,
             fresh.world().resource::<LargeSum>().0,

@@ -4,7 +4,7 @@
 //! The writer appends the batch chunk by chunk (the folds' chunks) and publishes each chunk
 //! as soon as it is full. The engine's workers, asked to help, take the published chunks in
 //! order and fold them from the caches the writer just filled. When they fall more than
-//! [`HELPER_LAG`] chunks behind (or there are none), the writer folds its newest chunk itself,
+//! [`HELPER_LAG`] chunks behind (or none could be asked), the writer folds its newest chunk itself,
 //! while it is still in its L1 cache; once the batch is written it folds every chunk nobody
 //! took. A chunk is folded once, by whoever takes its flag first; its partial results wait in
 //! the writer's slots until the buffer is merged (the writer's `apply`).
@@ -96,7 +96,8 @@ impl<T: Event> WriterFolds<T> {
     }
 
     /// Appends `events` to `buffer`, folding every full chunk of the buffer that is not
-    /// folded yet. Events beyond the size hint's lower bound are appended without folding.
+    /// folded yet. Events beyond the buffer's capacity after reserving the size hint's lower
+    /// bound are appended without folding.
     pub(crate) fn send_batch(&mut self, buffer: &mut Vec<T>, mut events: impl Iterator<Item = T>) {
         let chunk_len = fold_chunk_len::<T>();
         buffer.reserve(events.size_hint().0);
@@ -114,8 +115,8 @@ impl<T: Event> WriterFolds<T> {
                 writing: AtomicBool::new(true),
             };
             let mut drive = |ticket: Ticket| {
-                // Without a posting (no workers, or none free) no helper comes: the writer
-                // folds every chunk as soon as it is written.
+                // Without a posting (no workers, or the pool's board is full) no helper comes:
+                // the writer folds every chunk as soon as it is written.
                 let lag = if ticket == Ticket::UNPOSTED {
                     0
                 } else {

@@ -22,8 +22,8 @@
 //! engine's other threads fold each chunk as soon as it is written, and the writer folds its
 //! newest chunk itself when they fall behind. The partial results wait for the next tick, where
 //! the fold system takes them instead of folding those chunks again and merges them as usual
-//! (when they cannot be used, below, the chunks are folded twice: the cost of the cases
-//! write-time folding does not fit).
+//! (when they cannot be used, below, that work is wasted: the chunks are folded again when
+//! read, or not at all if the fold set skips that tick).
 //! They are kept only when they are exactly what the next tick would compute: same chunk grid
 //! (the writer's events are the first of the pending ones, full chunks only), and the
 //! readable events are the ones that merge made (each such merge has an id unique in the

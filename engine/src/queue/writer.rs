@@ -56,8 +56,9 @@ impl<T: Event> EventWriter<'_, T> {
     /// tick's fold system. Only the writer whose events start the tick's writes can save the
     /// fold system that work, so a writer whose buffer was merged after another writer's (or
     /// after a write through the world) the last time its buffer was merged leaves its next
-    /// batch to the read path; partials that cannot be used (a restored snapshot, a fold set
-    /// that did not run) are folded again when read.
+    /// batch to the read path. Write-time work can be wasted: a restored snapshot, or a writer
+    /// merged after another one this time, has its chunks folded again when read, and a fold
+    /// set that skips the tick that reads the events never uses them.
     pub fn send_batch(&mut self, events: impl IntoIterator<Item = T>) {
         let events = events.into_iter();
         if self.folds.wants(events.size_hint().0) {
