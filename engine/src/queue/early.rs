@@ -4,9 +4,9 @@
 //! The writer appends the batch chunk by chunk (the folds' chunks) and publishes each chunk
 //! as soon as it is full. The engine's workers, asked to help, take the published chunks in
 //! order and fold them from the caches the writer just filled. When they fall more than
-//! [`HELPER_LAG`] chunks behind (or none could be asked), the writer folds its newest chunk itself,
-//! while it is still in its L1 cache; once the batch is written it folds every chunk nobody
-//! took. A chunk is folded once, by whoever takes its flag first; its partial results wait in
+//! [`HELPER_LAG`] chunks behind (or none could be asked), the writer folds its newest chunk
+//! itself, while it is still in its L1 cache; once the batch is written it folds every chunk
+//! nobody took. A chunk is folded once, by whoever takes its flag first; its partial results wait in
 //! the writer's slots until the buffer is merged (the writer's `apply`).
 
 use std::{
@@ -34,8 +34,8 @@ use crate::{
 };
 
 /// Chunks the helpers may fall behind the writer before it folds its newest chunk itself.
-/// Measured on the event benchmark (`tickbus-bench --roofline`, 1M 16-byte events, four
-/// folds): 8 was faster than 1, 2, 4, 16 and 32.
+/// Measured with a variant of `tickbus-bench --roofline`'s `floor_write_fold_par` (1M 16-byte
+/// events, four folds, one run): 8 was faster than 1, 2, 4, 16 and 32.
 const HELPER_LAG: usize = 8;
 
 /// How long a helper waits for the writer's next chunk before it leaves (a writer that

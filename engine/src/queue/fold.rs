@@ -21,9 +21,8 @@
 //! leaving them to be read back from memory in the next tick ([`early`](super::early)): the
 //! engine's other threads fold each chunk as soon as it is written, and the writer folds its
 //! newest chunk itself when they fall behind. The partial results wait for the next tick, where
-//! the fold system takes them instead of folding those chunks again and merges them as usual
-//! (when they cannot be used, below, that work is wasted: the chunks are folded again when
-//! read, or not at all if the fold set skips that tick).
+//! the fold system takes them instead of folding those chunks again and merges them as usual.
+//!
 //! They are kept only when they are exactly what the next tick would compute: same chunk grid
 //! (the writer's events are the first of the pending ones, full chunks only), and the
 //! readable events are the ones that merge made (each such merge has an id unique in the
@@ -32,7 +31,8 @@
 //! at read time, so the results never depend on which path folded a chunk, as long as a fold
 //! depends only on its chunk's values and those do not change after they were sent (an event
 //! holding a shared cell that a system changes before the folds run could be folded with
-//! either value). A fold that
+//! either value). When the partials cannot be used, the write-time work is wasted: the chunks
+//! are folded again when read, or not at all if the fold set skips that tick. A fold that
 //! panics at write time leaves its chunk to the read path, which panics again there and
 //! reports it.
 
