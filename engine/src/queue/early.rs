@@ -245,8 +245,7 @@ impl<T: Event> ChunkFolds<'_, T> {
         if taken.swap(true, Ordering::Relaxed) {
             return;
         }
-        let chunk_len = fold_chunk_len::<T>();
-        let Some(events) = self.reader.get(index * chunk_len, (index + 1) * chunk_len) else {
+        let Some(events) = self.chunk(index) else {
             return;
         };
         for fold in self.folds {
@@ -257,14 +256,15 @@ impl<T: Event> ChunkFolds<'_, T> {
         }
     }
 
+    /// The events of chunk `index`, once the writer has published all of them.
+    fn chunk(&self, index: usize) -> Option<&[T]> {
+        let chunk_len = fold_chunk_len::<T>();
+        self.reader.get(index * chunk_len, (index + 1) * chunk_len)
+    }
+
     /// Waits (a little) until chunk `index` is published; false if it will not be soon.
     fn wait_for(&self, index: usize) -> bool {
-        let chunk_len = fold_chunk_len::<T>();
-        let published = || {
-            self.reader
-                .get(index * chunk_len, (index + 1) * chunk_len)
-                .is_some()
-        };
+        let published = || self.chunk(index).is_some();
         let mut deadline = None;
         let mut spins = 0u32;
         loop {
