@@ -158,3 +158,50 @@ fn an_event_written_in_the_last_tick_is_still_pending() {
         }]
     );
 }
+
+/// A user who removes an event queue gets an empty one back at the next write, and from
+/// then on that queue is swapped once a tick like any other: the events of one tick are
+/// readable in the next, not dropped by a second swap.
+#[test]
+fn a_removed_queue_comes_back_and_delivers_the_events_sent_after() {
+    let ticks = 4;
+    let script = Script {
+        writes: vec![[1, 0, 0]; ticks],
+        runs: vec![[true; READERS]; ticks],
+    };
+    let between = Ev {
+        writer: WRITERS,
+        tick: 0,
+        seq: 0,
+    };
+    for executor in [ExecutorKind::Sequential, ExecutorKind::default()] {
+        let mut engine = build(&script, executor);
+        engine.tick().unwrap();
+        let removed = engine
+            .world_mut()
+            .remove_resource::<tickbus::EventQueue<Ev>>();
+        assert_eq!(removed.map(|queue| queue.pending().len()), Some(1));
+        // Brings the queue back (empty), before tick 1's readers run.
+        engine.send_event(between);
+        for _ in 1..ticks {
+            engine.tick().unwrap();
+        }
+        let seen = &engine.world().resource::<Seen>().0[0];
+        let read: Vec<(u64, Vec<(usize, u64)>)> = seen
+            .iter()
+            .map(|(tick, events)| {
+                let events = events.iter().map(|event| (event.writer, event.tick));
+                (*tick, events.collect())
+            })
+            .collect();
+        // Tick 0's event went with the removed queue; every later one is read once, a tick
+        // after it was sent.
+        let expected = vec![
+            (0, vec![]),
+            (1, vec![(WRITERS, 0)]),
+            (2, vec![(0, 1)]),
+            (3, vec![(0, 2)]),
+        ];
+        assert_eq!(read, expected, "{executor:?}");
+    }
+}

@@ -66,16 +66,24 @@ pub(crate) struct QueueRegistry {
     pub(crate) entries: Vec<QueueEntry>,
 }
 
-/// Registers the queue of `T` once; later calls do nothing.
+/// Makes sure the queue of `T` exists and is registered once; later calls do nothing.
+///
+/// A queue the user removed is inserted again (empty) but not registered again: a second
+/// entry would swap it twice a tick, and the second swap would drop every event.
 pub(crate) fn ensure_queue<T: Event>(world: &mut World) {
     if world.contains_resource::<EventQueue<T>>() {
         return;
     }
     world.init_resource::<EventQueue<T>>();
-    world
-        .get_resource_or_init::<QueueRegistry>()
+    let entry = QueueEntry::of::<T>();
+    let mut registry = world.get_resource_or_init::<QueueRegistry>();
+    let registered = registry
         .entries
-        .push(QueueEntry::of::<T>());
+        .iter()
+        .any(|known| (known.type_id)() == (entry.type_id)());
+    if !registered {
+        registry.entries.push(entry);
+    }
 }
 
 /// Runs `f` on the queue of `T`, for the engine's own writes (collection, merging): the
