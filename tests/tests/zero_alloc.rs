@@ -13,7 +13,8 @@ use std::{
 };
 
 use tickbus::{
-    ExecutorKind, ExecutorTotals, ParallelConfig, WRITE_FOLD_MIN_BYTES, fold_chunk_len, prelude::*,
+    EventQueue, ExecutorKind, ExecutorTotals, ParallelConfig, WRITE_FOLD_MIN_BYTES, fold_chunk_len,
+    prelude::*,
 };
 use tickbus_tests::alloc_count::{Counting, allocations_during};
 
@@ -73,6 +74,18 @@ fn write_large(mut out: EventWriter<Large>) {
     out.send_batch((0..LARGE_BATCH).map(|i| Large([i; 8])));
 }
 
+/// Large batches merged here: how many events of [`Large`] were pending.
+#[derive(Resource, Default)]
+struct MergedBeforeSyncPoint(usize);
+
+/// An exclusive system between [`write_large`] and its fold: the writer's buffer is merged
+/// here, before the fold of the same tick runs, so its write-time partials wait in the
+/// second slot while the fold uses the first.
+fn sync_point(world: &mut World) {
+    let pending = world.resource::<EventQueue<Large>>().pending().len();
+    world.resource_mut::<MergedBeforeSyncPoint>().0 += usize::from(pending > 0);
+}
+
 /// Arrivals at the meeting of [`meet`] and [`meet_too`].
 #[derive(Resource, Default)]
 struct Meeting(AtomicUsize);
@@ -94,9 +107,17 @@ fn meet_too(meeting: Res<Meeting>) {
     meet(meeting);
 }
 
-/// Allocations on all threads during 200 warm ticks, and how the systems ran meanwhile;
-/// `meeting` adds the pair that meets (for executors with workers).
-fn allocations_in_steady_state(executor: ExecutorKind, meeting: bool) -> (usize, ExecutorTotals) {
+/// What a steady-state run adds to the common workload.
+#[derive(Clone, Copy, Debug, Default)]
+struct Extras {
+    /// The pair that meets (for executors with workers).
+    meeting: bool,
+    /// [`sync_point`] between the large batch's writer and its fold.
+    sync_point: bool,
+}
+
+/// Allocations on all threads during 200 warm ticks, and how the systems ran meanwhile.
+fn allocations_in_steady_state(executor: ExecutorKind, extras: Extras) -> (usize, ExecutorTotals) {
     let mut app = App::new();
     // A bounded channel is a preallocated ring; an unbounded one allocates a block every
     // 31 messages (crossbeam's list flavour), which is the channel's cost, not the tick's.
@@ -112,12 +133,16 @@ fn allocations_in_steady_state(executor: ExecutorKind, meeting: bool) -> (usize,
             |wide: &[Wide]| wide.iter().map(|w| w.0).sum::<u64>(),
             |sum: &mut WideSum, chunk_sum| sum.0 += chunk_sum,
         )
-        .add_systems(write_large)
-        .add_event_fold(
-            |large: &[Large]| large.iter().map(|l| l.0[7]).sum::<u64>(),
-            |sum: &mut LargeSum, chunk_sum| sum.0 += chunk_sum,
-        );
-    if meeting {
+        .add_systems(write_large);
+    if extras.sync_point {
+        app.init_resource::<MergedBeforeSyncPoint>()
+            .add_systems(sync_point);
+    }
+    app.add_event_fold(
+        |large: &[Large]| large.iter().map(|l| l.0[7]).sum::<u64>(),
+        |sum: &mut LargeSum, chunk_sum| sum.0 += chunk_sum,
+    );
+    if extras.meeting {
         app.init_resource::<Meeting>().add_systems((meet, meet_too));
     }
     let mut engine = app.build().unwrap();
@@ -142,6 +167,13 @@ fn allocations_in_steady_state(executor: ExecutorKind, meeting: bool) -> (usize,
         large_sum,
         "the fold at write time"
     );
+    if extras.sync_point {
+        let merged = engine.world().resource::<MergedBeforeSyncPoint>().0;
+        assert_eq!(
+            merged, 250,
+            "every tick's batch was merged at the sync point"
+        );
+    }
     let after = engine.executor_totals();
     let warm = ExecutorTotals {
         ticks: after.ticks - before.ticks,
@@ -158,24 +190,34 @@ fn main() {
 }
 
 fn warm_ticks_allocate_nothing_on_any_thread() {
-    let (sequential, _) = allocations_in_steady_state(ExecutorKind::Sequential, false);
+    let (sequential, _) = allocations_in_steady_state(ExecutorKind::Sequential, Extras::default());
     assert_eq!(sequential, 0, "sequential");
+    let at_sync_point = Extras {
+        sync_point: true,
+        ..Extras::default()
+    };
+    let (sequential, _) = allocations_in_steady_state(ExecutorKind::Sequential, at_sync_point);
+    assert_eq!(sequential, 0, "sequential, a merge at a sync point");
     let inline_only = ExecutorKind::Parallel(ParallelConfig {
         threads: 2,
         offload_min: Duration::MAX,
         ..ParallelConfig::default()
     });
-    let (inline, _) = allocations_in_steady_state(inline_only, false);
+    let (inline, _) = allocations_in_steady_state(inline_only, Extras::default());
     assert_eq!(inline, 0, "parallel x2, everything inline");
-    for threads in [2, 4] {
+    for (threads, sync_point) in [(2, false), (4, false), (2, true)] {
+        let extras = Extras {
+            meeting: true,
+            sync_point,
+        };
         let (parallel, ran) =
-            allocations_in_steady_state(ExecutorKind::forced_parallel(threads), true);
-        assert_eq!(parallel, 0, "parallel x{threads}: {ran:?}");
+            allocations_in_steady_state(ExecutorKind::forced_parallel(threads), extras);
+        assert_eq!(parallel, 0, "parallel x{threads}, {extras:?}: {ran:?}");
         // Proof that the counted ticks used the workers, not how often: on a busy machine a
         // worker may arrive after the driving thread gave up waiting for it.
         assert!(
             ran.systems_on_workers > 0 && ran.ticks_with_overlap > 0,
-            "parallel x{threads}: the workers ran systems beside the driving thread in the \
+            "parallel x{threads}, {extras:?}: the workers ran systems beside the driving thread in the \
              counted ticks: {ran:?}"
         );
     }
