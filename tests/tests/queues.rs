@@ -159,6 +159,33 @@ fn an_event_written_in_the_last_tick_is_still_pending() {
     );
 }
 
+/// The engine's executors for the queue-removal tests: the sequential one and the parallel one
+/// with its workers used.
+fn executors() -> [ExecutorKind; 2] {
+    [ExecutorKind::Sequential, ExecutorKind::forced_parallel(3)]
+}
+
+/// What reader 0 saw: per run, its tick and the (writer, tick) of each event.
+fn read_by_first_reader(engine: &Engine) -> Vec<(u64, Vec<(usize, u64)>)> {
+    engine.world().resource::<Seen>().0[0]
+        .iter()
+        .map(|(tick, events)| {
+            let events = events.iter().map(|event| (event.writer, event.tick));
+            (*tick, events.collect())
+        })
+        .collect()
+}
+
+/// How many queues of `Ev` the last tick's statistics list (one per registration).
+fn queues_of_ev(engine: &Engine) -> usize {
+    let stats = engine.stats();
+    stats
+        .queues
+        .iter()
+        .filter(|(name, _)| name.ends_with("::Ev"))
+        .count()
+}
+
 /// A user who removes an event queue gets an empty one back at the next write, and from
 /// then on that queue is swapped once a tick like any other: the events of one tick are
 /// readable in the next, not dropped by a second swap.
@@ -174,7 +201,7 @@ fn a_removed_queue_comes_back_and_delivers_the_events_sent_after() {
         tick: 0,
         seq: 0,
     };
-    for executor in [ExecutorKind::Sequential, ExecutorKind::default()] {
+    for executor in executors() {
         let mut engine = build(&script, executor);
         engine.tick().unwrap();
         let removed = engine
@@ -186,14 +213,6 @@ fn a_removed_queue_comes_back_and_delivers_the_events_sent_after() {
         for _ in 1..ticks {
             engine.tick().unwrap();
         }
-        let seen = &engine.world().resource::<Seen>().0[0];
-        let read: Vec<(u64, Vec<(usize, u64)>)> = seen
-            .iter()
-            .map(|(tick, events)| {
-                let events = events.iter().map(|event| (event.writer, event.tick));
-                (*tick, events.collect())
-            })
-            .collect();
         // Tick 0's event went with the removed queue; every later one is read once, a tick
         // after it was sent.
         let expected = vec![
@@ -202,6 +221,76 @@ fn a_removed_queue_comes_back_and_delivers_the_events_sent_after() {
             (2, vec![(0, 1)]),
             (3, vec![(0, 2)]),
         ];
-        assert_eq!(read, expected, "{executor:?}");
+        assert_eq!(read_by_first_reader(&engine), expected, "{executor:?}");
+        assert_eq!(queues_of_ev(&engine), 1, "{executor:?}: registered once");
+    }
+}
+
+/// A queue removed during a tick (here by an exclusive system after the writers): the events
+/// merged into it go with it, the next tick's readers fail with an error that names the
+/// missing queue, and the writers of that tick bring it back, so the tick after reads their
+/// events.
+#[test]
+fn a_queue_removed_during_a_tick_fails_the_next_readers_then_delivers_again() {
+    let ticks = 5;
+    let script = Script {
+        writes: vec![[1, 0, 0]; ticks],
+        runs: vec![[true; READERS]; ticks],
+    };
+    for executor in executors() {
+        let mut app = App::new();
+        app.set_executor(executor)
+            .insert_resource(script.clone())
+            .insert_resource(Seen(vec![Vec::new(); READERS]))
+            .add_systems(writer(0))
+            .add_systems((reader(0), reader(1), reader(2)))
+            .add_systems(|world: &mut World| {
+                if world.resource::<SimTime>().tick() == 1 {
+                    world.remove_resource::<tickbus::EventQueue<Ev>>();
+                }
+            });
+        let mut engine = app.build().unwrap();
+        engine.run_ticks(2).unwrap();
+        let error = engine.tick().expect_err("tick 2's readers find no queue");
+        let message = error.to_string();
+        assert!(
+            message.contains("reader") && message.contains("EventQueue"),
+            "{executor:?}: {message}"
+        );
+        engine.run_ticks(2).unwrap();
+        // Tick 1's event went with the queue; tick 2's reader failed; tick 2's and 3's events
+        // are read in ticks 3 and 4.
+        let expected = vec![
+            (0, vec![]),
+            (1, vec![(0, 0)]),
+            (3, vec![(0, 2)]),
+            (4, vec![(0, 3)]),
+        ];
+        assert_eq!(read_by_first_reader(&engine), expected, "{executor:?}");
+        assert_eq!(queues_of_ev(&engine), 1, "{executor:?}: registered once");
+    }
+}
+
+/// A queue the user inserts before anything registered its type is registered by the first
+/// system that uses it, and swapped every tick like any other.
+#[test]
+fn a_queue_the_user_inserted_is_swapped_like_any_other() {
+    let ticks = 3;
+    let script = Script {
+        writes: vec![[1, 0, 0]; ticks],
+        runs: vec![[true; READERS]; ticks],
+    };
+    for executor in executors() {
+        let mut app = App::new();
+        app.init_resource::<tickbus::EventQueue<Ev>>()
+            .set_executor(executor)
+            .insert_resource(script.clone())
+            .insert_resource(Seen(vec![Vec::new(); READERS]))
+            .add_systems((writer(0), reader(0), reader(1), reader(2)));
+        let mut engine = app.build().unwrap();
+        engine.run_ticks(ticks as u64).unwrap();
+        let expected = vec![(0, vec![]), (1, vec![(0, 0)]), (2, vec![(0, 1)])];
+        assert_eq!(read_by_first_reader(&engine), expected, "{executor:?}");
+        assert_eq!(queues_of_ev(&engine), 1, "{executor:?}: registered once");
     }
 }

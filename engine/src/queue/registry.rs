@@ -1,6 +1,6 @@
 //! Type-erased list of the registered queues, so the engine can swap and count them per tick.
 
-use std::any::type_name;
+use std::{any::type_name, marker::PhantomData};
 
 use bevy_ecs::{change_detection::DetectChangesMut, resource::Resource, world::World};
 
@@ -66,29 +66,35 @@ pub(crate) struct QueueRegistry {
     pub(crate) entries: Vec<QueueEntry>,
 }
 
-/// Makes sure the queue of `T` exists and is registered once; later calls do nothing.
+/// Marks the queue of `T` as registered in the world's [`QueueRegistry`], whatever becomes
+/// of the queue resource itself (a user may remove it, or insert one of their own).
+#[derive(Resource)]
+struct Registered<T: Event>(PhantomData<fn() -> T>);
+
+/// Makes sure the queue of `T` exists and is registered, once.
 ///
-/// A queue the user removed is inserted again (empty) but not registered again: a second
-/// entry would swap it twice a tick, and the second swap would drop every event.
+/// The queue resource and its registration are checked apart:
+/// * a queue the user inserted before anything registered its type is registered here (or it
+///   would never be swapped, and its events never become readable);
+/// * a queue the user removed is inserted again, empty, but not registered again (a second
+///   entry would swap it twice a tick, and the second swap would drop every event).
 pub(crate) fn ensure_queue<T: Event>(world: &mut World) {
-    if world.contains_resource::<EventQueue<T>>() {
-        return;
+    if !world.contains_resource::<EventQueue<T>>() {
+        world.init_resource::<EventQueue<T>>();
     }
-    world.init_resource::<EventQueue<T>>();
-    let entry = QueueEntry::of::<T>();
-    let mut registry = world.get_resource_or_init::<QueueRegistry>();
-    let registered = registry
-        .entries
-        .iter()
-        .any(|known| (known.type_id)() == (entry.type_id)());
-    if !registered {
-        registry.entries.push(entry);
+    if !world.contains_resource::<Registered<T>>() {
+        world.insert_resource(Registered::<T>(PhantomData));
+        world
+            .get_resource_or_init::<QueueRegistry>()
+            .entries
+            .push(QueueEntry::of::<T>());
     }
 }
 
 /// Runs `f` on the queue of `T`, for the engine's own writes (collection, merging): the
-/// queue is registered first if it is not (one removed by the user comes back empty rather
-/// than events being lost), and the resource is not marked changed.
+/// queue is made sure of first (see [`ensure_queue`]: one removed by the user comes back
+/// empty, and the events written after that are delivered), and the resource is not marked
+/// changed.
 pub(crate) fn with_queue<T: Event, R>(
     world: &mut World,
     f: impl FnOnce(&mut EventQueue<T>) -> R,
