@@ -8,7 +8,7 @@
 //! (`harness = false`), whose own threads would allocate meanwhile: `main` is the test.
 
 use std::{
-    sync::atomic::{AtomicUsize, Ordering},
+    sync::atomic::{AtomicBool, AtomicUsize, Ordering},
     time::{Duration, Instant},
 };
 
@@ -70,8 +70,33 @@ const LARGE_BATCH: u64 = (WRITE_FOLD_MIN_BYTES / size_of::<Large>()) as u64 + 10
 #[derive(Resource, Default)]
 struct LargeSum(u64);
 
+/// Calls of the fold of [`Large`] (each run of [`allocations_in_steady_state`] starts them at
+/// 0): on full chunks while [`write_large`] writes its batch, on full chunks at other times,
+/// and on the short last chunk. They show the batches were folded at write time and those
+/// partials used, not folded again. (With workers, the fold system may read the previous
+/// batch while the writer writes; it then only folds full chunks if the partials were lost,
+/// and those calls show in the total of full chunks.)
+static LARGE_FULL_FOLDS_WHILE_WRITING: AtomicUsize = AtomicUsize::new(0);
+static LARGE_FULL_FOLDS: AtomicUsize = AtomicUsize::new(0);
+static LARGE_SHORT_FOLDS: AtomicUsize = AtomicUsize::new(0);
+static WRITING_LARGE: AtomicBool = AtomicBool::new(false);
+
 fn write_large(mut out: EventWriter<Large>) {
+    WRITING_LARGE.store(true, Ordering::SeqCst);
     out.send_batch((0..LARGE_BATCH).map(|i| Large([i; 8])));
+    WRITING_LARGE.store(false, Ordering::SeqCst);
+}
+
+fn fold_large(large: &[Large]) -> u64 {
+    if large.len() < fold_chunk_len::<Large>() {
+        LARGE_SHORT_FOLDS.fetch_add(1, Ordering::Relaxed);
+    } else {
+        LARGE_FULL_FOLDS.fetch_add(1, Ordering::Relaxed);
+        if WRITING_LARGE.load(Ordering::SeqCst) {
+            LARGE_FULL_FOLDS_WHILE_WRITING.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    large.iter().map(|l| l.0[7]).sum::<u64>()
 }
 
 /// Large batches merged here: how many events of [`Large`] were pending.
@@ -79,8 +104,8 @@ fn write_large(mut out: EventWriter<Large>) {
 struct MergedBeforeSyncPoint(usize);
 
 /// An exclusive system between [`write_large`] and its fold: the writer's buffer is merged
-/// here, before the fold of the same tick runs, so its write-time partials wait in the
-/// second slot while the fold uses the first.
+/// here, before the fold of the same tick runs, so its write-time partials wait in one slot
+/// while the fold uses those of the other (the slots take turns).
 fn sync_point(world: &mut World) {
     let pending = world.resource::<EventQueue<Large>>().pending().len();
     world.resource_mut::<MergedBeforeSyncPoint>().0 += usize::from(pending > 0);
@@ -138,10 +163,9 @@ fn allocations_in_steady_state(executor: ExecutorKind, extras: Extras) -> (usize
         app.init_resource::<MergedBeforeSyncPoint>()
             .add_systems(sync_point);
     }
-    app.add_event_fold(
-        |large: &[Large]| large.iter().map(|l| l.0[7]).sum::<u64>(),
-        |sum: &mut LargeSum, chunk_sum| sum.0 += chunk_sum,
-    );
+    app.add_event_fold(fold_large, |sum: &mut LargeSum, chunk_sum| {
+        sum.0 += chunk_sum
+    });
     if extras.meeting {
         app.init_resource::<Meeting>().add_systems((meet, meet_too));
     }
@@ -151,6 +175,13 @@ fn allocations_in_steady_state(executor: ExecutorKind, extras: Extras) -> (usize
         engine.tick().unwrap();
     }
     let before = engine.executor_totals();
+    for calls in [
+        &LARGE_FULL_FOLDS_WHILE_WRITING,
+        &LARGE_FULL_FOLDS,
+        &LARGE_SHORT_FOLDS,
+    ] {
+        calls.store(0, Ordering::Relaxed);
+    }
     let (allocations, ()) = allocations_during(|| {
         for _ in 0..200 {
             input.try_send(Sample([0, 1])).unwrap();
@@ -166,6 +197,20 @@ fn allocations_in_steady_state(executor: ExecutorKind, extras: Extras) -> (usize
         engine.world().resource::<LargeSum>().0,
         large_sum,
         "the fold at write time"
+    );
+    // Each tick folds its batch's full chunks as it writes them and the short last chunk
+    // of the previous tick's batch when it reads it: once per chunk.
+    let full_chunks = LARGE_BATCH as usize / fold_chunk_len::<Large>();
+    let folds = [
+        &LARGE_FULL_FOLDS_WHILE_WRITING,
+        &LARGE_FULL_FOLDS,
+        &LARGE_SHORT_FOLDS,
+    ]
+    .map(|calls| calls.load(Ordering::Relaxed));
+    assert_eq!(
+        folds,
+        [200 * full_chunks, 200 * full_chunks, 200],
+        "{extras:?}: folds of full chunks while written, of full chunks, of short chunks"
     );
     if extras.sync_point {
         let merged = engine.world().resource::<MergedBeforeSyncPoint>().0;
