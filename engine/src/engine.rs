@@ -128,7 +128,7 @@ impl Engine {
         let start = Instant::now();
         self.swap_queues();
         self.collect();
-        self.world.resource_mut::<SimTime>().set_tick(self.tick);
+        self.set_sim_time(self.tick);
         let mut counters = RunCounters::default();
         let failed = self.schedule.run_tick(
             self.executor.as_mut(),
@@ -280,8 +280,20 @@ impl Engine {
     pub(crate) fn resume_at_tick(&mut self, tick: u64, started: bool) {
         self.tick = tick;
         self.started = started;
-        let last_tick = tick.saturating_sub(1);
-        self.world.resource_mut::<SimTime>().set_tick(last_tick);
+        self.set_sim_time(tick.saturating_sub(1));
+    }
+
+    /// Sets [`SimTime`] to `tick`, inserting it again if the user removed it (the engine owns
+    /// the simulation time, so it is put back rather than the tick failing).
+    fn set_sim_time(&mut self, tick: u64) {
+        match self.world.get_resource_mut::<SimTime>() {
+            Some(mut time) => time.set_tick(tick),
+            None => {
+                let mut time = SimTime::new(self.step.dt());
+                time.set_tick(tick);
+                self.world.insert_resource(time);
+            }
+        }
     }
 
     /// The fixed-step accumulator: pause, resume, step, time scale, alpha.

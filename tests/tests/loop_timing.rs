@@ -103,3 +103,17 @@ fn run_drives_frames_until_the_callback_breaks() {
     assert_eq!(frames, 31);
     assert!(alphas.iter().all(|a| (0.0..1.0).contains(a)));
 }
+
+/// The engine owns `SimTime`: a user who removes it gets it back at the next tick, with the
+/// right tick and tick length, instead of the tick panicking.
+#[test]
+fn a_removed_sim_time_comes_back_at_the_next_tick() {
+    let mut engine = engine(8);
+    engine.run_ticks(2).unwrap();
+    assert!(engine.world_mut().remove_resource::<SimTime>().is_some());
+    engine.run_ticks(2).unwrap();
+    let ticks = &engine.world().resource::<Ticks>().0;
+    let expected: Vec<(u64, Duration)> = (0..4).map(|tick| (tick, tick as u32 * 10 * MS)).collect();
+    assert_eq!(ticks, &expected);
+    assert_eq!(engine.world().resource::<SimTime>().dt(), 10 * MS);
+}

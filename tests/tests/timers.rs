@@ -370,3 +370,28 @@ fn tick_stats_count_the_timers_fired() {
         .collect();
     assert_eq!(fired_per_tick, vec![0, 0, 2, 1, 0]);
 }
+
+/// Removing the timer wheel between ticks drops the timers it held, and the engine goes on:
+/// the wheel comes back empty, and timers created after that fire on time.
+#[test]
+fn a_removed_wheel_comes_back_empty_and_later_timers_fire() {
+    let mut app = app();
+    app.add_systems(at_tick(1, |t| {
+        t.once_after_ticks(5, 1);
+    }))
+    .add_systems(at_tick(3, |t| {
+        t.once_after_ticks(2, 2);
+    }));
+    let mut engine = app.build().unwrap();
+    // Tick 1's request reaches the wheel when tick 2 collects it.
+    engine.run_ticks(3).unwrap();
+    let removed = engine.world_mut().remove_resource::<TimerWheel<u32>>();
+    assert_eq!(
+        removed.map(|wheel| wheel.len()),
+        Some(1),
+        "timer 1 was waiting"
+    );
+    engine.run_ticks(7).unwrap();
+    // Timer 1 (due in tick 6) went with the wheel; timer 2, created in tick 3, fires in 5.
+    assert_eq!(fired(&engine), vec![(5, 2)]);
+}

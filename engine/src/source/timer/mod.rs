@@ -107,6 +107,13 @@ impl<P: TimerPayload> Collect for TimerCollector<P> {
     }
 
     fn collect(&mut self, world: &mut World, tick: u64) -> SourceTickStats {
+        // A user may have removed any of the three: they come back empty (the removed wheel's
+        // timers went with it) rather than the tick panicking.
+        if !world.contains_resource::<TimerWheel<P>>() {
+            world.init_resource::<TimerWheel<P>>();
+        }
+        ensure_queue::<TimerCommand<P>>(world);
+        ensure_queue::<TimerFired<P>>(world);
         let collected =
             world.resource_scope(|world, mut wheel: bevy_ecs::world::Mut<TimerWheel<P>>| {
                 let wheel = wheel.bypass_change_detection();
