@@ -26,7 +26,8 @@ pub struct QueueTickStats {
     pub unconsumed: usize,
 }
 
-/// Running totals of one event queue since the engine was built.
+/// Running totals of one event queue since it was created (when its type was first used, or
+/// when it came back after a user removed it).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct QueueTotals {
     /// Sum of [`QueueTickStats::written`].
@@ -56,6 +57,16 @@ pub struct QueueTotals {
 /// the first writer system to run takes as its private buffer:
 /// a tick's writes go into the buffer the readers of the previous tick just went through,
 /// still in cache, and the written events alternate between two buffers (not three).
+///
+/// # Removing the queue
+///
+/// The engine creates the queue of a type when it is first used. A queue removed with
+/// `World::remove_resource` takes its events with it (they are in the removed value), and
+/// its [`totals`](Self::totals) start again from zero in the new one: the next write of the
+/// type (a writer system's merge, a source, [`send_event`](crate::WorldEventsExt::send_event))
+/// inserts an empty queue, and events flow as before from then on. Until then the readers of
+/// the type fail with [`TickError::SystemFailed`](crate::TickError::SystemFailed) naming
+/// `EventQueue`, as a missing `Res` does in bevy.
 #[derive(Resource)]
 pub struct EventQueue<T: Event> {
     readable: Vec<T>,
@@ -129,7 +140,7 @@ impl<T: Event> EventQueue<T> {
         self.last
     }
 
-    /// Running totals since the engine was built.
+    /// Running totals since this queue was created (see [`QueueTotals`]).
     pub fn totals(&self) -> QueueTotals {
         self.totals
     }
