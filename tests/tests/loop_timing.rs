@@ -117,3 +117,22 @@ fn a_removed_sim_time_comes_back_at_the_next_tick() {
     assert_eq!(ticks, &expected);
     assert_eq!(engine.world().resource::<SimTime>().dt(), 10 * MS);
 }
+
+/// `SimTime` removed before the first tick is back before the startup systems run, so a
+/// startup system that reads it runs (once) instead of failing.
+#[test]
+fn a_sim_time_removed_before_the_first_tick_is_back_for_the_startup_systems() {
+    let mut app = App::new();
+    app.set_tick_length(10 * MS)
+        .init_resource::<Ticks>()
+        .add_startup_systems(record)
+        .add_systems(record);
+    let mut engine = app.build().unwrap();
+    assert!(engine.world_mut().remove_resource::<SimTime>().is_some());
+    engine.run_ticks(2).unwrap();
+    let ticks = &engine.world().resource::<Ticks>().0;
+    assert_eq!(
+        ticks,
+        &[(0, Duration::ZERO), (0, Duration::ZERO), (1, 10 * MS)]
+    );
+}

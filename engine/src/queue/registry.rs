@@ -1,6 +1,9 @@
 //! Type-erased list of the registered queues, so the engine can swap and count them per tick.
 
-use std::{any::type_name, marker::PhantomData};
+use std::{
+    any::{TypeId, type_name},
+    collections::HashSet,
+};
 
 use bevy_ecs::{change_detection::DetectChangesMut, resource::Resource, world::World};
 
@@ -61,15 +64,29 @@ fn held_events<T: Event>(world: &World) -> usize {
 
 /// The queues of a world, in registration order (`add_event` calls first, then the order in
 /// which systems using a not yet registered type were added).
+///
+/// Which types are registered is kept here, apart from the queue resources themselves: a user
+/// may remove a queue, or insert one of their own. (Not as a marker resource per type: every
+/// resource is an entity in bevy 0.20, so markers would move the ids of the simulation's
+/// entities and show in snapshots as resources of the game.)
 #[derive(Resource, Default)]
 pub(crate) struct QueueRegistry {
     pub(crate) entries: Vec<QueueEntry>,
+    /// The queue resource types of `entries`.
+    registered: HashSet<TypeId>,
 }
 
-/// Marks the queue of `T` as registered in the world's [`QueueRegistry`], whatever becomes
-/// of the queue resource itself (a user may remove it, or insert one of their own).
-#[derive(Resource)]
-struct Registered<T: Event>(PhantomData<fn() -> T>);
+impl QueueRegistry {
+    fn is_registered<T: Event>(&self) -> bool {
+        self.registered.contains(&TypeId::of::<EventQueue<T>>())
+    }
+
+    fn register<T: Event>(&mut self) {
+        if self.registered.insert(TypeId::of::<EventQueue<T>>()) {
+            self.entries.push(QueueEntry::of::<T>());
+        }
+    }
+}
 
 /// Makes sure the queue of `T` exists and is registered, once.
 ///
@@ -82,12 +99,13 @@ pub(crate) fn ensure_queue<T: Event>(world: &mut World) {
     if !world.contains_resource::<EventQueue<T>>() {
         world.init_resource::<EventQueue<T>>();
     }
-    if !world.contains_resource::<Registered<T>>() {
-        world.insert_resource(Registered::<T>(PhantomData));
+    let registered = world
+        .get_resource::<QueueRegistry>()
+        .is_some_and(QueueRegistry::is_registered::<T>);
+    if !registered {
         world
             .get_resource_or_init::<QueueRegistry>()
-            .entries
-            .push(QueueEntry::of::<T>());
+            .register::<T>();
     }
 }
 
