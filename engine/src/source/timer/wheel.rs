@@ -109,7 +109,7 @@ impl<P: TimerPayload> TimerWheel<P> {
         self.pending.get(&handle).map(|timer| timer.due)
     }
 
-    /// Firings since the engine was built.
+    /// Firings since this wheel was created (a wheel the user removed comes back at 0).
     pub fn fired_total(&self) -> u64 {
         self.fired_total
     }
