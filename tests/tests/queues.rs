@@ -186,16 +186,30 @@ fn queues_of_ev(engine: &Engine) -> usize {
         .count()
 }
 
+/// A script of `ticks` ticks in which writer 0 sends one event a tick and every reader runs.
+fn first_writer_only(ticks: usize) -> Script {
+    Script {
+        writes: vec![[1, 0, 0]; ticks],
+        runs: vec![[true; READERS]; ticks],
+    }
+}
+
+/// An app with `script`'s resources on `executor`, and no systems yet.
+fn bare_app(script: &Script, executor: ExecutorKind) -> App {
+    let mut app = App::new();
+    app.set_executor(executor)
+        .insert_resource(script.clone())
+        .insert_resource(Seen(vec![Vec::new(); READERS]));
+    app
+}
+
 /// A user who removes an event queue gets an empty one back at the next write, and from
 /// then on that queue is swapped once a tick like any other: the events of one tick are
 /// readable in the next, not dropped by a second swap.
 #[test]
 fn a_removed_queue_comes_back_and_delivers_the_events_sent_after() {
     let ticks = 4;
-    let script = Script {
-        writes: vec![[1, 0, 0]; ticks],
-        runs: vec![[true; READERS]; ticks],
-    };
+    let script = first_writer_only(ticks);
     let between = Ev {
         writer: WRITERS,
         tick: 0,
@@ -233,16 +247,10 @@ fn a_removed_queue_comes_back_and_delivers_the_events_sent_after() {
 #[test]
 fn a_queue_removed_during_a_tick_fails_the_next_readers_then_delivers_again() {
     let ticks = 5;
-    let script = Script {
-        writes: vec![[1, 0, 0]; ticks],
-        runs: vec![[true; READERS]; ticks],
-    };
+    let script = first_writer_only(ticks);
     for executor in executors() {
-        let mut app = App::new();
-        app.set_executor(executor)
-            .insert_resource(script.clone())
-            .insert_resource(Seen(vec![Vec::new(); READERS]))
-            .add_systems(writer(0))
+        let mut app = bare_app(&script, executor);
+        app.add_systems(writer(0))
             .add_systems((reader(0), reader(1), reader(2)))
             .add_systems(|world: &mut World| {
                 if world.resource::<SimTime>().tick() == 1 {
@@ -276,17 +284,15 @@ fn a_queue_removed_during_a_tick_fails_the_next_readers_then_delivers_again() {
 #[test]
 fn a_queue_the_user_inserted_is_swapped_like_any_other() {
     let ticks = 3;
-    let script = Script {
-        writes: vec![[1, 0, 0]; ticks],
-        runs: vec![[true; READERS]; ticks],
-    };
+    let script = first_writer_only(ticks);
     for executor in executors() {
-        let mut app = App::new();
-        app.init_resource::<tickbus::EventQueue<Ev>>()
-            .set_executor(executor)
-            .insert_resource(script.clone())
-            .insert_resource(Seen(vec![Vec::new(); READERS]))
-            .add_systems((writer(0), reader(0), reader(1), reader(2)));
+        let mut app = bare_app(&script, executor);
+        app.init_resource::<tickbus::EventQueue<Ev>>().add_systems((
+            writer(0),
+            reader(0),
+            reader(1),
+            reader(2),
+        ));
         let mut engine = app.build().unwrap();
         engine.run_ticks(ticks as u64).unwrap();
         let expected = vec![(0, vec![]), (1, vec![(0, 0)]), (2, vec![(0, 1)])];
