@@ -124,12 +124,11 @@ impl Engine {
     /// error of theirs is returned for tick 0 instead of running it, and the next call runs
     /// tick 0.
     pub fn tick(&mut self) -> Result<&TickStats, TickError> {
-        // Before the startup systems, which may read it too.
-        self.set_sim_time(self.tick);
         self.run_startup()?;
         let start = Instant::now();
         self.swap_queues();
         self.collect();
+        self.set_sim_time(self.tick);
         let mut counters = RunCounters::default();
         let failed = self.schedule.run_tick(
             self.executor.as_mut(),
@@ -175,6 +174,8 @@ impl Engine {
         if std::mem::replace(&mut self.started, true) {
             return Ok(());
         }
+        // The startup systems may read it too (`tick` sets it again after them).
+        self.set_sim_time(self.tick);
         let Some(startup) = &mut self.startup else {
             return Ok(());
         };

@@ -136,3 +136,25 @@ fn a_sim_time_removed_before_the_first_tick_is_back_for_the_startup_systems() {
         &[(0, Duration::ZERO), (0, Duration::ZERO), (1, 10 * MS)]
     );
 }
+
+/// `SimTime` removed before `start` is back for the startup systems too, and a startup system
+/// that removes it does not make tick 0 fail.
+#[test]
+fn sim_time_is_back_for_start_and_after_a_startup_system_removed_it() {
+    let mut app = App::new();
+    app.set_tick_length(10 * MS)
+        .init_resource::<Ticks>()
+        .add_startup_systems((record, |world: &mut World| {
+            world.remove_resource::<SimTime>();
+        }))
+        .add_systems(record);
+    let mut engine = app.build().unwrap();
+    assert!(engine.world_mut().remove_resource::<SimTime>().is_some());
+    engine.start().unwrap();
+    engine.run_ticks(2).unwrap();
+    let ticks = &engine.world().resource::<Ticks>().0;
+    assert_eq!(
+        ticks,
+        &[(0, Duration::ZERO), (0, Duration::ZERO), (1, 10 * MS)]
+    );
+}
