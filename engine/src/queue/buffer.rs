@@ -26,8 +26,8 @@ pub struct QueueTickStats {
     pub unconsumed: usize,
 }
 
-/// Running totals of one event queue since it was created (when its type was first used, or
-/// when it came back after a user removed it).
+/// Running totals of one event queue since it was created (when its type was first used, when
+/// it came back after a user removed it, or when a user inserted a new one in its place).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct QueueTotals {
     /// Sum of [`QueueTickStats::written`].
@@ -63,8 +63,9 @@ pub struct QueueTotals {
 /// The engine creates the queue of a type when it is first used. A queue removed with
 /// `World::remove_resource` takes its events with it (they are in the removed value), and
 /// its [`totals`](Self::totals) start again from zero in the new one: the next write of the
-/// type (a writer system's merge, a source, [`send_event`](crate::WorldEventsExt::send_event))
-/// inserts an empty queue, and events flow as before from then on. Until then the readers of
+/// type (a writer system's merge, a source, [`send_event`](crate::WorldEventsExt::send_event);
+/// for the queues of timers, the next collection) inserts an empty queue, and events flow as
+/// before from then on. Until then the readers of
 /// the type fail with [`TickError::SystemFailed`](crate::TickError::SystemFailed) naming
 /// `EventQueue`, as a missing `Res` does in bevy.
 #[derive(Resource)]
