@@ -1,10 +1,9 @@
 //! Steady state allocates nothing: after warm-up, ticks that write, merge, swap and read a
 //! fixed number of events (the readers behind a set's run condition, an event fold over
-//! several chunks, and one over a batch large enough to be folded as it is written) make zero
-//! heap
-//! allocations on any thread, on the sequential executor and on the parallel one with its
-//! workers really used (counted by a global
-//! allocator that only this test binary uses). The binary runs without the test harness
+//! several chunks, and one over a batch large enough to be folded as it is written, also with
+//! its writer merged at a sync point) make zero heap allocations on any thread, on the
+//! sequential executor and on the parallel one with its workers really used (counted by a
+//! global allocator that only this test binary uses). The binary runs without the test harness
 //! (`harness = false`), whose own threads would allocate meanwhile: `main` is the test.
 
 use std::{
@@ -98,7 +97,7 @@ fn fold_large(large: &[Large]) -> u64 {
     large.iter().map(|l| l.0[7]).sum::<u64>()
 }
 
-/// Large batches merged here: how many events of [`Large`] were pending.
+/// Ticks in which the large batch was already merged when [`sync_point`] ran.
 #[derive(Resource, Default)]
 struct MergedBeforeSyncPoint(usize);
 

@@ -65,9 +65,9 @@ pub struct QueueTotals {
 /// its [`totals`](Self::totals) start again from zero in the new one: the next write of the
 /// type (a writer system's merge, a source, [`send_event`](crate::WorldEventsExt::send_event);
 /// for the queues of timers, the next collection) inserts an empty queue, and events flow as
-/// before from then on. Until then the readers of
-/// the type fail with [`TickError::SystemFailed`](crate::TickError::SystemFailed) naming
-/// `EventQueue`, as a missing `Res` does in bevy.
+/// before from then on. Until then the readers of the type fail with
+/// [`TickError::SystemFailed`](crate::TickError::SystemFailed) naming `EventQueue`, as a
+/// missing `Res` does in bevy.
 #[derive(Resource)]
 pub struct EventQueue<T: Event> {
     readable: Vec<T>,
