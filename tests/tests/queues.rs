@@ -300,3 +300,47 @@ fn a_queue_the_user_inserted_is_swapped_like_any_other() {
         assert_eq!(queues_of_ev(&engine), 1, "{executor:?}: registered once");
     }
 }
+
+/// The buffers a tick's writes land in, tick after tick: the pending events' address after
+/// each of `ticks` ticks.
+fn pending_buffers(engine: &mut Engine, ticks: usize) -> Vec<usize> {
+    (0..ticks)
+        .map(|_| {
+            engine.tick().unwrap();
+            let queue = engine.world().resource::<tickbus::EventQueue<Ev>>();
+            queue.pending().as_ptr() as usize
+        })
+        .collect()
+}
+
+/// Writes alternate between two buffers (each tick's go into the buffer the readers of the
+/// tick before went through), also after a user replaced the queue: the writers take their
+/// buffers from the new queue, not from the one that was removed.
+#[test]
+fn writes_alternate_between_two_buffers_also_after_the_queue_was_replaced() {
+    let ticks = 16;
+    let script = Script {
+        writes: vec![[50, 0, 0]; ticks],
+        runs: vec![[true; READERS]; ticks],
+    };
+    for executor in executors() {
+        let mut engine = build(&script, executor);
+        let distinct = |buffers: Vec<usize>| {
+            let mut buffers = buffers[2..].to_vec(); // after warm-up
+            buffers.sort_unstable();
+            buffers.dedup();
+            buffers.len()
+        };
+        let before = pending_buffers(&mut engine, 6);
+        assert_eq!(distinct(before), 2, "{executor:?}: before");
+        engine
+            .world_mut()
+            .insert_resource(tickbus::EventQueue::<Ev>::default());
+        let after = pending_buffers(&mut engine, 8);
+        assert_eq!(
+            distinct(after),
+            2,
+            "{executor:?}: after the queue was replaced"
+        );
+    }
+}

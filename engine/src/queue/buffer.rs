@@ -175,6 +175,12 @@ impl<T: Event> EventQueue<T> {
         self.spare.clone()
     }
 
+    /// Whether `spare` is this queue's spare slot (a writer's may be that of a queue the user
+    /// replaced since).
+    pub(crate) fn has_spare(&self, spare: &SpareBuffer<T>) -> bool {
+        self.spare.is(spare)
+    }
+
     /// Step 2 of a tick: an event from a timer or a channel source, readable this tick.
     pub(crate) fn push_collected(&mut self, event: T) {
         self.readable.push(event);
@@ -285,6 +291,11 @@ impl<T> Clone for SpareBuffer<T> {
 }
 
 impl<T> SpareBuffer<T> {
+    /// Whether both are the same slot (of the same queue).
+    pub(crate) fn is(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     /// Swaps `buffer` with the spare one. Skipped when another writer of the type is
     /// swapping at this moment (it gets the warm buffer); buffers are only ever empty here,
     /// so which one a writer gets never changes what is delivered.

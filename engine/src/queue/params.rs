@@ -87,6 +87,11 @@ unsafe impl<T: Event> SystemParam for EventWriter<'_, T> {
             return;
         }
         let (merge, readable) = with_queue::<T, _>(world, |queue| {
+            if !queue.has_spare(&state.spare) {
+                // The queue was replaced (a user removed or inserted it): take buffers from
+                // the new one, or this writer's and the queue's buffers would never meet.
+                state.spare = queue.spare();
+            }
             (
                 queue.merge_written(&mut state.buffer),
                 queue.readable_merge(),
