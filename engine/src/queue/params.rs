@@ -89,7 +89,8 @@ unsafe impl<T: Event> SystemParam for EventWriter<'_, T> {
         let (merge, readable) = with_queue::<T, _>(world, |queue| {
             if !queue.has_spare(&state.spare) {
                 // The queue was replaced (a user removed or inserted it): take buffers from
-                // the new one, or this writer's and the queue's buffers would never meet.
+                // the new one, or this writer's and the queue's buffers would never meet. (A
+                // writer that writes nothing keeps the old slot until it writes: harmless.)
                 state.spare = queue.spare();
             }
             (
