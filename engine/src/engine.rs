@@ -8,7 +8,8 @@ use std::{
 use bevy_ecs::world::World;
 
 use crate::{
-    BuildError, Clock, Event, ExecutorTotals, FixedStep, SimTime, StepPlan, TickError, TickStats,
+    BuildError, Clock, ComputePool, Event, ExecutorTotals, FixedStep, SimTime, StepPlan, TickError,
+    TickStats,
     ingest::Collect,
     queue::WorldEventsExt,
     queue::registry::{QueueEntry, QueueRegistry, registered_queues},
@@ -129,6 +130,7 @@ impl Engine {
         self.swap_queues();
         self.collect();
         self.set_sim_time(self.tick);
+        self.ensure_compute_pool();
         let mut counters = RunCounters::default();
         let failed = self.schedule.run_tick(
             self.executor.as_mut(),
@@ -174,8 +176,9 @@ impl Engine {
         if std::mem::replace(&mut self.started, true) {
             return Ok(());
         }
-        // The startup systems may read it too (`tick` sets it again after them).
+        // The startup systems may read them too (`tick` sets them again after them).
         self.set_sim_time(self.tick);
+        self.ensure_compute_pool();
         let Some(startup) = &mut self.startup else {
             return Ok(());
         };
@@ -295,6 +298,15 @@ impl Engine {
                 time.set_tick(tick);
                 self.world.insert_resource(time);
             }
+        }
+    }
+
+    /// Puts the engine's [`ComputePool`] back if the user removed it: the event folds and the
+    /// physics systems take it as a parameter, and would fail every tick without it. A pool the
+    /// user inserted in its place is kept.
+    fn ensure_compute_pool(&mut self) {
+        if !self.world.contains_resource::<ComputePool>() {
+            self.world.insert_resource(self.executor.compute_pool());
         }
     }
 

@@ -497,3 +497,22 @@ fn a_run_condition_on_the_fold_set_pauses_every_fold_and_merge() {
         assert_eq!(world.resource::<CountToo>().0, 2 * per_tick, "{executor:?}");
     }
 }
+
+/// The engine's `ComputePool`, which the fold systems take as a parameter, is put back at the
+/// next tick if a user removed it: the folds go on seeing every event.
+#[test]
+fn a_removed_compute_pool_comes_back_and_the_folds_go_on() {
+    for executor in [ExecutorKind::Sequential, ExecutorKind::forced_parallel(2)] {
+        let mut engine = app_with_folds(executor).build().expect("valid schedule");
+        engine.run_ticks(3).expect("ticks run");
+        let removed = engine.world_mut().remove_resource::<tickbus::ComputePool>();
+        assert!(removed.is_some(), "{executor:?}");
+        engine.run_ticks(TICKS - 3).expect("the folds find a pool");
+        let expected = written_before(TICKS - 1);
+        assert_eq!(
+            engine.world().resource::<Copied>().0,
+            expected,
+            "{executor:?}"
+        );
+    }
+}
