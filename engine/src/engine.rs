@@ -176,7 +176,7 @@ impl Engine {
         if std::mem::replace(&mut self.started, true) {
             return Ok(());
         }
-        // The startup systems may read them too (`tick` sets them again after them).
+        // The startup systems may use both too; `tick` sees to them again after them.
         self.set_sim_time(self.tick);
         self.ensure_compute_pool();
         let Some(startup) = &mut self.startup else {
