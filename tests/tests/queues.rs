@@ -280,24 +280,36 @@ fn a_queue_removed_during_a_tick_fails_the_next_readers_then_delivers_again() {
 }
 
 /// A queue the user inserts before anything registered its type is registered by the first
-/// system that uses it, and swapped every tick like any other.
+/// system that uses it, and swapped every tick like any other: a new one, and one taken from
+/// another engine's world (registered there, not here).
 #[test]
 fn a_queue_the_user_inserted_is_swapped_like_any_other() {
     let ticks = 3;
     let script = first_writer_only(ticks);
     for executor in executors() {
-        let mut app = bare_app(&script, executor);
-        app.init_resource::<tickbus::EventQueue<Ev>>().add_systems((
-            writer(0),
-            reader(0),
-            reader(1),
-            reader(2),
-        ));
-        let mut engine = app.build().unwrap();
-        engine.run_ticks(ticks as u64).unwrap();
-        let expected = vec![(0, vec![]), (1, vec![(0, 0)]), (2, vec![(0, 1)])];
-        assert_eq!(read_by_first_reader(&engine), expected, "{executor:?}");
-        assert_eq!(queues_of_ev(&engine), 1, "{executor:?}: registered once");
+        let mut elsewhere = build(&script, executor);
+        elsewhere.tick().unwrap();
+        let taken = elsewhere
+            .world_mut()
+            .remove_resource::<tickbus::EventQueue<Ev>>()
+            .expect("the other engine's queue");
+        for (queue, origin) in [(tickbus::EventQueue::default(), "new"), (taken, "taken")] {
+            let mut app = bare_app(&script, executor);
+            app.insert_resource(queue)
+                .add_systems((writer(0), reader(0), reader(1), reader(2)));
+            let mut engine = app.build().unwrap();
+            engine.run_ticks(ticks as u64).unwrap();
+            // The taken queue's pending event of the other engine is read in tick 0.
+            let first = if origin == "taken" {
+                vec![(0, 0)]
+            } else {
+                vec![]
+            };
+            let expected = vec![(0, first), (1, vec![(0, 0)]), (2, vec![(0, 1)])];
+            let what = format!("{executor:?}, {origin} queue");
+            assert_eq!(read_by_first_reader(&engine), expected, "{what}");
+            assert_eq!(queues_of_ev(&engine), 1, "{what}: registered once");
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::{
     atomic::{AtomicBool, AtomicU64, Ordering},
 };
 
-use bevy_ecs::resource::Resource;
+use bevy_ecs::{resource::Resource, world::WorldId};
 
 use crate::Event;
 
@@ -83,6 +83,10 @@ pub struct EventQueue<T: Event> {
     /// both, and a new queue has neither.
     pending_merge: Option<MergeId>,
     readable_merge: Option<MergeId>,
+    /// The world whose queue registry swaps this queue, once registered there: a queue the
+    /// user inserted (made by hand, or taken from another world) has none until its first use
+    /// registers it. Lets that use check one field instead of the registry.
+    registered_in: Option<WorldId>,
 }
 
 /// Names one merge of a writer's buffer at the start of a queue's pending events, unique in
@@ -121,6 +125,7 @@ impl<T: Event> Default for EventQueue<T> {
             totals: QueueTotals::default(),
             pending_merge: None,
             readable_merge: None,
+            registered_in: None,
         }
     }
 }
@@ -173,6 +178,16 @@ impl<T: Event> EventQueue<T> {
     /// The slot through which this queue hands the last readable buffer to a writer.
     pub(crate) fn spare(&self) -> SpareBuffer<T> {
         self.spare.clone()
+    }
+
+    /// Whether the queue registry of world `world` swaps this queue.
+    pub(crate) fn is_registered_in(&self, world: WorldId) -> bool {
+        self.registered_in == Some(world)
+    }
+
+    /// Records that the queue registry of world `world` swaps this queue.
+    pub(crate) fn mark_registered_in(&mut self, world: WorldId) {
+        self.registered_in = Some(world);
     }
 
     /// Whether `spare` is this queue's spare slot (a writer's may be that of a queue the user

@@ -88,7 +88,8 @@ impl QueueRegistry {
     }
 }
 
-/// Makes sure the queue of `T` exists and is registered, once.
+/// Makes sure the queue of `T` exists and is registered, once. Cheap when it is (one
+/// resource lookup): it runs at every merge of a writer's buffer and every collection.
 ///
 /// The queue resource and its registration are checked apart:
 /// * a queue the user inserted before anything registered its type is registered here (or it
@@ -96,6 +97,18 @@ impl QueueRegistry {
 /// * a queue the user removed is inserted again, empty, but not registered again (a second
 ///   entry would swap it twice a tick, and the second swap would drop every event).
 pub(crate) fn ensure_queue<T: Event>(world: &mut World) {
+    let world_id = world.id();
+    let registered_here = world
+        .get_resource::<EventQueue<T>>()
+        .is_some_and(|queue| queue.is_registered_in(world_id));
+    if !registered_here {
+        register_queue::<T>(world);
+    }
+}
+
+/// [`ensure_queue`]'s work when the queue is missing or not yet known to be registered.
+fn register_queue<T: Event>(world: &mut World) {
+    let world_id = world.id();
     if !world.contains_resource::<EventQueue<T>>() {
         world.init_resource::<EventQueue<T>>();
     }
@@ -107,6 +120,10 @@ pub(crate) fn ensure_queue<T: Event>(world: &mut World) {
             .get_resource_or_init::<QueueRegistry>()
             .register::<T>();
     }
+    world
+        .resource_mut::<EventQueue<T>>()
+        .bypass_change_detection()
+        .mark_registered_in(world_id);
 }
 
 /// Runs `f` on the queue of `T`, for the engine's own writes (collection, merging): the
