@@ -88,8 +88,7 @@ impl QueueRegistry {
     }
 }
 
-/// Makes sure the queue of `T` exists and is registered, once. Cheap when it is (one
-/// resource lookup): it runs at every merge of a writer's buffer and every collection.
+/// Makes sure the queue of `T` exists and is registered, once.
 ///
 /// The queue resource and its registration are checked apart:
 /// * a queue the user inserted before anything registered its type is registered here (or it
@@ -129,12 +128,20 @@ fn register_queue<T: Event>(world: &mut World) {
 /// Runs `f` on the queue of `T`, for the engine's own writes (collection, merging): the
 /// queue is made sure of first (see [`ensure_queue`]: one removed by the user comes back
 /// empty, and the events written after that are delivered), and the resource is not marked
-/// changed.
+/// changed. The common case, a queue registered in this world, takes one resource lookup (it
+/// runs at every merge of a writer's buffer, so small ticks feel a second one).
 pub(crate) fn with_queue<T: Event, R>(
     world: &mut World,
     f: impl FnOnce(&mut EventQueue<T>) -> R,
 ) -> R {
-    ensure_queue::<T>(world);
+    let world_id = world.id();
+    match world.get_resource_mut::<EventQueue<T>>() {
+        Some(mut queue) if queue.is_registered_in(world_id) => {
+            return f(queue.bypass_change_detection());
+        }
+        _ => {}
+    }
+    register_queue::<T>(world);
     f(world
         .resource_mut::<EventQueue<T>>()
         .bypass_change_detection())
