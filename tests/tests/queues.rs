@@ -313,6 +313,38 @@ fn a_queue_the_user_inserted_is_swapped_like_any_other() {
     }
 }
 
+/// A queue taken from another engine's world and inserted while this engine runs, for a type
+/// only `send_event` uses here: the send registers it, and the next tick reads the event.
+#[test]
+fn a_queue_from_another_engine_inserted_mid_run_is_registered_by_the_next_send() {
+    let script = first_writer_only(2);
+    let mut elsewhere = build(&script, ExecutorKind::Sequential);
+    elsewhere.run_ticks(2).unwrap();
+    let taken = elsewhere
+        .world_mut()
+        .remove_resource::<tickbus::EventQueue<Ev>>()
+        .expect("the other engine's queue");
+    let mut engine = App::new().build().unwrap();
+    engine.tick().unwrap();
+    engine.world_mut().insert_resource(taken);
+    let sent = Ev {
+        writer: WRITERS,
+        tick: 1,
+        seq: 0,
+    };
+    engine.send_event(sent);
+    engine.tick().unwrap();
+    let queue = engine.world().resource::<tickbus::EventQueue<Ev>>();
+    // The other engine's pending event (its tick 1) came along, then the one sent here.
+    let readable: Vec<(usize, u64)> = queue
+        .readable()
+        .iter()
+        .map(|e| (e.writer, e.tick))
+        .collect();
+    assert_eq!(readable, vec![(0, 1), (WRITERS, 1)]);
+    assert_eq!(queues_of_ev(&engine), 1, "registered once");
+}
+
 /// The buffers a tick's writes land in, tick after tick: the pending events' address after
 /// each of `ticks` ticks.
 fn pending_buffers(engine: &mut Engine, ticks: usize) -> Vec<usize> {
