@@ -95,6 +95,10 @@ impl QueueRegistry {
 ///   would never be swapped, and its events never become readable);
 /// * a queue the user removed is inserted again, empty, but not registered again (a second
 ///   entry would swap it twice a tick, and the second swap would drop every event).
+///
+/// A queue's record of its world (`registered_in`) assumes that world's registry is never
+/// removed: after `World::clear_resources` (out of the engine's promises, see RELIABILITY.md)
+/// a queue put back by hand would be taken as registered and never swapped.
 pub(crate) fn ensure_queue<T: Event>(world: &mut World) {
     let world_id = world.id();
     let registered_here = world
