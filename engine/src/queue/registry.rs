@@ -1,9 +1,6 @@
 //! Type-erased list of the registered queues, so the engine can swap and count them per tick.
 
-use std::{
-    any::{TypeId, type_name},
-    collections::HashSet,
-};
+use std::any::{TypeId, type_name};
 
 use bevy_ecs::{change_detection::DetectChangesMut, resource::Resource, world::World};
 
@@ -72,17 +69,17 @@ fn held_events<T: Event>(world: &World) -> usize {
 #[derive(Resource, Default)]
 pub(crate) struct QueueRegistry {
     pub(crate) entries: Vec<QueueEntry>,
-    /// The queue resource types of `entries`.
-    registered: HashSet<TypeId>,
 }
 
 impl QueueRegistry {
+    /// Whether `T`'s queue has an entry (a scan: only registration asks, once per queue).
     fn is_registered<T: Event>(&self) -> bool {
-        self.registered.contains(&TypeId::of::<EventQueue<T>>())
+        let queue = TypeId::of::<EventQueue<T>>();
+        self.entries.iter().any(|entry| (entry.type_id)() == queue)
     }
 
     fn register<T: Event>(&mut self) {
-        if self.registered.insert(TypeId::of::<EventQueue<T>>()) {
+        if !self.is_registered::<T>() {
             self.entries.push(QueueEntry::of::<T>());
         }
     }
