@@ -129,8 +129,7 @@ impl Engine {
         let start = Instant::now();
         self.swap_queues();
         self.collect();
-        self.set_sim_time(self.tick);
-        self.ensure_compute_pool();
+        self.prepare_world();
         let mut counters = RunCounters::default();
         let failed = self.schedule.run_tick(
             self.executor.as_mut(),
@@ -176,9 +175,8 @@ impl Engine {
         if std::mem::replace(&mut self.started, true) {
             return Ok(());
         }
-        // The startup systems may use both too; `tick` sees to them again after them.
-        self.set_sim_time(self.tick);
-        self.ensure_compute_pool();
+        // The startup systems may use them too; `tick` prepares the world again after them.
+        self.prepare_world();
         let Some(startup) = &mut self.startup else {
             return Ok(());
         };
@@ -299,6 +297,13 @@ impl Engine {
                 self.world.insert_resource(time);
             }
         }
+    }
+
+    /// Sets [`SimTime`] to the tick about to run and puts the engine's resources back if the
+    /// user removed them.
+    fn prepare_world(&mut self) {
+        self.set_sim_time(self.tick);
+        self.ensure_compute_pool();
     }
 
     /// Puts the engine's [`ComputePool`] back if the user removed it: the event folds and the
