@@ -7,10 +7,10 @@
 //! CARGO_TARGET_DIR=target-bench cargo run --release -p tickbus-benches --example ratios -- busy --rounds 21
 //! ```
 //!
-//! Arguments: an optional filter (a part of the group name), `--rounds N` (default 15),
-//! `--min` (report the fastest round instead of the median: steadier on a busy machine),
-//! `--sample-ms M` (the length of one timed sample, default 20), `--pin` (pin the parallel
-//! executor's workers to cores) and `--forced` (offload every system, to see what
+//! Arguments (`--help` lists them): an optional filter (a part of the group name), `--rounds N`
+//! (default 15), `--min` (report the fastest round instead of the median: steadier on a busy
+//! machine), `--sample-ms M` (the length of one timed sample, default 20), `--pin` (pin the
+//! parallel executor's workers to cores) and `--forced` (offload every system, to see what
 //! parallelism would cost where the default declines it). The output is a Markdown
 //! table; `offloaded/frame` is how many systems per frame the parallel executor handed to its
 //! worker during the measurement (0: it judged that parallelism would not pay).
@@ -23,6 +23,8 @@
 
 use std::{path::PathBuf, time::Duration};
 
+use clap::{Parser, builder::RangedU64ValueParser};
+
 use game_demo::game::Asteroids;
 use tickbus::{
     ExecutorKind,
@@ -33,38 +35,39 @@ use tickbus_benches::{
     cases::{Case, event_cases, interleaved_samples},
 };
 
+/// The ratio table of the `schedule` and `event_throughput` cases, and of the recorded game
+/// scenarios: tickbus's parallel executor against every other contender, interleaved.
+#[derive(Parser, Debug)]
+#[command(name = "ratios")]
 struct Options {
+    /// Only the cases whose group name contains this (e.g. `busy`; `replay` for the game
+    /// scenarios).
     filter: Option<String>,
+    /// Interleaved rounds per case.
+    #[arg(long, default_value_t = 15, value_parser = RangedU64ValueParser::<usize>::new().range(1..=10_000))]
     rounds: usize,
-    sample: Duration,
+    /// Length of one timed sample, in milliseconds.
+    #[arg(long, default_value_t = 20, value_parser = RangedU64ValueParser::<u64>::new().range(1..=60_000))]
+    sample_ms: u64,
+    /// Report the fastest round instead of the median (steadier on a busy machine).
+    #[arg(long = "min")]
     fastest: bool,
+    /// Pin the parallel executor's workers to cores.
+    #[arg(long)]
+    pin: bool,
+    /// Offload every system, to see what parallelism would cost where the default declines
+    /// it.
+    #[arg(long)]
+    forced: bool,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
-fn options() -> Options {
-    let mut options = Options {
-        filter: None,
-        rounds: 15,
-        sample: Duration::from_millis(20),
-        fastest: false,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--rounds" => options.rounds = number(args.next()).max(1),
-            "--sample-ms" => options.sample = Duration::from_millis(number(args.next()) as u64),
-            "--bench" => {}
-            "--pin" => tickbus_benches::pin_workers(true),
-            "--min" => options.fastest = true,
-            "--forced" => tickbus_benches::force_offloading(true),
-            filter => options.filter = Some(filter.to_owned()),
-        }
+impl Options {
+    fn sample(&self) -> Duration {
+        Duration::from_millis(self.sample_ms)
     }
-    options
-}
-
-fn number(arg: Option<String>) -> usize {
-    arg.and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("a number is expected after --rounds / --sample-ms"))
 }
 
 fn micros(time: Duration) -> String {
@@ -72,7 +75,7 @@ fn micros(time: Duration) -> String {
 }
 
 fn row(case: &Case, options: &Options) {
-    let samples = interleaved_samples(case, options.rounds, options.sample);
+    let samples = interleaved_samples(case, options.rounds, options.sample());
     let time = |who: Contender| {
         let times = samples
             .iter()
@@ -176,7 +179,9 @@ fn replay_row(name: &str, rounds: usize) {
 }
 
 fn main() {
-    let options = options();
+    let options = Options::parse();
+    tickbus_benches::pin_workers(options.pin);
+    tickbus_benches::force_offloading(options.forced);
     println!(
         "| case | tickbus par2 | tickbus seq | par2 / seq | par2 / bevy single | par2 / bevy multi | offloaded/frame |"
     );

@@ -82,7 +82,7 @@ impl RatioSpec {
 /// A whole sweep: what was asked and every sample.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
-    /// `"throughput"` or `"ingest"`.
+    /// `"throughput"`, `"roofline"` or `"ingest"`.
     pub sweep: String,
     /// The command line that produced it.
     pub command: String,

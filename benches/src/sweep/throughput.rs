@@ -64,8 +64,9 @@ impl TickbusExecutor {
         match self.kind() {
             ExecutorKind::Sequential => "sequential executor".to_owned(),
             ExecutorKind::Parallel(config) => format!(
-                "parallel executor, {} threads{}",
+                "parallel executor, {} thread{}{}",
                 config.threads,
+                if config.threads == 1 { "" } else { "s" },
                 if self == TickbusExecutor::Default {
                     " (default)"
                 } else {
@@ -89,7 +90,8 @@ pub struct SweepConfig {
     pub readers: usize,
     /// The tickbus executor.
     pub executor: TickbusExecutor,
-    /// Also measure [`TICKBUS_ALWAYS`].
+    /// Also measure [`TICKBUS_ALWAYS`] (on the parallel executor only: with the sequential
+    /// one there is no offloading to compare).
     #[serde(default)]
     pub also_offload_always: bool,
     /// Rounds and sample length.
@@ -191,10 +193,12 @@ pub(crate) fn contestants<E: BenchEvent>(config: &SweepConfig, shape: Shape) -> 
         Contestant::new(BEVY_MULTI, move || bevy_multi.frame()),
         Contestant::new(RAW_EXTEND, move || raw.frame()),
     ];
-    if config.also_offload_always {
+    if let (true, ExecutorKind::Parallel(parallel)) = (config.also_offload_always, executor) {
+        // The same threads as the tickbus contender, every system offloaded: what the
+        // adaptive policy's choice is compared with.
         let always = ExecutorKind::Parallel(ParallelConfig {
             policy: OffloadPolicy::Always,
-            ..ParallelConfig::default()
+            ..parallel
         });
         contestants.push(tickbus_contestant::<E>(
             TICKBUS_ALWAYS,
