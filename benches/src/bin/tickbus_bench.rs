@@ -268,7 +268,8 @@ fn main() -> ExitCode {
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {}", describe_error(&error));
+            // Every message names its flag and file itself, and no cause repeats its context.
+            eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
     }
@@ -403,20 +404,4 @@ impl Drop for OutputFile {
             self.remove_if_created();
         }
     }
-}
-
-/// The error and its causes, each once: a cause whose text the message already holds (a
-/// typed error that prints its source) is not repeated.
-fn describe_error(error: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in error.chain().map(ToString::to_string) {
-        if text.contains(&cause) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&cause);
-    }
-    text
 }
