@@ -856,3 +856,29 @@ fn timedemo_of_a_directory_says_it_takes_one_file() {
         assert!(!dir.path().join("t.json").exists());
     }
 }
+
+#[test]
+fn an_output_naming_a_scenario_or_the_other_output_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = recorded(dir.path(), "good.ron", "30");
+    let original = std::fs::read(&good).unwrap();
+    for args in [
+        &["replay", "good.ron", "--trace", "good.ron"][..],
+        &["replay", "good.ron", "--timedemo", "--json=./good.ron"],
+        &["replay", ".", "--json=good.ron"],
+    ] {
+        let output = run(args, dir.path());
+        expect_exit(&output, 2, "good.ron: it is a scenario file being replayed");
+        assert_eq!(std::fs::read(&good).unwrap(), original, "{args:?}");
+    }
+    let output = run(
+        &["replay", "good.ron", "--json=x.json", "--trace", "x.json"],
+        dir.path(),
+    );
+    expect_exit(
+        &output,
+        2,
+        "--trace and --json=FILE name the same file, x.json",
+    );
+    assert!(!dir.path().join("x.json").exists());
+}

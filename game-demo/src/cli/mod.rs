@@ -338,7 +338,11 @@ fn replay(args: ReplayArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let json = match JsonOutput::open(args.json.as_ref()) {
+    let json = JsonOutput::open(args.json.as_ref()).and_then(|json| {
+        OutputFile::refuse_overwriting(&Vec::from_iter(json.file()), &files)?;
+        Ok(json)
+    });
+    let json = match json {
         Ok(json) => json,
         Err(error) => return fail(&error),
     };
@@ -450,6 +454,8 @@ fn timedemo(args: &ReplayArgs) -> ExitCode {
         let trace = (args.trace.as_deref())
             .map(|path| OutputFile::open(path, "the trace (--trace)"))
             .transpose()?;
+        let outputs = Vec::from_iter(json.file().into_iter().chain(&trace));
+        OutputFile::refuse_overwriting(&outputs, &[file.to_path_buf()])?;
         Ok((json, trace))
     });
     let (json, trace) = match outputs {

@@ -59,6 +59,35 @@ impl OutputFile {
         })
     }
 
+    /// Refuses to write over a scenario being replayed, or the other output (the same file
+    /// named twice): its content would be lost, or the outputs mixed.
+    pub fn refuse_overwriting(
+        outputs: &[&OutputFile],
+        scenarios: &[PathBuf],
+    ) -> anyhow::Result<()> {
+        let canonical = |path: &Path| std::fs::canonicalize(path).ok();
+        for (index, output) in outputs.iter().enumerate() {
+            let Some(path) = canonical(&output.path) else {
+                continue;
+            };
+            let same = |other: &Path| canonical(other).as_ref() == Some(&path);
+            if outputs[..index].iter().any(|other| same(&other.path)) {
+                anyhow::bail!(
+                    "--trace and --json=FILE name the same file, {}",
+                    output.path.display()
+                );
+            }
+            if scenarios.iter().any(|file| same(file)) {
+                anyhow::bail!(
+                    "cannot write {} to {}: it is a scenario file being replayed",
+                    output.what,
+                    output.path.display()
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Writes with `write`. After an error nothing more is written; [`finish`](Self::finish)
     /// reports it.
     pub fn write(&mut self, write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>) {
@@ -156,6 +185,14 @@ impl JsonOutput {
                 Err(error) => eprintln!("error: cannot write JSON: {error}"),
             },
             JsonOutput::File(file) => file.json_line(value),
+        }
+    }
+
+    /// The file, when the JSON goes to one.
+    pub fn file(&self) -> Option<&OutputFile> {
+        match self {
+            JsonOutput::File(file) => Some(file),
+            JsonOutput::Off | JsonOutput::Stdout => None,
         }
     }
 
