@@ -17,7 +17,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             // Not eprintln!: it panics when the terminal is gone.
-            let _ = writeln!(std::io::stderr(), "error: {error:#}");
+            let _ = writeln!(std::io::stderr(), "error: {}", cli::error_text(&error));
             ExitCode::from(1)
         }
     }

@@ -10,7 +10,7 @@ use std::{
 use serde::Serialize;
 use tickbus::{
     ExecutorKind,
-    replay::{Divergence, Game, ReplayReport, Replayer, Scenario, ScenarioError},
+    replay::{Divergence, Game, ReplayError, ReplayReport, Replayer, Scenario, ScenarioError},
 };
 
 use crate::game::Asteroids;
@@ -230,12 +230,13 @@ impl ReplayOptions {
     }
 }
 
-/// Replays one file. `starting` is called with the scenario just before its replay runs
-/// (to announce a long one).
+/// Replays one file: loads it, refuses it when it is too long or of another game, and has
+/// `run` replay the scenario (with the executor of `options`; [`verify`] or a timedemo).
+/// The outcome, a divergence explained, is the same whatever ran the replay.
 pub fn replay_file(
     path: &Path,
     options: &ReplayOptions,
-    starting: impl FnOnce(&AsteroidsScenario),
+    run: impl FnOnce(&AsteroidsScenario) -> Result<ReplayReport, ReplayError>,
 ) -> FileReport {
     let file = path.display().to_string();
     let outcome = match Scenario::load::<Asteroids>(path) {
@@ -246,10 +247,12 @@ pub fn replay_file(
                 scenario.ticks, options.max_ticks
             ),
         },
-        Ok(scenario) => {
-            starting(&scenario);
-            replay(&scenario, options.executor)
-        }
+        Ok(scenario) => match run(&scenario) {
+            Ok(report) => outcome(&scenario, &report),
+            Err(error) => Outcome::Unreadable {
+                error: error.to_string(),
+            },
+        },
         // Refused as soon as the parser reads the game's name: the file is parsed once.
         Err(ScenarioError::WrongGame { found, .. }) if options.other_games == OtherGames::Skip => {
             Outcome::Skipped { game: found }
@@ -261,22 +264,22 @@ pub fn replay_file(
     FileReport { file, outcome }
 }
 
+/// Replays `scenario` on `executor`, verifying every checkpoint.
+pub fn verify(
+    scenario: &AsteroidsScenario,
+    executor: ExecutorKind,
+) -> Result<ReplayReport, ReplayError> {
+    Replayer::<Asteroids>::new(scenario)
+        .executor(executor)
+        .run()
+}
+
 /// A scenario of the asteroids game.
 pub type AsteroidsScenario = Scenario<<Asteroids as Game>::Config, <Asteroids as Game>::Input>;
 
-fn replay(scenario: &AsteroidsScenario, executor: ExecutorKind) -> Outcome {
-    let report = match Replayer::<Asteroids>::new(scenario)
-        .executor(executor)
-        .run()
-    {
-        Ok(report) => report,
-        Err(error) => {
-            return Outcome::Unreadable {
-                error: error.to_string(),
-            };
-        }
-    };
-    let measured = measured(scenario, &report);
+/// What `report`, a replay of `scenario`, found.
+fn outcome(scenario: &AsteroidsScenario, report: &ReplayReport) -> Outcome {
+    let measured = measured(scenario, report);
     match &report.divergence {
         None if report.is_verified() => Outcome::Verified(measured),
         None => diverged(

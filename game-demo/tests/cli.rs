@@ -177,12 +177,11 @@ fn a_diverged_json_report_has_every_key_once() {
     assert!(report.message.contains("Controls"), "{report:?}");
 }
 
-#[test]
-fn a_checkpoint_whose_combined_hash_alone_differs_is_explained() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = recorded(dir.path(), "edited.ron", "60");
+/// Records `edited.ron` and changes the combined hash of its checkpoint at tick 60, not the
+/// hashes of its components.
+fn hash_edited(dir: &Path) {
+    let file = recorded(dir, "edited.ron", "60");
     let original = std::fs::read_to_string(&file).unwrap();
-    // Change the combined hash of the checkpoint at tick 60, not its components.
     let line = original
         .lines()
         .find(|line| line.contains("(tick: 60, hash: "))
@@ -199,19 +198,46 @@ fn a_checkpoint_whose_combined_hash_alone_differs_is_explained() {
         1,
     );
     std::fs::write(&file, original.replacen(line, &edited, 1)).unwrap();
+}
+
+const HASH_ALONE_DIFFERS: &str =
+    "every component and resource matches, only the combined hash differs";
+
+#[test]
+fn a_checkpoint_whose_combined_hash_alone_differs_is_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    hash_edited(dir.path());
 
     let output = run(&["replay", "edited.ron"], dir.path());
     let said = text(&output);
     assert_eq!(code(&output), 1, "{said}");
     let message = said.lines().nth(1).expect("the divergence").trim_end();
-    assert!(
-        message.contains("every component and resource matches, only the combined hash differs"),
-        "{said}"
-    );
+    assert!(message.contains(HASH_ALONE_DIFFERS), "{said}");
     assert!(
         !message.ends_with(':'),
         "no empty list of components: {said}"
     );
+}
+
+#[test]
+fn the_timedemo_explains_a_divergence_as_replay_does() {
+    let dir = tempfile::tempdir().unwrap();
+    hash_edited(dir.path());
+    let plain = text(&run(&["replay", "edited.ron"], dir.path()));
+    let explanation = plain.lines().nth(1).expect("the divergence");
+    assert!(explanation.contains(HASH_ALONE_DIFFERS), "{plain}");
+
+    let output = run(&["replay", "edited.ron", "--timedemo"], dir.path());
+    let said = text(&output);
+    assert_eq!(code(&output), 1, "{said}");
+    assert!(said.contains(explanation), "{explanation} in {said}");
+    assert!(said.contains("wall time"), "and the table: {said}");
+
+    let (exit, json) = timedemo_json(dir.path(), "edited.ron", &[]);
+    assert_eq!(exit, 1, "{json}");
+    assert_eq!(json["verified"], false);
+    assert_eq!(json["replay"]["status"], "diverged");
+    assert_eq!(json["replay"]["message"], explanation.trim(), "{json}");
 }
 
 #[test]
@@ -574,7 +600,8 @@ fn timedemo_prints_the_table_and_json_gives_every_tick() {
     let output = run(&["replay", "good.ron", "--timedemo"], dir.path());
     let said = text(&output);
     assert_eq!(code(&output), 0, "{said}");
-    assert!(said.contains("300/300 ticks") && said.contains("11/11 checkpoints verified"));
+    // The replay's line, as `replay` prints it.
+    assert!(said.contains("good.ron: verified  300 ticks") && said.contains("11/11 checkpoints"));
     for part in [
         "wall time",
         "events per tick",
@@ -617,12 +644,184 @@ fn trace_writes_one_complete_event_per_system_run() {
     assert_eq!(complete, runs, "one complete event per system run");
     assert!(events.iter().any(|event| event["name"] == "thread_name"));
 
-    // Without --timedemo: the replay's line, and the trace.
-    let output = run(&["replay", "good.ron", "--trace", "plain.json"], dir.path());
+    assert_eq!(json["replay"]["status"], "verified", "{json}");
+}
+
+/// `text` without the figures of speed (ticks/s, × real time), which differ run to run.
+fn without_speed(text: &str) -> String {
+    let parts = text.split("  ");
+    let kept = parts.filter(|part| !part.ends_with(" ticks/s") && !part.ends_with("x real time"));
+    kept.collect::<Vec<_>>().join("  ")
+}
+
+/// A JSON report without the figures of speed.
+fn json_without_speed(line: &[u8]) -> serde_json::Value {
+    let mut report: serde_json::Value = serde_json::from_slice(line)
+        .unwrap_or_else(|error| panic!("{error}: {}", String::from_utf8_lossy(line)));
+    let fields = report.as_object_mut().expect("an object");
+    assert!(fields.remove("ticks_per_second").is_some(), "{fields:?}");
+    assert!(fields.remove("times_real_time").is_some(), "{fields:?}");
+    report
+}
+
+#[test]
+fn trace_without_timedemo_prints_what_replay_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    recorded(dir.path(), "good.ron", "30");
+    diverging(dir.path());
+    for file in ["good.ron", "diverging.ron"] {
+        let plain = run(&["replay", file], dir.path());
+        let traced = run(&["replay", file, "--trace", "t.json"], dir.path());
+        assert_eq!(code(&traced), code(&plain), "{}", text(&traced));
+        let (plain, traced) = (text(&plain), text(&traced));
+        assert!(plain.contains("final hash") && plain.contains("1 file(s) on"));
+        assert_eq!(without_speed(&traced), without_speed(&plain));
+
+        let plain = run(&["replay", file, "--json"], dir.path());
+        let traced = run(&["replay", file, "--json", "--trace", "t.json"], dir.path());
+        assert_eq!(code(&traced), code(&plain), "{}", text(&traced));
+        assert_eq!(
+            json_without_speed(&traced.stdout),
+            json_without_speed(&plain.stdout)
+        );
+        let trace = std::fs::read_to_string(dir.path().join("t.json")).unwrap();
+        let trace: serde_json::Value = serde_json::from_str(&trace).unwrap();
+        assert!(!trace["traceEvents"].as_array().unwrap().is_empty());
+    }
+}
+
+#[test]
+fn json_to_a_file_writes_what_stdout_would_get_and_the_text_still_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    recorded(dir.path(), "good.ron", "30");
+    let stdout = run(&["replay", "good.ron", "--json"], dir.path());
+    let output = run(&["replay", "good.ron", "--json=out.json"], dir.path());
     let said = text(&output);
     assert_eq!(code(&output), 0, "{said}");
-    assert!(said.contains("11/11 checkpoints verified") && !said.contains("wall time"));
-    assert!(dir.path().join("plain.json").metadata().unwrap().len() > 0);
+    assert!(said.contains("good.ron: verified") && said.contains("1 file(s) on"));
+    let written = std::fs::read(dir.path().join("out.json")).unwrap();
+    assert_eq!(
+        json_without_speed(&written),
+        json_without_speed(&stdout.stdout)
+    );
+
+    let output = run(
+        &["replay", "good.ron", "--timedemo", "--json=demo.json"],
+        dir.path(),
+    );
+    let said = text(&output);
+    assert_eq!(code(&output), 0, "{said}");
+    assert!(said.contains("good.ron: verified") && said.contains("wall time"));
+    let written = std::fs::read_to_string(dir.path().join("demo.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&written).unwrap();
+    assert_eq!(json["verified"], true);
+    assert_eq!(json["ticks"].as_array().unwrap().len(), 300);
+
+    let output = run(
+        &["replay", "good.ron", "--json=/nonexistent/x.json"],
+        dir.path(),
+    );
+    expect_exit(
+        &output,
+        2,
+        "cannot write the JSON (--json) to /nonexistent/x.json",
+    );
+    assert!(output.stdout.is_empty(), "refused before the replay");
+}
+
+#[test]
+fn an_output_that_cannot_be_written_is_refused_before_the_scenario_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (folder, _) = folder_and_recording(dir.path());
+    for args in [
+        &[
+            "replay",
+            "missing.ron",
+            "--timedemo",
+            "--trace",
+            "/nonexistent/t.json",
+        ][..],
+        &["replay", "missing.ron", "--trace", "/nonexistent/t.json"],
+        &["replay", "good.ron", "--timedemo", "--trace", "set"],
+        &["replay", "missing.ron", "--timedemo", "--json=set"],
+    ] {
+        let output = run(args, dir.path());
+        let said = text(&output);
+        assert_eq!(code(&output), 2, "{args:?}: {said}");
+        let path = args.last().unwrap().trim_start_matches("--json=");
+        let flag = if args.contains(&"--trace") {
+            "--trace"
+        } else {
+            "--json"
+        };
+        assert!(
+            said.contains(&format!("({flag}) to {path}: ")),
+            "{args:?}: {said}"
+        );
+        assert!(!said.contains("missing.ron"), "checked first: {said}");
+        assert!(output.stdout.is_empty(), "nothing replayed: {said}");
+    }
+    assert!(folder.is_dir());
+}
+
+#[test]
+fn a_trace_that_fails_at_the_end_still_shows_the_results() {
+    let full = Path::new("/dev/full");
+    if !full.exists() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    recorded(dir.path(), "good.ron", "30");
+    let output = run(
+        &["replay", "good.ron", "--timedemo", "--trace", "/dev/full"],
+        dir.path(),
+    );
+    expect_exit(
+        &output,
+        2,
+        "cannot write the trace (--trace) to /dev/full: ",
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("good.ron: verified") && stdout.contains("wall time"));
+}
+
+#[test]
+fn a_replay_that_cannot_start_leaves_no_new_file_and_keeps_an_existing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("old.json"), "keep").unwrap();
+    for args in [
+        &["replay", "missing.ron", "--timedemo", "--trace", "new.json"][..],
+        &["replay", "missing.ron", "--timedemo", "--json=new.json"],
+        &["replay", "missing.ron", "--timedemo", "--trace", "old.json"],
+        &["replay", "missing.ron", "--timedemo", "--json=old.json"],
+    ] {
+        let output = run(args, dir.path());
+        expect_exit(&output, 2, "cannot read missing.ron");
+        assert!(!dir.path().join("new.json").exists(), "{args:?}");
+        let old = std::fs::read_to_string(dir.path().join("old.json")).unwrap();
+        assert_eq!(old, "keep", "{args:?}");
+    }
+}
+
+#[test]
+fn errors_say_their_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for extra in [
+        &["--timedemo"][..],
+        &["--seek", "5"],
+        &["--bisect"],
+        &["--trace", "t.json"],
+        &[],
+    ] {
+        let mut args = vec!["replay", "missing.ron"];
+        args.extend_from_slice(extra);
+        let output = run(&args, dir.path());
+        let said = text(&output);
+        assert_eq!(code(&output), 2, "{args:?}: {said}");
+        assert!(said.contains("cannot read missing.ron: "), "{said}");
+        let cause = said.lines().next().unwrap().rsplit(": ").next().unwrap();
+        assert_eq!(said.matches(cause).count(), 1, "{args:?}: {said}");
+    }
 }
 
 #[test]
@@ -638,6 +837,48 @@ fn timedemo_of_a_diverging_scenario_exits_1_and_takes_one_file() {
         &["replay", "diverging.ron", "diverging.ron", "--timedemo"],
         dir.path(),
     );
-    assert_eq!(code(&output), 2);
-    assert!(text(&output).contains("exactly one scenario file"));
+    expect_exit(&output, 2, "take exactly one scenario FILE, got 2");
+}
+
+#[test]
+fn timedemo_of_a_directory_says_it_takes_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    folder_and_recording(dir.path());
+    for flag in [&["--timedemo"][..], &["--trace", "t.json"]] {
+        let mut args = vec!["replay", "set"];
+        args.extend_from_slice(flag);
+        let output = run(&args, dir.path());
+        expect_exit(
+            &output,
+            2,
+            "--timedemo and --trace take exactly one scenario FILE, and set is a directory",
+        );
+        assert!(!dir.path().join("t.json").exists());
+    }
+}
+
+#[test]
+fn an_output_naming_a_scenario_or_the_other_output_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = recorded(dir.path(), "good.ron", "30");
+    let original = std::fs::read(&good).unwrap();
+    for args in [
+        &["replay", "good.ron", "--trace", "good.ron"][..],
+        &["replay", "good.ron", "--timedemo", "--json=./good.ron"],
+        &["replay", ".", "--json=good.ron"],
+    ] {
+        let output = run(args, dir.path());
+        expect_exit(&output, 2, "good.ron: it is a scenario file being replayed");
+        assert_eq!(std::fs::read(&good).unwrap(), original, "{args:?}");
+    }
+    let output = run(
+        &["replay", "good.ron", "--json=x.json", "--trace", "x.json"],
+        dir.path(),
+    );
+    expect_exit(
+        &output,
+        2,
+        "--trace and --json=FILE name the same file, x.json",
+    );
+    assert!(!dir.path().join("x.json").exists());
 }

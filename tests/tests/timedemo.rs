@@ -1,15 +1,17 @@
 //! Timedemo: the report's figures are the arithmetic of the ticks it ran (events per type
 //! equal to what was sent and written, time per system from its runs, parallelism equal to
 //! the executor's counters), its JSON round-trips, its Chrome trace holds exactly one
-//! complete event per system run, and a diverging scenario is still reported.
+//! complete event per system run (on two threads at the same time where systems ran in
+//! parallel), and a diverging scenario is still reported.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use tickbus::{
     ExecutorKind,
     prelude::*,
     replay::{Game, GameScenario, Recorder, StateHasher, Timedemo, TimedemoRecords},
 };
+use tickbus_tests::overlap::{Rendezvous, meet, meet_too};
 
 /// Each input is echoed twice into `Echo`, read the next tick into a total.
 struct Echoes;
@@ -183,6 +185,73 @@ fn the_trace_has_one_complete_event_per_system_run_on_named_threads() {
             assert!(names.len() == 2 && names[0].ends_with("echo") && names[1].ends_with("add"));
         }
     }
+}
+
+/// Two systems that wait for each other (a few ms at most), so that a forced-parallel
+/// executor runs them on two threads at the same time.
+struct Meeting;
+
+impl Game for Meeting {
+    const NAME: &'static str = "meeting";
+    type Config = ();
+    type Input = u32;
+    fn build(_: &(), app: &mut App) {
+        app.insert_resource(Rendezvous::new(ExecutorKind::forced_parallel(2)))
+            .init_resource::<Total>()
+            .add_systems((meet, meet_too));
+    }
+    fn register_state(hasher: &mut StateHasher) {
+        hasher.resource::<Total>();
+    }
+}
+
+#[test]
+fn a_parallel_trace_shows_overlapping_runs_on_two_named_threads() {
+    let executor = ExecutorKind::forced_parallel(2);
+    let mut recorder = Recorder::<Meeting>::builder(())
+        .executor(executor)
+        .build()
+        .unwrap();
+    recorder.run_ticks(TICKS).unwrap();
+    let report = Timedemo::<Meeting>::new(&recorder.scenario())
+        .executor(executor)
+        .trace(true)
+        .run()
+        .unwrap();
+    assert!(report.replay.is_verified(), "{}", report.replay);
+    let text = serde_json::to_string(&report.trace.unwrap()).unwrap();
+    let trace: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let events = trace["traceEvents"].as_array().unwrap();
+    // (thread, start, end) of every complete event, in µs.
+    let runs: Vec<(u64, f64, f64)> = (events.iter())
+        .filter(|event| event["ph"] == "X")
+        .map(|event| {
+            let start = event["ts"].as_f64().unwrap();
+            let tid = event["tid"].as_u64().unwrap();
+            (tid, start, start + event["dur"].as_f64().unwrap())
+        })
+        .collect();
+    assert_eq!(runs.len() as u64, 2 * TICKS);
+    let threads: BTreeSet<u64> = runs.iter().map(|(tid, ..)| *tid).collect();
+    assert!(threads.len() >= 2, "runs on two threads: {threads:?}");
+    for tid in &threads {
+        let named = events.iter().any(|event| {
+            event["ph"] == "M"
+                && event["name"] == "thread_name"
+                && event["tid"] == *tid
+                && event["args"]["name"]
+                    .as_str()
+                    .is_some_and(|name| !name.is_empty())
+        });
+        assert!(named, "thread {tid} has a thread_name event");
+    }
+    let overlapping = runs.iter().any(|&(tid, start, end)| {
+        (runs.iter()).any(|&(other, from, to)| other != tid && start < to && from < end)
+    });
+    assert!(
+        overlapping,
+        "two runs on different threads overlap: {runs:?}"
+    );
 }
 
 #[test]

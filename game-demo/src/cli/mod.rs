@@ -1,6 +1,7 @@
 //! The command line: arguments (clap) and one function per subcommand.
 
 mod keyboard;
+mod output;
 mod play;
 mod rewind;
 mod screen;
@@ -20,11 +21,16 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use game_demo::{
     bot::{Bot, BotKind},
     game::{Asteroids, AsteroidsConfig, Games, Level, Lives, Score},
-    scenarios::{self, DEFAULT_MAX_TICKS, FileReport, OtherGames, ReplayOptions, Shard},
+    scenarios::{
+        self, AsteroidsScenario, DEFAULT_MAX_TICKS, FileReport, OtherGames, ReplayOptions, Shard,
+    },
 };
+use output::{JsonOutput, OutputFile};
 use tickbus::{
     ExecutorKind,
-    replay::{DEFAULT_CHECKPOINT_EVERY, Game, Recorder, RunSetup, build_game},
+    replay::{
+        DEFAULT_CHECKPOINT_EVERY, Game, Recorder, ReplayError, ReplayReport, RunSetup, build_game,
+    },
 };
 
 /// An asteroids game on the tickbus engine: play it, record it, replay it.
@@ -145,9 +151,10 @@ struct ReplayArgs {
     /// Scenario files or directories of them (default: scenarios/).
     #[arg(value_name = "FILE")]
     files: Vec<PathBuf>,
-    /// Print one JSON object per file instead of text.
-    #[arg(long)]
-    json: bool,
+    /// Print one JSON object per file instead of text; with =FILE, write those lines to
+    /// FILE instead of stdout (the text still goes to stdout). FILE is opened before the run.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    json: Option<Option<PathBuf>>,
     /// Replay only shard I of N (0 <= I < N): the files whose position in the sorted list
     /// is I modulo N, so N machines split a set of recordings without overlap.
     #[arg(long, value_name = "I/N")]
@@ -168,13 +175,16 @@ struct ReplayArgs {
     /// the entity and the expected and found values.
     #[arg(long, conflicts_with_all = ["json", "shard"])]
     bisect: bool,
-    /// Replay one file as a benchmark (checkpoints still verified) and print tick time
-    /// (median, p99, max), events per type per tick, time per system and how much ran in
-    /// parallel; with --json, every tick's record as one JSON object instead.
+    /// Replay one file as a benchmark (checkpoints still verified) and print the replay's
+    /// line, then tick time (median, p99, max), events per type per tick, time per system
+    /// and how much ran in parallel; with --json, one JSON object with the replay's report
+    /// and every tick's record instead (--json=FILE: into FILE, the table on stdout).
     #[arg(long, conflicts_with_all = ["shard", "seek", "bisect"])]
     timedemo: bool,
     /// Replay one file and write the system runs of every tick to this file as a Chrome
-    /// trace (open it in chrome://tracing or ui.perfetto.dev): one track per thread.
+    /// trace (open it in chrome://tracing or ui.perfetto.dev): one track per thread. The
+    /// output is the replay's (or with --timedemo the timedemo's); the file is opened before
+    /// the run.
     #[arg(long, value_name = "TRACE.json", conflicts_with_all = ["shard", "seek", "bisect"])]
     trace: Option<PathBuf>,
     #[command(flatten)]
@@ -218,7 +228,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         }
         None => Ok(replay(ReplayArgs {
             files: Vec::new(),
-            json: false,
+            json: None,
             shard: None,
             max_ticks: DEFAULT_MAX_TICKS,
             seek: None,
@@ -300,7 +310,8 @@ fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Replays the files and prints one line (or JSON object) per file, then a summary line.
-/// The exit code is the worst outcome: 2 unreadable, 1 diverged, 0 all verified.
+/// The exit code is the worst outcome: 2 unreadable (or an output not written), 1
+/// diverged, 0 all verified.
 fn replay(args: ReplayArgs) -> ExitCode {
     if args.seek.is_some() || args.bisect {
         return travel(&args);
@@ -327,25 +338,77 @@ fn replay(args: ReplayArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let json = JsonOutput::open(args.json.as_ref()).and_then(|json| {
+        OutputFile::refuse_overwriting(&Vec::from_iter(json.file()), &files)?;
+        Ok(json)
+    });
+    let json = match json {
+        Ok(json) => json,
+        Err(error) => return fail(&error),
+    };
     let options = ReplayOptions {
         executor: args.executor.executor(),
         other_games,
         max_ticks: args.max_ticks,
     };
+    replay_files(&files, &options, json, |scenario| {
+        scenarios::verify(scenario, options.executor)
+    })
+}
+
+/// Replays each file with `run` and prints its report, then the summary line (JSON:
+/// the reports only). Exit code: the worst outcome, 2 if the JSON file was not written.
+fn replay_files(
+    files: &[PathBuf],
+    options: &ReplayOptions,
+    mut json: JsonOutput,
+    mut run: impl FnMut(&AsteroidsScenario) -> Result<ReplayReport, ReplayError>,
+) -> ExitCode {
     let mut worst = 0;
     let mut reports = Vec::with_capacity(files.len());
-    for file in &files {
-        let report = scenarios::replay_file(file, &options, |scenario| {
-            announce_long_replay(file, scenario.ticks, scenario.tick_rate)
+    for file in files {
+        let report = scenarios::replay_file(file, options, |scenario| {
+            announce_long_replay(file, scenario.ticks, scenario.tick_rate);
+            run(scenario)
         });
-        print_report(&report, args.json);
+        if json.text() {
+            say(&report);
+        }
+        json.object(&report);
         worst = worst.max(report.exit_code());
         reports.push(report);
     }
-    if !args.json {
+    if json.text() {
         say(summary(&reports, options.executor));
     }
+    if let Err(error) = json.finish() {
+        return fail(&error);
+    }
     ExitCode::from(worst)
+}
+
+/// Prints `error` (its causes once each) and returns exit code 2.
+fn fail(error: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {}", error_text(error));
+    ExitCode::from(2)
+}
+
+/// `error` and its causes in one line, each said once: a cause is left out when the
+/// message before it already includes it (a scenario's read error names its I/O error and
+/// also gives it as its source, which `{:#}` would print twice).
+pub fn error_text(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let cause = cause.to_string();
+        if text.contains(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
 }
 
 /// Replays longer than this many ticks are announced on stderr before they start.
@@ -377,41 +440,52 @@ fn travel(args: &ReplayArgs) -> ExitCode {
         Some(tick) => travel::seek(file, tick, args.dump, executor).map(|()| ExitCode::SUCCESS),
         None => travel::bisect_file(file, executor),
     };
-    result.unwrap_or_else(|error| {
-        eprintln!("error: {error:#}");
-        ExitCode::from(2)
-    })
+    result.unwrap_or_else(|error| fail(&error))
 }
 
-/// `--timedemo` and `--trace`, on exactly one file. Exit code 2 when it cannot be read,
-/// 1 when it diverges.
+/// `--timedemo` and `--trace`, on exactly one file. Exit code 2 when it cannot be read or an
+/// output cannot be written, 1 when it diverges.
 fn timedemo(args: &ReplayArgs) -> ExitCode {
-    let [file] = args.files.as_slice() else {
-        eprintln!("error: --timedemo and --trace take exactly one scenario file");
-        return ExitCode::from(2);
+    let file = match one_scenario_file(&args.files) {
+        Ok(file) => file,
+        Err(error) => return fail(&error),
+    };
+    let outputs = JsonOutput::open(args.json.as_ref()).and_then(|json| {
+        let trace = (args.trace.as_deref())
+            .map(|path| OutputFile::open(path, "the trace (--trace)"))
+            .transpose()?;
+        let outputs = Vec::from_iter(json.file().into_iter().chain(&trace));
+        OutputFile::refuse_overwriting(&outputs, &[file.to_path_buf()])?;
+        Ok((json, trace))
+    });
+    let (json, trace) = match outputs {
+        Ok(outputs) => outputs,
+        Err(error) => return fail(&error),
     };
     let options = timedemo::TimedemoOptions {
         file,
-        executor: args.executor.executor(),
-        max_ticks: args.max_ticks,
-        json: args.json,
-        trace: args.trace.as_ref(),
+        replay: ReplayOptions {
+            executor: args.executor.executor(),
+            other_games: OtherGames::Refuse,
+            max_ticks: args.max_ticks,
+        },
+        json,
+        trace,
         table: args.timedemo,
     };
-    timedemo::timedemo(&options).unwrap_or_else(|error| {
-        eprintln!("error: {error:#}");
-        ExitCode::from(2)
-    })
+    timedemo::timedemo(options)
 }
 
-fn print_report(report: &FileReport, json: bool) {
-    if json {
-        match serde_json::to_string(report) {
-            Ok(line) => say(line),
-            Err(error) => eprintln!("error: cannot write JSON: {error}"),
-        }
-    } else {
-        say(report);
+/// The one scenario file `--timedemo` and `--trace` take.
+fn one_scenario_file(files: &[PathBuf]) -> anyhow::Result<&Path> {
+    let expected = "--timedemo and --trace take exactly one scenario FILE";
+    match files {
+        [file] if file.is_dir() => Err(anyhow::anyhow!(
+            "{expected}, and {} is a directory (without them, replay verifies every file in it)",
+            file.display()
+        )),
+        [file] => Ok(file),
+        _ => Err(anyhow::anyhow!("{expected}, got {}", files.len())),
     }
 }
 

@@ -171,8 +171,9 @@ fn save_recording(recorder: &Recorder<Asteroids>, path: &Path, seed: u64) -> any
             fallback.display()
         )),
         Err(second) => Err(anyhow::anyhow!(
-            "{error}; writing it to the temporary directory failed too ({second:#}): the \
-             recording is lost"
+            "{error}; writing it to the temporary directory failed too ({}): the recording \
+             is lost",
+            super::error_text(&second)
         )),
     }
 }
