@@ -23,7 +23,7 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use clap::{Parser, builder::RangedU64ValueParser};
+use clap::Parser;
 
 use game_demo::game::Asteroids;
 use tickbus::{
@@ -33,6 +33,7 @@ use tickbus::{
 use tickbus_benches::{
     Contender,
     cases::{Case, event_cases, interleaved_samples},
+    sweep::{count_in, millis_in},
 };
 
 /// The ratio table of the `schedule` and `event_throughput` cases, and of the recorded game
@@ -44,10 +45,10 @@ struct Options {
     /// scenarios).
     filter: Option<String>,
     /// Interleaved rounds per case.
-    #[arg(long, default_value_t = 15, value_parser = RangedU64ValueParser::<usize>::new().range(1..=10_000))]
+    #[arg(long, default_value_t = 15, value_parser = count_in(1, 10_000), allow_negative_numbers = true)]
     rounds: usize,
     /// Length of one timed sample, in milliseconds.
-    #[arg(long, default_value_t = 20, value_parser = RangedU64ValueParser::<u64>::new().range(1..=60_000))]
+    #[arg(long, default_value_t = 20, value_parser = millis_in(1, 60_000), allow_negative_numbers = true)]
     sample_ms: u64,
     /// Report the fastest round instead of the median (steadier on a busy machine).
     #[arg(long = "min")]

@@ -3,19 +3,33 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::{Command, Output},
+    process::{Command, Output, Stdio},
+    time::{Duration, Instant},
 };
 
-/// Runs `tickbus-bench` with `args`.
+/// Runs `tickbus-bench` with `args`; kills it and fails after two minutes (every run here
+/// is short, or refused before measuring).
 fn bench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tickbus-bench"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tickbus-bench"))
         .args(args)
         .env_remove("RUST_BACKTRACE")
-        .output()
-        .expect("tickbus-bench starts")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tickbus-bench starts");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().expect("tickbus-bench runs").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("tickbus-bench {args:?} still ran after two minutes");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("tickbus-bench's output")
 }
 
-/// The smallest run: one point, one round of one frame.
+/// The smallest run: one point, one round of one frame (added to every refused case, so that
+/// a refusal that stops working costs a short run, not a full sweep).
 const SHORT: [&str; 8] = [
     "--events-per-frame",
     "1000",
@@ -35,7 +49,19 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// A fresh directory for one test's files.
+/// A long run: a refusal of its output files must come before it measures.
+const LONG: [&str; 8] = [
+    "--events-per-frame",
+    "1000",
+    "--event-bytes",
+    "16",
+    "--rounds",
+    "10000",
+    "--frames",
+    "100",
+];
+
+/// A fresh directory for one test's files (removed by the test at its end).
 fn scratch(test: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tickbus-bench-cli-{}-{test}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -50,12 +76,39 @@ fn text(path: &Path) -> String {
 /// Asserts the run failed before measuring, with an error naming every one of `names`.
 fn assert_refused(args: &[&str], names: &[&str]) {
     let output = bench(args);
-    let message = stderr(&output);
+    assert_refused_output(&output, args, names);
+}
+
+/// The same for a short run with `args` (`--event-bytes 16` left out with `--ingest`).
+fn assert_short_run_refused(args: &[&str], names: &[&str]) {
+    let mut all: Vec<&str> = args.to_vec();
+    let short = if args.contains(&"--ingest") {
+        &[
+            "--events-per-frame",
+            "1000",
+            "--rounds",
+            "1",
+            "--frames",
+            "1",
+        ][..]
+    } else {
+        &SHORT[..]
+    };
+    for pair in short.chunks(2) {
+        if !args.contains(&pair[0]) {
+            all.extend(pair);
+        }
+    }
+    assert_refused(&all, names);
+}
+
+fn assert_refused_output(output: &Output, args: &[&str], names: &[&str]) {
+    let message = stderr(output);
     assert!(!output.status.success(), "{args:?} was accepted");
     assert!(
-        stdout(&output).is_empty(),
+        stdout(output).is_empty(),
         "{args:?} measured: {}",
-        stdout(&output)
+        stdout(output)
     );
     for name in names {
         assert!(
@@ -67,7 +120,7 @@ fn assert_refused(args: &[&str], names: &[&str]) {
 
 #[test]
 fn counts_of_zero_are_refused_with_the_flag_and_the_range() {
-    assert_refused(
+    assert_short_run_refused(
         &["--events-per-frame", "1000,0"],
         &["--events-per-frame", "1..=10000000"],
     );
@@ -78,13 +131,26 @@ fn counts_of_zero_are_refused_with_the_flag_and_the_range() {
         "--sample-ms",
         "--writers",
     ] {
-        assert_refused(&[flag, "0"], &[flag, "0 is not in 1..="]);
+        assert_short_run_refused(&[flag, "0"], &[flag, "0 is not in 1..="]);
     }
-    assert_refused(
+    assert_short_run_refused(
         &["--ingest", "--batch", "0"],
         &["--batch", "0 is not in 1..="],
     );
-    assert_refused(&["--rounds", "-5"], &["--rounds", "-5"]);
+    assert_short_run_refused(&["--rounds", "-5"], &["--rounds", "-5"]);
+    assert_short_run_refused(&["--event-bytes", "-1"], &["--event-bytes", "-1"]);
+}
+
+#[test]
+fn frames_too_large_for_memory_or_samples_of_hours_are_refused() {
+    assert_short_run_refused(
+        &["--events-per-frame", "3000000", "--event-bytes", "64"],
+        &["--events-per-frame 3000000", "2500000 events of 64 bytes"],
+    );
+    assert_short_run_refused(
+        &["--events-per-frame", "1000000", "--frames", "5000"],
+        &["--frames 5000", "--frames 1000 or fewer"],
+    );
 }
 
 #[test]
@@ -95,39 +161,72 @@ fn flags_of_the_other_sweep_are_refused_instead_of_ignored() {
         ["--readers", "2"],
         ["--threads", "2"],
     ] {
-        assert_refused(&["--ingest", flag[0], flag[1]], &[flag[0], "--ingest"]);
+        assert_short_run_refused(&["--ingest", flag[0], flag[1]], &[flag[0], "--ingest"]);
     }
-    assert_refused(&["--ingest", "--sequential"], &["--sequential", "--ingest"]);
-    assert_refused(&["--producers", "2"], &["--producers", "--ingest"]);
-    assert_refused(&["--batch", "64"], &["--batch", "--ingest"]);
-    assert_refused(
-        &["--also-offload-always", "--sequential"],
-        &["--also-offload-always", "--sequential"],
-    );
-    assert_refused(
-        &["--also-offload-always", "--roofline"],
-        &["--also-offload-always", "--roofline"],
-    );
+    for (args, names) in [
+        (
+            &["--ingest", "--sequential"][..],
+            &["--sequential", "--ingest"][..],
+        ),
+        (&["--producers", "2"], &["--producers", "--ingest"]),
+        (&["--batch", "64"], &["--batch", "--ingest"]),
+        (
+            &["--also-offload-always", "--sequential"],
+            &["--also-offload-always", "--sequential"],
+        ),
+        (
+            &["--also-offload-always", "--roofline"],
+            &["--also-offload-always", "--roofline"],
+        ),
+        (
+            &["--also-offload-always", "--threads", "1"],
+            &["--also-offload-always", "--threads 2"],
+        ),
+    ] {
+        assert_short_run_refused(args, names);
+    }
 }
 
 #[test]
 fn an_output_file_that_cannot_be_written_fails_before_measuring() {
     let dir = scratch("unwritable");
     let missing = text(&dir.join("no-such-dir").join("samples.json"));
-    let mut args = SHORT.to_vec();
-    args.extend(["--json", &missing]);
-    assert_refused(&args, &["--json", &missing]);
-    let message = stderr(&bench(&args));
+    let directory_svg = dir.join("plots.svg");
+    std::fs::create_dir(&directory_svg).unwrap();
+    let directory_svg = text(&directory_svg);
+    let same = text(&dir.join("both.svg"));
+    let same_again = text(&dir.join(".").join("both.svg"));
+    let cases = [
+        (
+            vec!["--json", &missing],
+            vec!["--json", &missing, "No such file"],
+        ),
+        (vec!["--plot", &directory_svg], vec!["--plot", "directory"]),
+        (vec!["--plot", "plot.png"], vec!["--plot", "plot.svg"]),
+        (
+            vec!["--json", &same, "--plot", &same_again],
+            vec!["--json", "--plot", "the same file"],
+        ),
+    ];
+    for (outputs, names) in cases {
+        // Were the files opened after measuring, this run would take hours.
+        let mut args = LONG.to_vec();
+        args.extend(outputs);
+        let output = bench(&args);
+        assert_refused_output(&output, &args, &names);
+        let message = stderr(&output);
+        assert_eq!(
+            message.lines().count(),
+            1,
+            "one line, no cause twice: {message}"
+        );
+    }
     assert_eq!(
-        message.matches("No such file or directory").count(),
+        std::fs::read_dir(&dir).unwrap().count(),
         1,
-        "the cause once: {message}"
+        "only the directory made here"
     );
-
-    let directory = text(&dir);
-    let mut args = SHORT.to_vec();
-    args.extend(["--plot", &directory]);
-    assert_refused(&args, &["--plot", "ending in .svg"]);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -149,6 +248,7 @@ fn a_run_that_fails_leaves_no_new_file_and_keeps_an_old_one() {
         std::fs::read_to_string(&old_json).unwrap(),
         "earlier results"
     );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -170,5 +270,9 @@ fn a_short_run_prints_the_table_and_writes_the_json_and_the_plot() {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).expect("valid JSON");
     assert_eq!(report["points"][0]["events_per_frame"], 1000);
     let svg = std::fs::read_to_string(&plot).unwrap();
-    assert!(svg.starts_with("<svg") && svg.contains("<circle"), "{svg}");
+    assert!(
+        svg.starts_with("<svg") && svg.contains("tickbus_fold"),
+        "{svg}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

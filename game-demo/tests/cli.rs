@@ -868,7 +868,7 @@ fn an_output_naming_a_scenario_or_the_other_output_is_refused() {
         &["replay", ".", "--json=good.ron"],
     ] {
         let output = run(args, dir.path());
-        expect_exit(&output, 2, "good.ron: it is a scenario file being replayed");
+        expect_exit(&output, 2, "good.ron: it is a file the run reads");
         assert_eq!(std::fs::read(&good).unwrap(), original, "{args:?}");
     }
     let output = run(
@@ -878,7 +878,7 @@ fn an_output_naming_a_scenario_or_the_other_output_is_refused() {
     expect_exit(
         &output,
         2,
-        "--trace and --json=FILE name the same file, x.json",
+        "the JSON (--json) and the trace (--trace) name the same file, x.json",
     );
     assert!(!dir.path().join("x.json").exists());
 }

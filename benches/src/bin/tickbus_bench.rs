@@ -8,34 +8,32 @@
 //! CARGO_TARGET_DIR=target-bench cargo run --release -p tickbus-benches --bin tickbus-bench -- --help
 //! ```
 
-use std::{
-    fs::{File, OpenOptions},
-    io::Write,
-    path::{Path, PathBuf},
-    process::ExitCode,
-    time::Duration,
-};
+use std::{io::Write, path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Context;
-use clap::{Parser, builder::RangedU64ValueParser};
+use clap::Parser;
+use game_demo::output::OutputFile;
 use indicatif::{ProgressBar, ProgressStyle};
 use tickbus_benches::sweep::{
+    count_in,
     ingest::{self, IngestConfig},
     measure::Sampling,
+    millis_in,
     plot::render_svg,
     report::{Point, Report},
     roofline,
     throughput::{self, EVENT_BYTES, SweepConfig, TickbusExecutor},
 };
 
-/// Most events per frame a point may ask for: the contenders of a point keep several frames
-/// of events in memory at once (at 64 bytes, about 6 GB at this limit).
-const MAX_EVENTS_PER_FRAME: u64 = 10_000_000;
+/// Most bytes of events per frame a point may ask for (events × event size): 10 million
+/// 16-byte or 2.5 million 64-byte events. The contenders of a point keep several frames in
+/// memory at once: measured peak memory is about 12 times a frame's bytes for the throughput
+/// sweep and 23 times for `--roofline` (about 2 and 3.7 GB at this limit).
+const MAX_FRAME_BYTES: usize = 160_000_000;
 
-/// A parser for a count from `min` to `max`, whose error names the flag and the range.
-fn count_in(min: u64, max: u64) -> RangedU64ValueParser<usize> {
-    RangedU64ValueParser::<usize>::new().range(min..=max)
-}
+/// Most events one sample may run (frames × events per frame), so that `--frames` cannot
+/// ask for a run of days: about 4 s of the slowest contender at 1M events.
+const MAX_SAMPLE_EVENTS: usize = 1_000_000_000;
 
 /// Event throughput per frame, measured interleaved in one process: tickbus with its readers
 /// as EventReader systems (tickbus) and as event folds (tickbus_fold, App::add_event_fold),
@@ -44,35 +42,37 @@ fn count_in(min: u64, max: u64) -> RangedU64ValueParser<usize> {
 #[derive(Parser, Debug)]
 #[command(name = "tickbus-bench", version)]
 struct Args {
-    /// Events written per frame (comma-separated, 1 to 10000000), one point each. Default:
-    /// 1000,10000,100000,1000000 (with --roofline: 1000000; with --ingest: 10000,100000).
-    #[arg(long, value_delimiter = ',', value_parser = count_in(1, MAX_EVENTS_PER_FRAME), allow_negative_numbers = true)]
+    /// Events written per frame (comma-separated, 1 to 10000000, at most 160 MB of events at
+    /// the largest event size), one point each. Default: 1000,10000,100000,1000000 (with
+    /// --roofline: 1000000; with --ingest: 10000,100000).
+    #[arg(long, value_delimiter = ',', value_parser = count_in(1, 10_000_000), allow_negative_numbers = true)]
     events_per_frame: Vec<usize>,
     /// Event sizes in bytes (comma-separated: 16 and/or 64). Default: 16,64.
-    #[arg(long, value_delimiter = ',', default_values_t = EVENT_BYTES, hide_default_value = true, conflicts_with = "ingest")]
+    #[arg(long, value_delimiter = ',', default_values_t = EVENT_BYTES, hide_default_value = true, allow_negative_numbers = true, conflicts_with = "ingest")]
     event_bytes: Vec<usize>,
-    /// Writer systems of the event type (each writes an equal share of the frame).
+    /// Writer systems of the event type (each writes an equal share of the frame), 1 to 64.
     #[arg(long, default_value_t = 1, value_parser = count_in(1, 64), allow_negative_numbers = true, conflicts_with = "ingest")]
     writers: usize,
     /// Readers of the event type (each reads every event): reader systems for tickbus and
-    /// bevy, event folds for tickbus_fold.
+    /// bevy, event folds for tickbus_fold. 1 to 64.
     #[arg(long, default_value_t = 4, value_parser = count_in(1, 64), allow_negative_numbers = true, conflicts_with = "ingest")]
     readers: usize,
     /// Threads of tickbus's parallel executor, for tickbus and tickbus_fold (and
-    /// tickbus_always) (default: its own default).
+    /// tickbus_always), 1 to 256 (default: its own default).
     #[arg(long, conflicts_with_all = ["sequential", "ingest"], value_parser = count_in(1, 256), allow_negative_numbers = true)]
     threads: Option<usize>,
     /// Run tickbus and tickbus_fold on tickbus's sequential executor.
     #[arg(long, conflicts_with = "ingest")]
     sequential: bool,
-    /// Frames timed per sample (default: as many as take --sample-ms).
+    /// Frames timed per sample, 1 to 1000000, at most 1000000000 events per sample (default:
+    /// as many as take --sample-ms).
     #[arg(long, value_parser = count_in(1, 1_000_000), allow_negative_numbers = true)]
     frames: Option<usize>,
-    /// Interleaved rounds per point: samples per contender.
+    /// Interleaved rounds per point: samples per contender, 1 to 10000.
     #[arg(long, default_value_t = 15, value_parser = count_in(1, 10_000), allow_negative_numbers = true)]
     rounds: usize,
-    /// Target length of one sample in milliseconds, when --frames is not given.
-    #[arg(long, default_value_t = 20, value_parser = RangedU64ValueParser::<u64>::new().range(1..=60_000), allow_negative_numbers = true)]
+    /// Target length of one sample in milliseconds, when --frames is not given, 1 to 60000.
+    #[arg(long, default_value_t = 20, value_parser = millis_in(1, 60_000), allow_negative_numbers = true)]
     sample_ms: u64,
     /// Write every sample to this JSON file (checked before measuring starts).
     #[arg(long, value_name = "FILE")]
@@ -97,12 +97,13 @@ struct Args {
     /// events).
     #[arg(long)]
     ingest: bool,
-    /// Producer threads with --ingest (comma-separated), one point each. Default: 1,2,4.
-    #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 4], hide_default_value = true, value_parser = count_in(1, 64), allow_negative_numbers = true, requires = "ingest")]
+    /// Producer threads with --ingest (comma-separated, 1 to 64), one point each. Default:
+    /// 1,2,4.
+    #[arg(long, value_delimiter = ',', value_parser = count_in(1, 64), allow_negative_numbers = true)]
     producers: Vec<usize>,
-    /// Events per batch with --ingest.
-    #[arg(long, default_value_t = 256, value_parser = count_in(1, 1_000_000), allow_negative_numbers = true, requires = "ingest")]
-    batch: usize,
+    /// Events per batch with --ingest, 1 to 1000000. Default: 256.
+    #[arg(long, value_parser = count_in(1, 1_000_000), allow_negative_numbers = true)]
+    batch: Option<usize>,
 }
 
 impl Args {
@@ -158,8 +159,14 @@ fn throughput_config(args: &Args, default_events: &[usize]) -> anyhow::Result<Sw
     if let Some(bytes) = args.event_bytes.iter().find(|b| !EVENT_BYTES.contains(b)) {
         anyhow::bail!("--event-bytes {bytes}: only {EVENT_BYTES:?} are built in");
     }
+    let events = args.events_or(default_events);
+    check_sizes(&events, &args.event_bytes, args.frames)?;
+    anyhow::ensure!(
+        !(args.also_offload_always && args.threads == Some(1)),
+        "--also-offload-always needs --threads 2 or more: with one thread no system can be offloaded"
+    );
     Ok(SweepConfig {
-        events_per_frame: args.events_or(default_events),
+        events_per_frame: events,
         event_bytes: args.event_bytes.clone(),
         writers: args.writers,
         readers: args.readers,
@@ -167,6 +174,29 @@ fn throughput_config(args: &Args, default_events: &[usize]) -> anyhow::Result<Sw
         also_offload_always: args.also_offload_always,
         sampling: args.sampling(),
     })
+}
+
+/// Refuses frames too large to hold in memory and samples that would run for hours.
+fn check_sizes(
+    events: &[usize],
+    event_bytes: &[usize],
+    frames: Option<usize>,
+) -> anyhow::Result<()> {
+    let most_events = events.iter().copied().max().unwrap_or(0);
+    let largest_event = event_bytes.iter().copied().max().unwrap_or(0);
+    anyhow::ensure!(
+        most_events.saturating_mul(largest_event) <= MAX_FRAME_BYTES,
+        "--events-per-frame {most_events} with {largest_event}-byte events: at most {MAX_FRAME_BYTES} bytes of events per frame ({} events of {largest_event} bytes)",
+        MAX_FRAME_BYTES / largest_event.max(1)
+    );
+    if let Some(frames) = frames {
+        anyhow::ensure!(
+            frames.saturating_mul(most_events) <= MAX_SAMPLE_EVENTS,
+            "--frames {frames} with --events-per-frame {most_events}: at most {MAX_SAMPLE_EVENTS} events per sample (--frames {} or fewer)",
+            MAX_SAMPLE_EVENTS / most_events.max(1)
+        );
+    }
+    Ok(())
 }
 
 fn describe(config: &SweepConfig) -> String {
@@ -217,10 +247,16 @@ fn roofline_report(args: &Args) -> anyhow::Result<Report> {
 }
 
 fn ingest_report(args: &Args) -> anyhow::Result<Report> {
+    let events = args.events_or(&[10_000, 100_000]);
+    check_sizes(&events, &[16], args.frames)?;
     let config = IngestConfig {
-        events_per_frame: args.events_or(&[10_000, 100_000]),
-        producers: args.producers.clone(),
-        batch: args.batch,
+        events_per_frame: events,
+        producers: if args.producers.is_empty() {
+            vec![1, 2, 4]
+        } else {
+            args.producers.clone()
+        },
+        batch: args.batch.unwrap_or(256),
         sampling: args.sampling(),
     };
     let measured = measure_with_progress(
@@ -277,19 +313,14 @@ fn main() -> ExitCode {
 
 /// Checks the arguments and the output files, measures, prints the table, writes the files.
 fn run(args: &Args) -> anyhow::Result<()> {
+    // Checked here, not by clap's `requires`, which lets a flag pass when another flag given
+    // conflicts with the one it requires (`--producers 2 --event-bytes 16`).
+    anyhow::ensure!(
+        args.ingest || (args.producers.is_empty() && args.batch.is_none()),
+        "--producers and --batch describe the --ingest sweep: add --ingest"
+    );
     check_output_names(args)?;
-    let outputs = Outputs {
-        json: args
-            .json
-            .as_deref()
-            .map(|path| OutputFile::create("--json", path))
-            .transpose()?,
-        plot: args
-            .plot
-            .as_deref()
-            .map(|path| OutputFile::create("--plot", path))
-            .transpose()?,
-    };
+    let outputs = Outputs::open(args)?;
     let report = if args.ingest {
         ingest_report(args)?
     } else if args.roofline {
@@ -313,95 +344,46 @@ fn check_output_names(args: &Args) -> anyhow::Result<()> {
             .is_some_and(|extension| extension.eq_ignore_ascii_case("svg"));
         anyhow::ensure!(
             svg,
-            "--plot {}: the plot is drawn as SVG; give a file name ending in .svg",
+            "--plot {}: the plot is drawn as SVG; give a file name such as plot.svg",
             path.display()
         );
     }
     Ok(())
 }
 
-/// The files a run writes once it has measured.
+/// The files a run writes once it has measured, opened before it measures.
 struct Outputs {
     json: Option<OutputFile>,
     plot: Option<OutputFile>,
 }
 
 impl Outputs {
+    fn open(args: &Args) -> anyhow::Result<Self> {
+        let open = |path: &Option<PathBuf>, what| {
+            path.as_deref()
+                .map(|path| OutputFile::open(path, what))
+                .transpose()
+        };
+        let outputs = Self {
+            json: open(&args.json, "the samples (--json)")?,
+            plot: open(&args.plot, "the plot (--plot)")?,
+        };
+        let both = Vec::from_iter(outputs.json.iter().chain(&outputs.plot));
+        OutputFile::refuse_overwriting(&both, &[])?;
+        Ok(outputs)
+    }
+
     /// Writes the JSON first, so a plot that cannot be drawn still leaves the samples.
     fn write(self, report: &Report) -> anyhow::Result<()> {
-        if let Some(json) = self.json {
-            let text = serde_json::to_string_pretty(report).context("cannot encode the report")?;
-            json.write(text.as_bytes())?;
+        if let Some(mut json) = self.json {
+            json.write(|out| out.write_all(report.to_json().as_bytes()));
+            json.finish()?;
         }
-        if let Some(plot) = self.plot {
-            let svg =
-                render_svg(report).with_context(|| format!("--plot {}", plot.path.display()))?;
-            plot.write(svg.as_bytes())?;
+        if let Some(mut plot) = self.plot {
+            let svg = render_svg(report).context("cannot draw --plot")?;
+            plot.write(|out| out.write_all(svg.as_bytes()));
+            plot.finish()?;
         }
         Ok(())
-    }
-}
-
-/// An output file, opened before measuring so that a path that cannot be written fails at
-/// once instead of after minutes of measuring. It is not truncated until the results are
-/// written, so an earlier file of that name survives a run that fails; a file this run
-/// created is removed again if the run ends without writing it (an error, or a panic
-/// unwinding), so no empty file is left looking like a result.
-struct OutputFile {
-    flag: &'static str,
-    path: PathBuf,
-    /// Whether the file existed before: only a file this run created is ever removed (the
-    /// path may name `/dev/stdout` or an earlier result).
-    existed: bool,
-    file: Option<File>,
-}
-
-impl OutputFile {
-    fn create(flag: &'static str, path: &Path) -> anyhow::Result<Self> {
-        let existed = path.exists();
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|error| anyhow::anyhow!("{flag} {}: {error}", path.display()))?;
-        Ok(Self {
-            flag,
-            path: path.to_owned(),
-            existed,
-            file: Some(file),
-        })
-    }
-
-    fn write(mut self, bytes: &[u8]) -> anyhow::Result<()> {
-        let mut file = self.file.take().expect("written once");
-        let written = Self::replace_contents(&mut file, bytes);
-        if written.is_err() {
-            self.remove_if_created();
-        }
-        written.map_err(|error| anyhow::anyhow!("{} {}: {error}", self.flag, self.path.display()))
-    }
-
-    /// Truncates a regular file (not a pipe or a device) and writes `bytes`.
-    fn replace_contents(file: &mut File, bytes: &[u8]) -> std::io::Result<()> {
-        if file.metadata()?.is_file() {
-            file.set_len(0)?;
-        }
-        file.write_all(bytes)?;
-        file.flush()
-    }
-
-    fn remove_if_created(&self) {
-        if !self.existed {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
-impl Drop for OutputFile {
-    fn drop(&mut self) {
-        if self.file.take().is_some() {
-            self.remove_if_created();
-        }
     }
 }

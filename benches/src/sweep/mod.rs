@@ -10,3 +10,14 @@ pub mod report;
 pub mod roofline;
 pub mod stats;
 pub mod throughput;
+
+/// A command-line parser for a count from `min` to `max`, whose error names the flag and the
+/// range (`0 is not in 1..=64`).
+pub fn count_in(min: u64, max: u64) -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(min..=max)
+}
+
+/// The same for a length in milliseconds.
+pub fn millis_in(min: u64, max: u64) -> clap::builder::RangedU64ValueParser<u64> {
+    clap::builder::RangedU64ValueParser::<u64>::new().range(min..=max)
+}

@@ -1,8 +1,6 @@
 //! The SVG plot of a sweep: million events per second against events per frame (log scale),
 //! one line per contender and event size. SVG only: no font or system library is needed.
 
-use std::path::Path;
-
 use plotters::prelude::*;
 
 use super::{report::Report, stats::Throughput};
@@ -11,20 +9,13 @@ use super::{report::Report, stats::Throughput};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PlotError {
-    /// Nothing to draw: the report has no point.
+    /// Nothing to draw: the report has no point that can be drawn (every point, if any, is at
+    /// 0 events per frame or has no measured rate).
     #[error("the report has no point to plot")]
     Empty,
     /// The plotting library could not draw the chart.
     #[error("cannot draw the plot: {0}")]
     Render(String),
-    /// The SVG file could not be written.
-    #[error("{path}: {message}")]
-    Draw {
-        /// The file.
-        path: String,
-        /// The backend's description of the failure.
-        message: String,
-    },
 }
 
 /// One line of the plot: (events per frame, million events per second) in frame-size order.
@@ -74,15 +65,6 @@ pub fn series(report: &Report) -> Vec<Series> {
     lines
 }
 
-/// Draws the report's lines into an SVG file.
-pub fn write_svg(report: &Report, path: &Path) -> Result<(), PlotError> {
-    let svg = render_svg(report)?;
-    std::fs::write(path, svg).map_err(|error| PlotError::Draw {
-        path: path.display().to_string(),
-        message: error.to_string(),
-    })
-}
-
 /// Draws the report's lines as an SVG document.
 ///
 /// Points at 0 events per frame (or an unmeasured time) have no place on the logarithmic
@@ -126,18 +108,20 @@ fn draw(lines: &[Series], sweep: &str, backend: SVGBackend<'_>) -> Result<(), St
         .map_err(|e| e.to_string())?;
     for (index, line) in lines.iter().enumerate() {
         let style = line_colour(index).to_rgba().stroke_width(2);
-        let marker = Marker::of_line(index);
+        let outline = Marker::of_line(index).outline();
         chart
             .draw_series(LineSeries::new(line.points.iter().copied(), style))
             .map_err(|e| e.to_string())?;
+        let marker = |point| EmptyElement::at(point) + PathElement::new(outline.clone(), style);
+        let legend_marker: Vec<(i32, i32)> = outline.iter().map(|&(x, y)| (x + 9, y)).collect();
         chart
-            .draw_series(line.points.iter().map(|&point| marker.at(point, style)))
+            .draw_series(line.points.iter().map(|&point| marker(point)))
             .map_err(|e| e.to_string())?
             .label(line.label.clone())
             .legend(move |(x, y)| {
                 EmptyElement::at((x, y))
                     + PathElement::new([(0, 0), (18, 0)], style)
-                    + marker.at((9, 0), style)
+                    + PathElement::new(legend_marker.clone(), style)
             });
     }
     chart
@@ -150,32 +134,54 @@ fn draw(lines: &[Series], sweep: &str, backend: SVGBackend<'_>) -> Result<(), St
     root.present().map_err(|e| e.to_string())
 }
 
-/// The marker of a line's points: circles for the first ten lines, then triangles, then
-/// crosses, so lines that share a colour (more than ten) still differ.
+/// The marker of a line's points, drawn as an outline around the point: octagons (near
+/// circles) for the first ten lines (one per colour), then triangles, squares, diamonds,
+/// crosses and plus signs, so that lines sharing a colour (more than ten: `--roofline` draws
+/// 32) still differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Marker {
-    Circle,
+    Octagon,
     Triangle,
+    Square,
+    Diamond,
     Cross,
+    Plus,
 }
 
 impl Marker {
+    const ALL: [Marker; 6] = [
+        Marker::Octagon,
+        Marker::Triangle,
+        Marker::Square,
+        Marker::Diamond,
+        Marker::Cross,
+        Marker::Plus,
+    ];
+
     fn of_line(index: usize) -> Self {
-        match index / LINE_COLOURS.len() % 3 {
-            0 => Marker::Circle,
-            1 => Marker::Triangle,
-            _ => Marker::Cross,
-        }
+        Self::ALL[index / LINE_COLOURS.len() % Self::ALL.len()]
     }
 
-    fn at<C, DB: DrawingBackend>(self, point: C, style: ShapeStyle) -> DynElement<'static, DB, C>
-    where
-        C: Clone + 'static,
-    {
+    /// The outline, in pixels around the point (one path: a cross and a plus pass through
+    /// the centre).
+    fn outline(self) -> Vec<(i32, i32)> {
         match self {
-            Marker::Circle => Circle::new(point, 4, style.filled()).into_dyn(),
-            Marker::Triangle => TriangleMarker::new(point, 5, style.filled()).into_dyn(),
-            Marker::Cross => Cross::new(point, 4, style).into_dyn(),
+            Marker::Octagon => vec![
+                (-2, -5),
+                (2, -5),
+                (5, -2),
+                (5, 2),
+                (2, 5),
+                (-2, 5),
+                (-5, 2),
+                (-5, -2),
+                (-2, -5),
+            ],
+            Marker::Triangle => vec![(0, -5), (5, 4), (-5, 4), (0, -5)],
+            Marker::Square => vec![(-4, -4), (4, -4), (4, 4), (-4, 4), (-4, -4)],
+            Marker::Diamond => vec![(0, -5), (5, 0), (0, 5), (-5, 0), (0, -5)],
+            Marker::Cross => vec![(-4, -4), (4, 4), (0, 0), (-4, 4), (4, -4)],
+            Marker::Plus => vec![(-5, 0), (5, 0), (0, 0), (0, -5), (0, 5)],
         }
     }
 }
@@ -230,11 +236,8 @@ mod tests {
     }
 
     #[test]
-    fn the_svg_is_written_with_every_line() {
-        let path = std::env::temp_dir().join(format!("tickbus-bench-{}.svg", std::process::id()));
-        write_svg(&sample_report(), &path).unwrap();
-        let svg = std::fs::read_to_string(&path).unwrap();
-        std::fs::remove_file(&path).unwrap();
+    fn the_svg_has_every_line() {
+        let svg = render_svg(&sample_report()).unwrap();
         assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(200)]);
         assert!(svg.contains("tickbus 64 B") && svg.contains("raw 16 B"));
         assert!(svg.matches("<polyline").count() >= 4, "one line per series");
@@ -257,8 +260,16 @@ mod tests {
         // Every line of the sample report has one point: a polyline of one point draws nothing.
         let svg = render_svg(&sample_report()).unwrap();
         let lines = series(&sample_report()).len();
-        // One marker per point and one in each legend entry.
-        assert_eq!(svg.matches("<circle").count(), 2 * lines, "{svg}");
+        for index in 0..lines {
+            let RGBColor(r, g, b) = line_colour(index);
+            let stroke = format!("stroke=\"#{r:02X}{g:02X}{b:02X}\"");
+            let drawn = svg
+                .lines()
+                .filter(|element| element.contains("<polyline") && element.contains(&stroke))
+                .count();
+            // The line, a marker at its point, and the legend's line and marker.
+            assert_eq!(drawn, 4, "line {index} ({stroke}): {svg}");
+        }
     }
 
     #[test]
@@ -290,7 +301,7 @@ mod tests {
 
     #[test]
     fn lines_that_share_a_colour_differ_by_marker() {
-        let looks: Vec<(RGBColor, Marker)> = (0..30)
+        let looks: Vec<(RGBColor, Marker)> = (0..LINE_COLOURS.len() * Marker::ALL.len())
             .map(|index| (line_colour(index), Marker::of_line(index)))
             .collect();
         for (i, look) in looks.iter().enumerate() {
@@ -302,11 +313,9 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_report_is_an_error_not_an_empty_file() {
+    fn an_empty_report_is_an_error() {
         let mut report = sample_report();
         report.points.clear();
-        let path = std::env::temp_dir().join("tickbus-bench-never-written.svg");
-        assert!(matches!(write_svg(&report, &path), Err(PlotError::Empty)));
-        assert!(!path.exists());
+        assert!(matches!(render_svg(&report), Err(PlotError::Empty)));
     }
 }

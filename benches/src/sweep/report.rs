@@ -125,10 +125,15 @@ pub enum ReportFileError {
 }
 
 impl Report {
+    /// The report as pretty JSON.
+    pub fn to_json(&self) -> String {
+        // Plain data with string keys (non-finite numbers become `null`): nothing can fail.
+        serde_json::to_string_pretty(self).expect("a report always serialises")
+    }
+
     /// Writes the report as pretty JSON.
     pub fn write_json(&self, path: &Path) -> Result<(), ReportFileError> {
-        let text = serde_json::to_string_pretty(self).expect("a report always serialises");
-        std::fs::write(path, text).map_err(|source| ReportFileError::Io {
+        std::fs::write(path, self.to_json()).map_err(|source| ReportFileError::Io {
             path: path.display().to_string(),
             source,
         })

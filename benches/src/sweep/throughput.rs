@@ -30,7 +30,7 @@ pub const BEVY_SINGLE: &str = "bevy_single";
 pub const BEVY_MULTI: &str = "bevy_multi";
 /// The floor: a reused `Vec` filled by `extend` and read once per reader.
 pub const RAW_EXTEND: &str = "raw_extend";
-/// With `--also-offload-always`: tickbus on the parallel executor (default thread count)
+/// With `--also-offload-always`: tickbus on the tickbus contender's parallel executor settings
 /// with [`OffloadPolicy::Always`], to see what the adaptive policy chose against.
 pub const TICKBUS_ALWAYS: &str = "tickbus_always";
 

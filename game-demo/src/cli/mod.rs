@@ -18,6 +18,7 @@ use std::{
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use game_demo::output::OutputFile;
 use game_demo::{
     bot::{Bot, BotKind},
     game::{Asteroids, AsteroidsConfig, Games, Level, Lives, Score},
@@ -25,7 +26,7 @@ use game_demo::{
         self, AsteroidsScenario, DEFAULT_MAX_TICKS, FileReport, OtherGames, ReplayOptions, Shard,
     },
 };
-use output::{JsonOutput, OutputFile};
+use output::JsonOutput;
 use tickbus::{
     ExecutorKind,
     replay::{

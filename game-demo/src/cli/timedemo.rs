@@ -16,11 +16,9 @@ use tickbus::{
     replay::{Timedemo, TimedemoRecords, TimedemoReport},
 };
 
-use super::{
-    fail,
-    output::{JsonOutput, OutputFile},
-    replay_files, say,
-};
+use game_demo::output::OutputFile;
+
+use super::{fail, output::JsonOutput, replay_files, say};
 
 /// What to run and where its output goes (the files already opened).
 #[derive(Debug)]
