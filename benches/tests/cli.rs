@@ -276,3 +276,22 @@ fn a_short_run_prints_the_table_and_writes_the_json_and_the_plot() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[cfg(unix)]
+#[test]
+fn a_json_file_that_cannot_be_written_does_not_keep_the_plot_from_being_written() {
+    let dir = scratch("json-fails");
+    let plot = dir.join("plot.svg");
+    let mut args = SHORT.to_vec();
+    let plot_arg = text(&plot);
+    args.extend(["--json", "/dev/full", "--plot", &plot_arg]);
+    let output = bench(&args);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("/dev/full"), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("tickbus_fold"),
+        "the table is printed"
+    );
+    assert!(std::fs::read_to_string(&plot).unwrap().starts_with("<svg"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

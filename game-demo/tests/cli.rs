@@ -866,7 +866,12 @@ fn an_output_naming_a_scenario_or_the_other_output_is_refused() {
         &["replay", "good.ron", "--trace", "good.ron"][..],
         &["replay", "good.ron", "--timedemo", "--json=./good.ron"],
         &["replay", ".", "--json=good.ron"],
+        // Not this shard's file (the files sort as good.ron, second.ron): still an input.
+        &["replay", ".", "--shard", "1/2", "--json=good.ron"],
     ] {
+        if args.contains(&"--shard") {
+            std::fs::copy(&good, dir.path().join("second.ron")).unwrap();
+        }
         let output = run(args, dir.path());
         expect_exit(&output, 2, "good.ron: it is a file the run reads");
         assert_eq!(std::fs::read(&good).unwrap(), original, "{args:?}");
@@ -881,4 +886,53 @@ fn an_output_naming_a_scenario_or_the_other_output_is_refused() {
         "the JSON (--json) and the trace (--trace) name the same file, x.json",
     );
     assert!(!dir.path().join("x.json").exists());
+}
+
+/// Runs `game-demo` with its standard output appended to `log`.
+#[cfg(unix)]
+fn run_into_log(args: &[&str], dir: &Path, log: &Path) -> i32 {
+    let log = std::fs::OpenOptions::new().append(true).open(log).unwrap();
+    let status = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(log)
+        .status()
+        .expect("game-demo runs");
+    status.code().expect("exited normally")
+}
+
+#[cfg(unix)]
+#[test]
+fn json_to_standard_output_through_a_link_is_added_to_its_log_not_written_over_it() {
+    let dir = tempfile::tempdir().unwrap();
+    recorded(dir.path(), "good.ron", "60");
+    std::os::unix::fs::symlink("/dev/stdout", dir.path().join("out.json")).unwrap();
+    let log = dir.path().join("log.txt");
+    for json in ["--json=/dev/stdout", "--json=out.json"] {
+        std::fs::write(&log, "an earlier line\n").unwrap();
+        let code = run_into_log(&["replay", "good.ron", json], dir.path(), &log);
+        let logged = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(code, 0, "{json}: {logged}");
+        assert!(logged.starts_with("an earlier line\n"), "{json}: {logged}");
+        assert!(
+            logged.contains("verified") && logged.contains("\"status\":\"verified\""),
+            "{json}: {logged}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn json_that_cannot_be_written_at_the_end_still_shows_the_results() {
+    let dir = tempfile::tempdir().unwrap();
+    recorded(dir.path(), "good.ron", "60");
+    for extra in [&[][..], &["--timedemo"]] {
+        let mut args = vec!["replay", "good.ron", "--json=/dev/full"];
+        args.extend_from_slice(extra);
+        let output = run(&args, dir.path());
+        let said = text(&output);
+        expect_exit(&output, 2, "cannot write the JSON (--json) to /dev/full");
+        assert!(said.contains("good.ron: verified"), "{args:?}: {said}");
+    }
 }

@@ -8,21 +8,24 @@
 //! CARGO_TARGET_DIR=target-bench cargo run --release -p tickbus-benches --bin tickbus-bench -- --help
 //! ```
 
-use std::{io::Write, path::PathBuf, process::ExitCode, time::Duration};
+use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Context;
 use clap::Parser;
 use game_demo::output::OutputFile;
 use indicatif::{ProgressBar, ProgressStyle};
-use tickbus_benches::sweep::{
-    count_in,
-    ingest::{self, IngestConfig},
-    measure::Sampling,
-    millis_in,
-    plot::render_svg,
-    report::{Point, Report},
-    roofline,
-    throughput::{self, EVENT_BYTES, SweepConfig, TickbusExecutor},
+use tickbus_benches::{
+    events::Payload,
+    sweep::{
+        count_in,
+        ingest::{self, IngestConfig},
+        measure::Sampling,
+        millis_in,
+        plot::render_svg,
+        report::{Point, Report},
+        roofline,
+        throughput::{self, EVENT_BYTES, SweepConfig, TickbusExecutor},
+    },
 };
 
 /// Most bytes of events per frame a point may ask for (events × event size): 10 million
@@ -248,7 +251,7 @@ fn roofline_report(args: &Args) -> anyhow::Result<Report> {
 
 fn ingest_report(args: &Args) -> anyhow::Result<Report> {
     let events = args.events_or(&[10_000, 100_000]);
-    check_sizes(&events, &[16], args.frames)?;
+    check_sizes(&events, &[size_of::<Payload>()], args.frames)?;
     let config = IngestConfig {
         events_per_frame: events,
         producers: if args.producers.is_empty() {
@@ -373,17 +376,24 @@ impl Outputs {
         Ok(outputs)
     }
 
-    /// Writes the JSON first, so a plot that cannot be drawn still leaves the samples.
+    /// Writes both files; one that fails does not keep the other from being written.
     fn write(self, report: &Report) -> anyhow::Result<()> {
-        if let Some(mut json) = self.json {
+        let json = self.json.map(|mut json| {
             json.write(|out| out.write_all(report.to_json().as_bytes()));
-            json.finish()?;
-        }
-        if let Some(mut plot) = self.plot {
-            let svg = render_svg(report).context("cannot draw --plot")?;
+            json.finish()
+        });
+        let plot = self.plot.map(|mut plot| {
+            let svg = render_svg(report).context("cannot draw the plot (--plot)")?;
             plot.write(|out| out.write_all(svg.as_bytes()));
-            plot.finish()?;
-        }
+            plot.finish()
+        });
+        let errors: Vec<String> = [json, plot]
+            .into_iter()
+            .flatten()
+            .filter_map(Result::err)
+            .map(|error| format!("{error:#}"))
+            .collect();
+        anyhow::ensure!(errors.is_empty(), "{}", errors.join("\nerror: "));
         Ok(())
     }
 }

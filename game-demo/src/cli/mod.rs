@@ -340,7 +340,9 @@ fn replay(args: ReplayArgs) -> ExitCode {
         }
     };
     let json = JsonOutput::open(args.json.as_ref()).and_then(|json| {
-        OutputFile::refuse_overwriting(&Vec::from_iter(json.file()), &files)?;
+        // Every scenario named, not only this shard's: the others are another run's inputs.
+        let every_file = scenarios::select_files(&paths, None)?;
+        OutputFile::refuse_overwriting(&Vec::from_iter(json.file()), &every_file)?;
         Ok(json)
     });
     let json = match json {
