@@ -205,6 +205,11 @@ impl Game for Meeting {
     }
 }
 
+/// Ticks of the meeting game: each has a chance that the two systems meet (a worker starts
+/// within the rendezvous' patience), so many ticks make a false failure on a busy machine
+/// unlikely; they cost microseconds each.
+const MEETING_TICKS: u64 = 200;
+
 #[test]
 fn a_parallel_trace_shows_overlapping_runs_on_two_named_threads() {
     let executor = ExecutorKind::forced_parallel(2);
@@ -212,7 +217,7 @@ fn a_parallel_trace_shows_overlapping_runs_on_two_named_threads() {
         .executor(executor)
         .build()
         .unwrap();
-    recorder.run_ticks(TICKS).unwrap();
+    recorder.run_ticks(MEETING_TICKS).unwrap();
     let report = Timedemo::<Meeting>::new(&recorder.scenario())
         .executor(executor)
         .trace(true)
@@ -231,7 +236,7 @@ fn a_parallel_trace_shows_overlapping_runs_on_two_named_threads() {
             (tid, start, start + event["dur"].as_f64().unwrap())
         })
         .collect();
-    assert_eq!(runs.len() as u64, 2 * TICKS);
+    assert_eq!(runs.len() as u64, 2 * MEETING_TICKS);
     let threads: BTreeSet<u64> = runs.iter().map(|(tid, ..)| *tid).collect();
     assert!(threads.len() >= 2, "runs on two threads: {threads:?}");
     for tid in &threads {
