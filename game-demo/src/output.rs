@@ -5,32 +5,38 @@
 
 use std::{
     fs::{File, OpenOptions},
-    io::{self, BufWriter, Seek, Write},
+    io::{self, Write},
     path::{Path, PathBuf},
 };
 
 use serde::Serialize;
 
-/// An output file opened before the run, written in place (as a shell's `>` would).
+/// An output file opened before the run, written in place (as a shell's `>` would) when the
+/// run finishes.
 ///
 /// A file that did not exist is created at once and removed again unless its output is
-/// written in full ([`finish`](Self::finish)). A file that existed is left as it was until
-/// the first write, so a run that cannot start loses nothing of it; from the first write on
-/// it holds the new output (a write that fails part-way, such as a full disk, leaves part of
-/// it). The path may be a symbolic link (the file it names is written) or a device; a path
-/// that names the file standard output or standard error already goes to (`/dev/stdout`,
-/// or the log a shell redirected them to) is written through them, after what they printed.
-/// A run killed by a signal leaves the file it created (empty until the output is written).
+/// written in full ([`finish`](Self::finish)). The output is kept in memory until `finish`,
+/// so a file that existed is left as it was until then, whatever happens to the run; a
+/// write that fails part-way there (a full disk) leaves part of the output in it. The path
+/// may be a symbolic link to a file (the file it names is written; a link to nothing is
+/// refused) or a device; a path that names the file standard output or standard error
+/// already goes to (`/dev/stdout`, or the log a shell redirected it to) is written through
+/// that stream, after what the run printed. A run killed by a signal leaves the file it
+/// created, empty.
 #[derive(Debug)]
 pub struct OutputFile {
     path: PathBuf,
     /// What the file receives and the flag that named it, for errors: "the trace (--trace)".
     what: &'static str,
     sink: Sink,
+    /// The file's identity, to find it named twice or named as an input.
+    id: Option<FileId>,
+    /// A regular file, which a second output would write over (a device or a pipe is not).
+    regular: bool,
     /// This created the file (it did not exist before).
     created: bool,
-    /// The first write happened (an existing regular file was emptied for it).
-    started: bool,
+    /// The output so far, written by [`finish`](Self::finish).
+    buffer: Vec<u8>,
     /// The first write error (later writes are skipped; [`finish`](Self::finish) reports it).
     error: Option<io::Error>,
     /// Everything was written and flushed: the file stays.
@@ -41,7 +47,7 @@ pub struct OutputFile {
 #[derive(Debug)]
 enum Sink {
     /// The file, through a handle of its own.
-    File(BufWriter<File>),
+    File(File),
     /// The file standard output goes to: written through standard output.
     Stdout,
     /// The file standard error goes to: written through standard error.
@@ -55,42 +61,45 @@ impl OutputFile {
         let (file, created) = match OpenOptions::new().write(true).create_new(true).open(path) {
             Ok(file) => (file, true),
             Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
-                // Not truncated yet: an earlier file survives a run that cannot start.
+                // Not truncated yet: an earlier file survives a run that fails.
+                let existing = OpenOptions::new().write(true).open(path);
                 (
-                    OpenOptions::new().write(true).open(path).map_err(cannot)?,
+                    existing.map_err(|error| cannot(explain_missing_link(path, error)))?,
                     false,
                 )
             }
             Err(error) => return Err(cannot(error)),
         };
-        let sink = match identity(&file) {
+        let id = identity(&file);
+        let regular = file.metadata().is_ok_and(|metadata| metadata.is_file());
+        let sink = match id {
             Some(id) if Some(id) == standard_identity(StandardStream::Out) => Sink::Stdout,
             Some(id) if Some(id) == standard_identity(StandardStream::Err) => Sink::Stderr,
-            _ => Sink::File(BufWriter::new(file)),
+            _ => Sink::File(file),
         };
         Ok(Self {
             path: path.to_path_buf(),
             what,
             sink,
+            id,
+            regular,
             created,
-            started: false,
+            buffer: Vec::new(),
             error: None,
             complete: false,
         })
     }
 
-    /// Refuses to write over an input of the run (a scenario being replayed), or over another
-    /// output (the same file named twice, also through a link): its content would be lost,
-    /// or the outputs mixed.
+    /// Refuses to write over an input of the run (a scenario being replayed), or two outputs
+    /// into one regular file (the same file named twice, also through a link): its content
+    /// would be lost, or the outputs mixed. Two outputs into one device or pipe are let be.
     pub fn refuse_overwriting(outputs: &[&OutputFile], inputs: &[PathBuf]) -> anyhow::Result<()> {
         for (index, output) in outputs.iter().enumerate() {
-            let Some(id) = output.identity() else {
+            let Some(id) = output.id else {
                 continue;
             };
-            if let Some(other) = outputs[..index]
-                .iter()
-                .find(|other| other.identity() == Some(id))
-            {
+            let same_file = |other: &&&OutputFile| output.regular && other.id == Some(id);
+            if let Some(other) = outputs[..index].iter().find(same_file) {
                 anyhow::bail!(
                     "{} and {} name the same file, {}",
                     other.what,
@@ -98,8 +107,8 @@ impl OutputFile {
                     output.path.display()
                 );
             }
-            let is_input =
-                |input: &PathBuf| File::open(input).is_ok_and(|input| identity(&input) == Some(id));
+            // By the inputs' metadata: opening one (a FIFO) could block.
+            let is_input = |input: &PathBuf| path_identity(input) == Some(id);
             if inputs.iter().any(is_input) {
                 anyhow::bail!(
                     "cannot write {} to {}: it is a file the run reads",
@@ -111,26 +120,12 @@ impl OutputFile {
         Ok(())
     }
 
-    /// The file's identity, for an output with a handle of its own.
-    fn identity(&self) -> Option<FileId> {
-        match &self.sink {
-            Sink::File(out) => identity(out.get_ref()),
-            Sink::Stdout | Sink::Stderr => None,
-        }
-    }
-
-    /// Writes with `write`. After an error nothing more is written; [`finish`](Self::finish)
-    /// reports it.
+    /// Writes with `write` (into memory: the file gets it at [`finish`](Self::finish)). After
+    /// an error nothing more is written; `finish` reports it.
     pub fn write(&mut self, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) {
-        if self.error.is_some() {
-            return;
-        }
-        let written = self.start().and_then(|()| match &mut self.sink {
-            Sink::File(out) => write(out),
-            Sink::Stdout => write(&mut io::stdout().lock()),
-            Sink::Stderr => write(&mut io::stderr().lock()),
-        });
-        if let Err(error) = written {
+        if self.error.is_none()
+            && let Err(error) = write(&mut self.buffer)
+        {
             self.error = Some(error);
         }
     }
@@ -143,33 +138,12 @@ impl OutputFile {
         });
     }
 
-    /// Empties an existing regular file before the first write (a device or a pipe is
-    /// written as it is).
-    fn start(&mut self) -> io::Result<()> {
-        if self.started {
-            return Ok(());
-        }
-        self.started = true;
-        if let Sink::File(out) = &mut self.sink {
-            let file = out.get_mut();
-            if !self.created && file.metadata()?.is_file() {
-                file.set_len(0)?;
-                file.rewind()?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Flushes the output. The error names the file and the flag; a file this created is
-    /// then removed (it holds only part of the output).
+    /// Writes the output into the file (emptied first if it is a regular file). The error
+    /// names the file and the flag; a file this created is then removed.
     pub fn finish(mut self) -> anyhow::Result<()> {
         let result = match self.error.take() {
             Some(error) => Err(error),
-            None => self.start().and_then(|()| match &mut self.sink {
-                Sink::File(out) => out.flush(),
-                Sink::Stdout => io::stdout().flush(),
-                Sink::Stderr => io::stderr().flush(),
-            }),
+            None => self.write_out(),
         };
         match result {
             Ok(()) => {
@@ -179,11 +153,31 @@ impl OutputFile {
             Err(error) => Err(cannot_write(&self.path, self.what, &error)),
         }
     }
+
+    fn write_out(&mut self) -> io::Result<()> {
+        let output = std::mem::take(&mut self.buffer);
+        match &mut self.sink {
+            Sink::File(file) => {
+                if !self.created && self.regular {
+                    file.set_len(0)?;
+                }
+                file.write_all(&output)?;
+                file.flush()
+            }
+            Sink::Stdout => {
+                let mut out = io::stdout().lock();
+                out.write_all(&output)?;
+                out.flush()
+            }
+            Sink::Stderr => io::stderr().lock().write_all(&output),
+        }
+    }
 }
 
 impl Drop for OutputFile {
     fn drop(&mut self) {
-        if self.created && !self.complete {
+        // Only the file this created: not one another process put at the path since.
+        if self.created && !self.complete && path_identity(&self.path) == self.id {
             let _ = std::fs::remove_file(&self.path);
         }
     }
@@ -193,19 +187,47 @@ fn cannot_write(path: &Path, what: &str, error: &io::Error) -> anyhow::Error {
     anyhow::anyhow!("cannot write {what} to {}: {error}", path.display())
 }
 
+/// Says so when `path` could not be opened because it is a symbolic link to nothing (the
+/// open only says "no such file").
+fn explain_missing_link(path: &Path, error: io::Error) -> io::Error {
+    let link = path
+        .symlink_metadata()
+        .is_ok_and(|metadata| metadata.file_type().is_symlink());
+    if link && error.kind() == io::ErrorKind::NotFound {
+        io::Error::other("it is a symbolic link to a file that does not exist")
+    } else {
+        error
+    }
+}
+
 /// A file's identity: its device and inode, the same for every name of the file.
 type FileId = (u64, u64);
 
 #[cfg(unix)]
-fn identity(file: &File) -> Option<FileId> {
+fn id_of(metadata: &std::fs::Metadata) -> FileId {
     use std::os::unix::fs::MetadataExt;
-    file.metadata()
+    (metadata.dev(), metadata.ino())
+}
+
+#[cfg(unix)]
+fn identity(file: &File) -> Option<FileId> {
+    file.metadata().ok().map(|metadata| id_of(&metadata))
+}
+
+#[cfg(unix)]
+fn path_identity(path: &Path) -> Option<FileId> {
+    std::fs::metadata(path)
         .ok()
-        .map(|metadata| (metadata.dev(), metadata.ino()))
+        .map(|metadata| id_of(&metadata))
 }
 
 #[cfg(not(unix))]
 fn identity(_file: &File) -> Option<FileId> {
+    None
+}
+
+#[cfg(not(unix))]
+fn path_identity(_path: &Path) -> Option<FileId> {
     None
 }
 
@@ -278,7 +300,7 @@ mod tests {
     }
 
     #[test]
-    fn an_earlier_file_is_kept_until_the_first_write_then_replaced_whole() {
+    fn an_earlier_file_is_replaced_whole_when_finished() {
         let dir = scratch("earlier");
         let path = dir.join("result.json");
         std::fs::write(&path, "an earlier and longer result").unwrap();
@@ -292,6 +314,49 @@ mod tests {
         output.finish().unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_earlier_file_is_untouched_by_a_run_that_stops_or_fails_before_its_end() {
+        let dir = scratch("stops");
+        let path = dir.join("result.json");
+        std::fs::write(&path, "earlier").unwrap();
+        let mut stopped = OutputFile::open(&path, "the JSON (--json)").unwrap();
+        stopped.json_line(&"the first of many scenarios");
+        drop(stopped);
+        let mut failed = OutputFile::open(&path, "the JSON (--json)").unwrap();
+        failed.write(|_| Err(io::Error::other("cannot encode")));
+        assert!(failed.finish().is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "earlier");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_to_nothing_is_refused_saying_so() {
+        let dir = scratch("dangling");
+        let link = dir.join("dangling.json");
+        std::os::unix::fs::symlink(dir.join("missing.json"), &link).unwrap();
+        let error = OutputFile::open(&link, "the JSON (--json)").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("a symbolic link to a file that does not exist"),
+            "{error}"
+        );
+        assert!(link.symlink_metadata().is_ok(), "the link stays");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn one_device_for_two_outputs_is_let_be() {
+        let null = Path::new("/dev/null");
+        let (first, second) = (
+            OutputFile::open(null, "the JSON (--json)").unwrap(),
+            OutputFile::open(null, "the trace (--trace)").unwrap(),
+        );
+        OutputFile::refuse_overwriting(&[&first, &second], &[]).unwrap();
     }
 
     #[cfg(unix)]
