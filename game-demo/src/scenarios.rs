@@ -295,12 +295,16 @@ fn outcome(scenario: &AsteroidsScenario, report: &ReplayReport) -> Outcome {
                 Divergence::State { components, .. } => components.clone(),
                 _ => Vec::new(),
             };
+            let mut message = divergence_message(divergence);
+            if let Some(cause) = report.likely_cause() {
+                message = format!("{message}; {cause}");
+            }
             diverged(
                 measured,
                 divergence.first_divergent_tick(),
                 (ticks.start, ticks.end),
                 components,
-                divergence_message(divergence),
+                message,
             )
         }
     }
@@ -370,6 +374,43 @@ fn diverged(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_divergence_names_a_changed_app_as_its_likely_cause() {
+        let scenario = tickbus::replay::Recorder::<Asteroids>::builder(Default::default())
+            .build()
+            .expect("the game builds")
+            .scenario();
+        let divergence = Divergence::State {
+            tick: 120,
+            last_verified: Some(60),
+            components: vec!["Score".to_owned()],
+            expected: 1,
+            found: 2,
+        };
+        let report = ReplayReport {
+            ticks_run: 120,
+            ticks_total: 600,
+            elapsed: Duration::from_millis(5),
+            checkpoints_verified: 1,
+            checkpoints_total: 10,
+            hashes: vec![(60, 7)],
+            crash: None,
+            divergence: Some(divergence),
+            composition_changes: vec!["system `drift` added".to_owned()],
+            executor: Default::default(),
+        };
+        let Outcome::Diverged { message, .. } = outcome(&scenario, &report) else {
+            panic!("a divergence");
+        };
+        assert!(message.contains("Score"), "{message}");
+        assert!(
+            message.contains(
+                "likely cause: the app differs from the one that recorded (system `drift` added)"
+            ),
+            "{message}"
+        );
+    }
 
     #[test]
     fn shards_parse_and_refuse_nonsense() {

@@ -179,6 +179,21 @@ impl ReplayReport {
             && self.checkpoints_verified == self.checkpoints_total
     }
 
+    /// After a divergence, when this app differs from the one that recorded the scenario:
+    /// that difference as the likely cause, in words (see
+    /// [`composition_changes`](Self::composition_changes)).
+    pub fn likely_cause(&self) -> Option<String> {
+        if self.divergence.is_none() || self.composition_changes.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "likely cause: the app differs from the one that recorded ({}) — query order can \
+             follow the app's composition, so order-sensitive systems should iterate in entity \
+             order",
+            self.composition_changes.join(", ")
+        ))
+    }
+
     /// True when the replay crashed as recorded (same tick, system and message).
     pub fn crash_reproduced(&self) -> bool {
         self.crash.is_some() && self.divergence.is_none()
@@ -204,14 +219,8 @@ impl fmt::Display for ReplayReport {
             Some(divergence) => write!(f, "; DIVERGED: {divergence}")?,
             None => return Ok(()),
         }
-        if !self.composition_changes.is_empty() {
-            write!(
-                f,
-                "; likely cause: the app differs from the one that recorded ({}) — query order \
-                 can follow the app's composition, so order-sensitive systems should iterate in \
-                 entity order",
-                self.composition_changes.join(", ")
-            )?;
+        if let Some(cause) = self.likely_cause() {
+            write!(f, "; {cause}")?;
         }
         Ok(())
     }
