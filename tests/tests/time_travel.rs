@@ -385,6 +385,11 @@ fn a_divergence_after_a_composition_change_names_the_change() {
         "{:?}",
         report.composition_changes
     );
+    let cause = report
+        .likely_cause()
+        .expect("a changed app is the likely cause");
+    assert!(cause.contains("Overlay"), "{cause}");
+    assert!(report.to_string().ends_with(&cause), "{report}");
     let bisected = bisect::<WithOverlay<Marker>>(&scenario, ExecutorKind::Sequential)
         .unwrap()
         .expect("it diverges");
