@@ -18,10 +18,10 @@ use std::{
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use game_demo::output::OutputFile;
 use game_demo::{
     bot::{Bot, BotKind},
     game::{Asteroids, AsteroidsConfig, Games, Level, Lives, Score},
+    output::OutputFile,
     scenarios::{
         self, AsteroidsScenario, DEFAULT_MAX_TICKS, FileReport, OtherGames, ReplayOptions, Shard,
     },

@@ -8,6 +8,7 @@ use std::{path::Path, process::ExitCode};
 
 use game_demo::{
     game::Asteroids,
+    output::OutputFile,
     scenarios::{self, FileReport, Outcome, ReplayOptions},
 };
 use serde::Serialize;
@@ -15,8 +16,6 @@ use tickbus::{
     ChromeTrace,
     replay::{Timedemo, TimedemoRecords, TimedemoReport},
 };
-
-use game_demo::output::OutputFile;
 
 use super::{fail, output::JsonOutput, replay_files, say};
 
