@@ -148,6 +148,9 @@ pub struct Measured {
     pub checkpoints_total: usize,
     /// The state hash of the last checkpoint reached, as 16 hex digits.
     pub final_hash: String,
+    /// The crash the recording ended in, when the replay crashed the same way (a verified
+    /// replay of a crash reproduces it); `None` when the recording did not crash.
+    pub crash_reproduced: Option<String>,
 }
 
 impl FileReport {
@@ -190,7 +193,11 @@ impl std::fmt::Display for Measured {
             self.checkpoints_verified,
             self.checkpoints_total,
             self.final_hash
-        )
+        )?;
+        match &self.crash_reproduced {
+            Some(crash) => write!(f, "  recorded crash reproduced: {crash}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -324,6 +331,11 @@ fn measured(scenario: &AsteroidsScenario, report: &ReplayReport) -> Measured {
             .hashes
             .last()
             .map_or_else(|| "-".to_owned(), |(_, hash)| format!("{hash:016x}")),
+        crash_reproduced: report
+            .crash
+            .as_ref()
+            .filter(|_| report.crash_reproduced())
+            .map(ToString::to_string),
     }
 }
 
@@ -373,6 +385,8 @@ fn diverged(
 
 #[cfg(test)]
 mod tests {
+    use tickbus::TickError;
+
     use super::*;
 
     #[test]
@@ -409,6 +423,45 @@ mod tests {
                 "likely cause: the app differs from the one that recorded (system `drift` added)"
             ),
             "{message}"
+        );
+    }
+
+    #[test]
+    fn a_verified_replay_of_a_crash_says_that_the_crash_was_reproduced() {
+        let scenario = tickbus::replay::Recorder::<Asteroids>::builder(Default::default())
+            .build()
+            .expect("the game builds")
+            .scenario();
+        let crash = TickError::SystemPanicked {
+            system: "ship_crashes".to_owned(),
+            tick: 37,
+            message: "no ship".to_owned(),
+        };
+        let report = ReplayReport {
+            ticks_run: 37,
+            ticks_total: 37,
+            elapsed: Duration::from_millis(5),
+            checkpoints_verified: 0,
+            checkpoints_total: 0,
+            hashes: Vec::new(),
+            crash: Some(crash.clone()),
+            divergence: None,
+            composition_changes: Vec::new(),
+            executor: Default::default(),
+        };
+        let outcome = outcome(&scenario, &report);
+        let Outcome::Verified(measured) = &outcome else {
+            panic!("a reproduced crash is verified: {outcome:?}");
+        };
+        assert_eq!(measured.crash_reproduced, Some(crash.to_string()));
+        let shown = FileReport {
+            file: "crash.ron".to_owned(),
+            outcome: outcome.clone(),
+        }
+        .to_string();
+        assert!(
+            shown.ends_with(&format!("recorded crash reproduced: {crash}")),
+            "{shown}"
         );
     }
 

@@ -141,6 +141,7 @@ struct DivergedReport {
     checkpoints_verified: usize,
     checkpoints_total: usize,
     final_hash: String,
+    crash_reproduced: Option<String>,
     first_divergent_tick: Option<u64>,
     divergent_ticks: (u64, u64),
     components: Vec<String>,
@@ -174,6 +175,7 @@ fn a_diverged_json_report_has_every_key_once() {
     );
     assert!(report.ticks_per_second >= 0.0 && report.times_real_time >= 0.0);
     assert_eq!(report.final_hash.len(), 16, "{report:?}");
+    assert_eq!(report.crash_reproduced, None, "the recording did not crash");
     assert!(report.message.contains("Controls"), "{report:?}");
 }
 
