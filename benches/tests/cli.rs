@@ -230,6 +230,30 @@ fn an_output_file_that_cannot_be_written_fails_before_measuring() {
 }
 
 #[test]
+fn a_refused_sweep_is_reported_before_its_output_files_are_opened() {
+    let dir = scratch("refused-sweep");
+    let missing = text(&dir.join("no-such-dir").join("samples.json"));
+    let json = text(&dir.join("samples.json"));
+    for output in [&missing, &json] {
+        let mut args = SHORT.to_vec();
+        args.extend(["--roofline", "--writers", "2", "--json", output]);
+        let said = bench(&args);
+        assert_refused_output(&said, &args, &["--roofline", "--writers 1"]);
+        assert!(
+            !stderr(&said).contains("samples.json"),
+            "the sweep's error comes first: {}",
+            stderr(&said)
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "no file was created"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn a_run_that_fails_leaves_no_new_file_and_keeps_an_old_one() {
     let dir = scratch("failed-run");
     let new_json = dir.join("new.json");

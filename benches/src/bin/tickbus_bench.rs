@@ -211,48 +211,35 @@ fn describe(config: &SweepConfig) -> String {
     )
 }
 
-fn throughput_report(args: &Args) -> anyhow::Result<Report> {
-    let config = throughput_config(args, &[1_000, 10_000, 100_000, 1_000_000])?;
-    let measured = measure_with_progress(
-        &config.points(),
-        config.sampling.rounds,
-        |(events, bytes)| format!("{events} × {bytes} B"),
-        |(events, bytes), round_done| throughput::measure_point(&config, events, bytes, round_done),
-    );
-    Ok(report(
-        "throughput",
-        describe(&config),
-        config.sampling,
-        throughput::ratio_specs(config.also_offload_always),
-        measured,
-    ))
+/// A sweep whose arguments were checked, ready to measure.
+enum Sweep {
+    Throughput(SweepConfig),
+    Roofline(SweepConfig),
+    Ingest(IngestConfig),
 }
 
-fn roofline_report(args: &Args) -> anyhow::Result<Report> {
-    anyhow::ensure!(
-        args.writers == 1,
-        "--roofline measures one writer (--writers 1)"
-    );
-    let config = throughput_config(args, &[1_000_000])?;
-    let measured = measure_with_progress(
-        &config.points(),
-        config.sampling.rounds,
-        |(events, bytes)| format!("roofline, {events} × {bytes} B"),
-        |(events, bytes), round_done| roofline::measure_point(&config, events, bytes, round_done),
-    );
-    Ok(report(
-        "roofline",
-        describe(&config),
-        config.sampling,
-        roofline::ratio_specs(),
-        measured,
-    ))
+/// Checks the sweep's arguments: everything a run can refuse before it measures.
+fn plan(args: &Args) -> anyhow::Result<Sweep> {
+    Ok(if args.ingest {
+        Sweep::Ingest(ingest_config(args)?)
+    } else if args.roofline {
+        anyhow::ensure!(
+            args.writers == 1,
+            "--roofline measures one writer (--writers 1)"
+        );
+        Sweep::Roofline(throughput_config(args, &[1_000_000])?)
+    } else {
+        Sweep::Throughput(throughput_config(
+            args,
+            &[1_000, 10_000, 100_000, 1_000_000],
+        )?)
+    })
 }
 
-fn ingest_report(args: &Args) -> anyhow::Result<Report> {
+fn ingest_config(args: &Args) -> anyhow::Result<IngestConfig> {
     let events = args.events_or(&[10_000, 100_000]);
     check_sizes(&events, &[size_of::<Payload>()], args.frames)?;
-    let config = IngestConfig {
+    Ok(IngestConfig {
         events_per_frame: events,
         producers: if args.producers.is_empty() {
             vec![1, 2, 4]
@@ -261,16 +248,60 @@ fn ingest_report(args: &Args) -> anyhow::Result<Report> {
         },
         batch: args.batch.unwrap_or(256),
         sampling: args.sampling(),
-    };
+    })
+}
+
+/// Measures the sweep, with a progress bar.
+fn measure(sweep: &Sweep) -> Report {
+    match sweep {
+        Sweep::Throughput(config) => throughput_report(config),
+        Sweep::Roofline(config) => roofline_report(config),
+        Sweep::Ingest(config) => ingest_report(config),
+    }
+}
+
+fn throughput_report(config: &SweepConfig) -> Report {
+    let measured = measure_with_progress(
+        &config.points(),
+        config.sampling.rounds,
+        |(events, bytes)| format!("{events} × {bytes} B"),
+        |(events, bytes), round_done| throughput::measure_point(config, events, bytes, round_done),
+    );
+    report(
+        "throughput",
+        describe(config),
+        config.sampling,
+        throughput::ratio_specs(config.also_offload_always),
+        measured,
+    )
+}
+
+fn roofline_report(config: &SweepConfig) -> Report {
+    let measured = measure_with_progress(
+        &config.points(),
+        config.sampling.rounds,
+        |(events, bytes)| format!("roofline, {events} × {bytes} B"),
+        |(events, bytes), round_done| roofline::measure_point(config, events, bytes, round_done),
+    );
+    report(
+        "roofline",
+        describe(config),
+        config.sampling,
+        roofline::ratio_specs(),
+        measured,
+    )
+}
+
+fn ingest_report(config: &IngestConfig) -> Report {
     let measured = measure_with_progress(
         &config.points(),
         config.sampling.rounds,
         |(events, producers)| format!("{events} from {producers} producer(s)"),
         |(events, producers), round_done| {
-            ingest::measure_point(&config, events, producers, round_done)
+            ingest::measure_point(config, events, producers, round_done)
         },
     );
-    Ok(report(
+    report(
         "ingest",
         format!(
             "tickbus (default executor), unbounded source, batches of {}",
@@ -279,7 +310,7 @@ fn ingest_report(args: &Args) -> anyhow::Result<Report> {
         config.sampling,
         ingest::ratio_specs(),
         measured,
-    ))
+    )
 }
 
 fn report(
@@ -314,7 +345,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// Checks the arguments and the output files, measures, prints the table, writes the files.
+/// Checks the arguments, then the output files, measures, prints the table, writes the files.
 fn run(args: &Args) -> anyhow::Result<()> {
     // Checked here, not by clap's `requires`, which lets a flag pass when another flag given
     // conflicts with the one it requires (`--producers 2 --event-bytes 16`).
@@ -323,14 +354,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
         "--producers and --batch describe the --ingest sweep: add --ingest"
     );
     check_output_names(args)?;
+    // The sweep is checked before any file is opened, so a refused run creates none.
+    let sweep = plan(args)?;
     let outputs = Outputs::open(args)?;
-    let report = if args.ingest {
-        ingest_report(args)?
-    } else if args.roofline {
-        roofline_report(args)?
-    } else {
-        throughput_report(args)?
-    };
+    let report = measure(&sweep);
     println!(
         "{} sweep: {}; {} interleaved rounds per point; ratios are medians of per-round ratios (p10–p90)\n",
         report.sweep, report.tickbus, report.sampling.rounds
