@@ -389,12 +389,34 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn a_divergence_names_a_changed_app_as_its_likely_cause() {
-        let scenario = tickbus::replay::Recorder::<Asteroids>::builder(Default::default())
+    /// A scenario of the game as recorded with default settings (no ticks).
+    fn scenario() -> AsteroidsScenario {
+        tickbus::replay::Recorder::<Asteroids>::builder(Default::default())
             .build()
             .expect("the game builds")
-            .scenario();
+            .scenario()
+    }
+
+    /// The report of a replay that ran `ticks_run` of `ticks_total` ticks, found nothing and
+    /// verified no checkpoint (tests set what they look at).
+    fn report(ticks_run: u64, ticks_total: u64) -> ReplayReport {
+        ReplayReport {
+            ticks_run,
+            ticks_total,
+            elapsed: Duration::from_millis(5),
+            checkpoints_verified: 0,
+            checkpoints_total: 0,
+            hashes: Vec::new(),
+            crash: None,
+            divergence: None,
+            composition_changes: Vec::new(),
+            executor: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_divergence_names_a_changed_app_as_its_likely_cause() {
+        let scenario = scenario();
         let divergence = Divergence::State {
             tick: 120,
             last_verified: Some(60),
@@ -403,16 +425,12 @@ mod tests {
             found: 2,
         };
         let report = ReplayReport {
-            ticks_run: 120,
-            ticks_total: 600,
-            elapsed: Duration::from_millis(5),
             checkpoints_verified: 1,
             checkpoints_total: 10,
             hashes: vec![(60, 7)],
-            crash: None,
             divergence: Some(divergence),
             composition_changes: vec!["system `drift` added".to_owned()],
-            executor: Default::default(),
+            ..report(120, 600)
         };
         let Outcome::Diverged { message, .. } = outcome(&scenario, &report) else {
             panic!("a divergence");
@@ -428,26 +446,15 @@ mod tests {
 
     #[test]
     fn a_verified_replay_of_a_crash_says_that_the_crash_was_reproduced() {
-        let scenario = tickbus::replay::Recorder::<Asteroids>::builder(Default::default())
-            .build()
-            .expect("the game builds")
-            .scenario();
+        let scenario = scenario();
         let crash = TickError::SystemPanicked {
             system: "ship_crashes".to_owned(),
             tick: 37,
             message: "no ship".to_owned(),
         };
         let report = ReplayReport {
-            ticks_run: 37,
-            ticks_total: 37,
-            elapsed: Duration::from_millis(5),
-            checkpoints_verified: 0,
-            checkpoints_total: 0,
-            hashes: Vec::new(),
             crash: Some(crash.clone()),
-            divergence: None,
-            composition_changes: Vec::new(),
-            executor: Default::default(),
+            ..report(37, 37)
         };
         let outcome = outcome(&scenario, &report);
         let Outcome::Verified(measured) = &outcome else {
