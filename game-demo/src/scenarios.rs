@@ -148,8 +148,9 @@ pub struct Measured {
     pub checkpoints_total: usize,
     /// The state hash of the last checkpoint reached, as 16 hex digits.
     pub final_hash: String,
-    /// The crash the recording ended in, when the replay crashed the same way (a verified
-    /// replay of a crash reproduces it); `None` when the recording did not crash.
+    /// The crash the recording ended in, when the replay verified and crashed the same way
+    /// (a verified replay of a crash reproduces it); `None` for a recording that did not
+    /// crash and for any replay that did not verify.
     pub crash_reproduced: Option<String>,
 }
 
@@ -334,7 +335,8 @@ fn measured(scenario: &AsteroidsScenario, report: &ReplayReport) -> Measured {
         crash_reproduced: report
             .crash
             .as_ref()
-            .filter(|_| report.crash_reproduced())
+            // A replay that did not verify says so in its message, crash included.
+            .filter(|_| report.is_verified() && report.crash_reproduced())
             .map(ToString::to_string),
     }
 }
@@ -444,19 +446,23 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_verified_replay_of_a_crash_says_that_the_crash_was_reproduced() {
-        let scenario = scenario();
-        let crash = TickError::SystemPanicked {
-            system: "ship_crashes".to_owned(),
+    /// A crash of `system` in tick 37: the recording it ends has 38 ticks.
+    fn crash(system: &str) -> TickError {
+        TickError::SystemPanicked {
+            system: system.to_owned(),
             tick: 37,
             message: "no ship".to_owned(),
-        };
+        }
+    }
+
+    #[test]
+    fn a_verified_replay_of_a_crash_says_that_the_crash_was_reproduced() {
+        let crash = crash("ship_crashes");
         let report = ReplayReport {
             crash: Some(crash.clone()),
-            ..report(37, 37)
+            ..report(38, 38)
         };
-        let outcome = outcome(&scenario, &report);
+        let outcome = outcome(&scenario(), &report);
         let Outcome::Verified(measured) = &outcome else {
             panic!("a reproduced crash is verified: {outcome:?}");
         };
@@ -470,6 +476,38 @@ mod tests {
             shown.ends_with(&format!("recorded crash reproduced: {crash}")),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn a_crash_that_is_not_the_recorded_one_is_not_called_reproduced() {
+        let recorded = crash("ship_crashes");
+        let other = crash("split_rocks");
+        let unexpected = ReplayReport {
+            crash: Some(other.clone()),
+            divergence: Some(Divergence::UnexpectedCrash(other.clone())),
+            ..report(38, 600)
+        };
+        let different = ReplayReport {
+            crash: Some(other.clone()),
+            divergence: Some(Divergence::CrashNotReproduced {
+                expected: (&recorded).into(),
+                found: Some(other.clone()),
+            }),
+            ..report(38, 38)
+        };
+        // The recorded crash came, but a checkpoint was not verified.
+        let unverified = ReplayReport {
+            crash: Some(recorded),
+            checkpoints_total: 1,
+            ..report(38, 38)
+        };
+        for report in [unexpected, different, unverified] {
+            let outcome = outcome(&scenario(), &report);
+            let Outcome::Diverged { measured, .. } = &outcome else {
+                panic!("not verified: {outcome:?}");
+            };
+            assert_eq!(measured.crash_reproduced, None, "{outcome:?}");
+        }
     }
 
     #[test]

@@ -218,7 +218,7 @@ enum Sweep {
     Ingest(IngestConfig),
 }
 
-/// Checks the sweep's arguments: everything a run can refuse before it measures.
+/// Checks the sweep's own arguments (sizes, flags that need each other) and builds it.
 fn plan(args: &Args) -> anyhow::Result<Sweep> {
     Ok(if args.ingest {
         Sweep::Ingest(ingest_config(args)?)
