@@ -126,12 +126,23 @@ impl Probe {
 
 /// Adds a writer of `writes(tick)` events.
 fn add_writer(app: &mut App, probe: &Arc<Probe>, writes: fn(u64) -> u64) {
+    add_batch_writer(app, probe, move |tick| {
+        (0..writes(tick)).map(move |seq| wide(tick, seq))
+    });
+}
+
+/// Adds a writer that sends `batch(tick)` in one batch, telling `probe` while it writes.
+fn add_batch_writer<I: Iterator<Item = Wide>>(
+    app: &mut App,
+    probe: &Arc<Probe>,
+    batch: impl Fn(u64) -> I + Send + Sync + 'static,
+) {
     let probe = Arc::clone(probe);
     app.add_systems(move |mut out: EventWriter<Wide>, time: Res<SimTime>| {
         let tick = time.tick();
         *probe.batch_began.lock().unwrap() = Some(Instant::now());
         *probe.writer.lock().unwrap() = Some((std::thread::current().id(), tick));
-        out.send_batch((0..writes(tick)).map(move |seq| wide(tick, seq)));
+        out.send_batch(batch(tick));
         *probe.writer.lock().unwrap() = None;
     });
 }
@@ -265,6 +276,37 @@ fn large_batches_are_folded_while_written_once_per_chunk_as_read_time_folds_woul
         assert!(
             probe.folded_while_writing.load(Ordering::Relaxed) > 0,
             "{executor:?}: large batches are folded while they are written"
+        );
+    }
+}
+
+/// Events of `tick` in a batch whose iterator promises only the first `threshold()` of them
+/// (a filter hides the rest from its size hint): the buffer reserved for the promise is full
+/// before the batch ends, the first time each of the writer's two buffers is used.
+fn longer_than_promised(tick: u64) -> impl Iterator<Item = Wide> {
+    let promised = threshold();
+    let extra = fold_chunk_len::<Wide>() as u64 + 7;
+    (0..promised)
+        .chain((promised..promised + extra).filter(|_| true))
+        .map(move |seq| wide(tick, seq))
+}
+
+#[test]
+fn a_batch_longer_than_its_size_hint_arrives_whole_and_in_order() {
+    const TICKS: u64 = 4;
+    for executor in executors() {
+        let probe = Arc::new(Probe::default());
+        let mut app = App::new();
+        app.set_executor(executor);
+        add_batch_writer(&mut app, &probe, longer_than_promised);
+        add_folds(&mut app, &probe);
+        let mut engine = app.build().unwrap();
+        engine.run_ticks(TICKS).unwrap();
+        let batches = (0..TICKS - 1).map(|tick| longer_than_promised(tick).collect());
+        assert_merged(&engine, &expected_of(batches), &format!("{executor:?}"));
+        assert!(
+            probe.folded_while_writing.load(Ordering::Relaxed) > 0,
+            "{executor:?}: the promised part is folded while it is written"
         );
     }
 }

@@ -81,6 +81,7 @@ pub(crate) fn split<'v, T>(
 impl<T> AppendEnd<'_, T> {
     /// Appends events from `events` until `count` were appended, it ends or the capacity
     /// is used up; returns how many were appended.
+    #[inline]
     pub(crate) fn extend_up_to(
         &mut self,
         events: &mut impl Iterator<Item = T>,
@@ -94,16 +95,15 @@ impl<T> AppendEnd<'_, T> {
             local: 0,
         };
         let start = *len.len;
-        while len.local < room {
-            let Some(event) = events.next() else {
-                break;
-            };
-            // SAFETY: `start + local < start + room <= capacity` (the loop's bound, whatever
-            // the iterator does): the slot is inside the buffer, past every published event
-            // and every event written before.
+        // Internal iteration (`for_each`), not `next` in a loop: the iterator's own loop
+        // keeps its position in registers when the caller owns it.
+        events.by_ref().take(room).for_each(|event| {
+            // SAFETY: `take(room)` yields at most `room` events, whatever `events` does, so
+            // `start + local < start + room <= capacity`: the slot is inside the buffer, past
+            // every published event and every event written before.
             unsafe { base.add(start + len.local).write(event) };
             len.local += 1;
-        }
+        });
         len.local
     }
 

@@ -98,7 +98,7 @@ impl<T: Event> WriterFolds<T> {
     /// Appends `events` to `buffer`, folding every full chunk of the buffer that is not
     /// folded yet. Events beyond the buffer's capacity after reserving the size hint's lower
     /// bound are appended without folding.
-    pub(crate) fn send_batch(&mut self, buffer: &mut Vec<T>, mut events: impl Iterator<Item = T>) {
+    pub(crate) fn send_batch(&mut self, buffer: &mut Vec<T>, events: impl Iterator<Item = T>) {
         let chunk_len = fold_chunk_len::<T>();
         buffer.reserve(events.size_hint().0);
         let first = self.folded.min(buffer.len() / chunk_len);
@@ -114,7 +114,7 @@ impl<T: Event> WriterFolds<T> {
                 claimed: AtomicUsize::new(first),
                 writing: AtomicBool::new(true),
             };
-            let mut drive = |ticket: Ticket| {
+            let drive = |ticket: Ticket| {
                 // Without a posting (no workers, or the pool's board is full) no helper comes:
                 // the writer folds every chunk as soon as it is written.
                 let lag = if ticket == Ticket::UNPOSTED {
@@ -122,7 +122,7 @@ impl<T: Event> WriterFolds<T> {
                 } else {
                     HELPER_LAG
                 };
-                task.write_and_fold(&mut writer, &mut events, first, lag)
+                task.write_and_fold(&mut writer, events, first, lag)
             };
             let overflow = match &self.pool {
                 Some(pool) => pool.with_helpers(&task, pool.workers(), drive),
@@ -131,7 +131,7 @@ impl<T: Event> WriterFolds<T> {
             (writer.len(), overflow)
         };
         self.folded = written / chunk_len;
-        if let Some(event) = overflow {
+        if let (Some(event), events) = overflow {
             buffer.push(event);
             buffer.extend(events);
         }
@@ -190,14 +190,14 @@ struct ChunkFolds<'a, T> {
 impl<T: Event> ChunkFolds<'_, T> {
     /// The writer's part: writes the batch, folding its newest chunk whenever the helpers
     /// lag by more than `lag` chunks, then folds every chunk from `first` on that nobody
-    /// took. Returns the first event that did not fit, if any.
-    fn write_and_fold(
+    /// took. Returns the first event that did not fit, if any, and the rest of the iterator.
+    fn write_and_fold<I: Iterator<Item = T>>(
         &self,
         writer: &mut AppendEnd<'_, T>,
-        events: &mut impl Iterator<Item = T>,
+        events: I,
         first: usize,
         lag: usize,
-    ) -> Option<T> {
+    ) -> (Option<T>, I) {
         let overflow = {
             let _written = StopOnDrop(&self.writing);
             self.write(writer, events, lag)
@@ -209,16 +209,19 @@ impl<T: Event> ChunkFolds<'_, T> {
         overflow
     }
 
-    fn write(
+    /// Writes the batch (see [`write_and_fold`](Self::write_and_fold)). Owns the iterator
+    /// while it writes, so that its position can stay in registers (it was stored after
+    /// every event through a `&mut`), and gives it back with the first event that did not fit.
+    fn write<I: Iterator<Item = T>>(
         &self,
         writer: &mut AppendEnd<'_, T>,
-        events: &mut impl Iterator<Item = T>,
+        mut events: I,
         lag: usize,
-    ) -> Option<T> {
+    ) -> (Option<T>, I) {
         let chunk_len = fold_chunk_len::<T>();
         loop {
             let room = chunk_len - writer.len() % chunk_len;
-            let appended = writer.extend_up_to(events, room);
+            let appended = writer.extend_up_to(&mut events, room);
             writer.publish();
             if appended == room {
                 let chunk = writer.len() / chunk_len - 1;
@@ -227,11 +230,12 @@ impl<T: Event> ChunkFolds<'_, T> {
                 }
             } else {
                 // The events ended, or the capacity did: then the next one does not fit.
-                return if writer.is_full() {
+                let overflow = if writer.is_full() {
                     events.next()
                 } else {
                     None
                 };
+                return (overflow, events);
             }
         }
     }
