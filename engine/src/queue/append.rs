@@ -97,10 +97,11 @@ impl<T> AppendEnd<'_, T> {
         let start = *len.len;
         // Internal iteration (`for_each`), not `next` in a loop: the iterator's own loop
         // keeps its position in registers when the caller owns it.
-        events.by_ref().take(room).for_each(|event| {
-            // SAFETY: `take(room)` yields at most `room` events, whatever `events` does, so
-            // `start + local < start + room <= capacity`: the slot is inside the buffer, past
-            // every published event and every event written before.
+        events.take(room).for_each(|event| {
+            debug_assert!(len.local < room, "`Take` yields at most `room` events");
+            // SAFETY: std's `Take` yields at most `room` events, whatever `events` does (it
+            // counts them itself), so `start + local < start + room <= capacity`: the slot is
+            // inside the buffer, past every published event and every event written before.
             unsafe { base.add(start + len.local).write(event) };
             len.local += 1;
         });

@@ -209,9 +209,10 @@ impl<T: Event> ChunkFolds<'_, T> {
         overflow
     }
 
-    /// Writes the batch (see [`write_and_fold`](Self::write_and_fold)). Owns the iterator
-    /// while it writes, so that its position can stay in registers (it was stored after
-    /// every event through a `&mut`), and gives it back with the first event that did not fit.
+    /// Writes the batch (see [`write_and_fold`](Self::write_and_fold)) and gives the
+    /// iterator back with the first event that did not fit. It owns the iterator while it
+    /// writes: through a `&mut`, the iterator's position would be stored to memory after
+    /// every event.
     fn write<I: Iterator<Item = T>>(
         &self,
         writer: &mut AppendEnd<'_, T>,
