@@ -69,6 +69,12 @@ fn scratch(test: &str) -> PathBuf {
     dir
 }
 
+/// Asserts that `dir` holds `entries` entries (`why`), then removes it.
+fn assert_entries_then_remove(dir: &Path, entries: usize, why: &str) {
+    assert_eq!(std::fs::read_dir(dir).unwrap().count(), entries, "{why}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 fn text(path: &Path) -> String {
     path.to_str().unwrap().to_owned()
 }
@@ -221,12 +227,7 @@ fn an_output_file_that_cannot_be_written_fails_before_measuring() {
             "one line, no cause twice: {message}"
         );
     }
-    assert_eq!(
-        std::fs::read_dir(&dir).unwrap().count(),
-        1,
-        "only the directory made here"
-    );
-    std::fs::remove_dir_all(&dir).unwrap();
+    assert_entries_then_remove(&dir, 1, "only the directory made here");
 }
 
 #[test]
@@ -246,12 +247,7 @@ fn a_refused_sweep_is_reported_before_its_output_files_are_opened() {
         );
     }
     // Also true when a file was created and removed again: the error above is what tells.
-    assert_eq!(
-        std::fs::read_dir(&dir).unwrap().count(),
-        0,
-        "no file was left behind"
-    );
-    std::fs::remove_dir_all(&dir).unwrap();
+    assert_entries_then_remove(&dir, 0, "no file was left behind");
 }
 
 #[test]

@@ -266,6 +266,14 @@ mod tests {
         dir
     }
 
+    /// A fresh directory for `test` holding `result.json` written by an earlier run.
+    fn earlier_result(test: &str, text: &str) -> (PathBuf, PathBuf) {
+        let dir = scratch(test);
+        let path = dir.join("result.json");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
     fn entries(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
@@ -301,9 +309,7 @@ mod tests {
 
     #[test]
     fn an_earlier_file_is_replaced_whole_when_finished() {
-        let dir = scratch("earlier");
-        let path = dir.join("result.json");
-        std::fs::write(&path, "an earlier and longer result").unwrap();
+        let (dir, path) = earlier_result("earlier", "an earlier and longer result");
         drop(OutputFile::open(&path, "the JSON (--json)").unwrap());
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
@@ -318,9 +324,7 @@ mod tests {
 
     #[test]
     fn an_earlier_file_is_untouched_by_a_run_that_stops_or_fails_before_its_end() {
-        let dir = scratch("stops");
-        let path = dir.join("result.json");
-        std::fs::write(&path, "earlier").unwrap();
+        let (dir, path) = earlier_result("stops", "earlier");
         let mut stopped = OutputFile::open(&path, "the JSON (--json)").unwrap();
         stopped.json_line(&"the first of many scenarios");
         drop(stopped);
